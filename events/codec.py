@@ -1,0 +1,98 @@
+"""The one place where events become bytes and bytes become events.
+
+`decode` upcasts old payloads to the current version before validating, so consumers only
+ever see current models; events written years ago stay readable as long as their upcasters
+are kept (their example payloads are kept in `events/examples/` and decoded by the tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from events.envelope import Event
+from events.registry import EVENT_ADAPTER, EVENT_TYPES, current_version
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+# (type, version it reads) -> function returning the dict at version + 1
+UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+
+class InvalidEvent(ValueError):
+    """Bytes that are not a valid event. Not retriable: goes to a dead letter topic."""
+
+
+def upcaster(event_type: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
+    """Registers a function that lifts a `from_version` dict of `event_type` one version up."""
+
+    def register(fn: Upcaster) -> Upcaster:
+        key = (event_type, from_version)
+        if key in UPCASTERS:
+            raise ValueError(f"two upcasters for {event_type} v{from_version}")
+        UPCASTERS[key] = fn
+        return fn
+
+    return register
+
+
+def encode(event: Event) -> bytes:
+    return orjson.dumps(event.model_dump(mode="json"))
+
+
+def decode(raw: bytes | str, upcasters: Mapping[tuple[str, int], Upcaster] | None = None) -> Event:
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent(f"not JSON: {exc}") from None
+    return decode_dict(data, upcasters)
+
+
+def decode_dict(data: Any, upcasters: Mapping[tuple[str, int], Upcaster] | None = None) -> Event:
+    if not isinstance(data, dict):
+        raise InvalidEvent(f"an event is a JSON object, got {type(data).__name__}")
+    data = upcast(data, UPCASTERS if upcasters is None else upcasters)
+    try:
+        return EVENT_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise InvalidEvent(describe_validation_error(exc, data.get("type"))) from None
+
+
+def upcast(
+    data: dict[str, Any],
+    upcasters: Mapping[tuple[str, int], Upcaster],
+    versions: Mapping[str, int] | None = None,
+) -> dict[str, Any]:
+    """Lifts `data` to the current version of its type (`versions` overrides it, for tests)."""
+    event_type = data.get("type")
+    if event_type not in EVENT_TYPES:
+        raise InvalidEvent(f"type: unknown event type {event_type!r}")
+    version = data.get("schema_version")
+    if not isinstance(version, int) or version < 1:
+        raise InvalidEvent(f"schema_version: must be a positive integer, got {version!r}")
+    target = versions[event_type] if versions else current_version(EVENT_TYPES[event_type])
+    if version > target:
+        raise InvalidEvent(
+            f"schema_version: {event_type} v{version} is newer than this build reads (v{target}); upgrade Touchpoint"
+        )
+    while version < target:
+        step = upcasters.get((event_type, version))
+        if step is None:
+            raise InvalidEvent(f"schema_version: no upcaster from {event_type} v{version}")
+        data = step(dict(data))
+        if data.get("schema_version") != version + 1:
+            raise InvalidEvent(f"upcaster for {event_type} v{version} did not produce v{version + 1}")
+        version += 1
+    return data
+
+
+def describe_validation_error(exc: ValidationError, event_type: Any) -> str:
+    """One line naming every bad field, e.g. `payload.call_id: Field required`."""
+    problems = []
+    for error in exc.errors():
+        # drop the union tag pydantic adds to the location for discriminated unions
+        loc = [str(part) for part in error["loc"] if part != event_type]
+        problems.append(f"{'.'.join(loc) or '(event)'}: {error['msg']}")
+    return f"{event_type}: " + "; ".join(problems)

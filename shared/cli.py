@@ -1,0 +1,199 @@
+"""The `touchpoint` command line (CONTRACT.md). Exit status: 0 success, 2 bad usage,
+1 failure with a one-line reason on stderr."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+
+from shared.config import ConfigError, Settings, load_settings
+from shared.kafka.errors import TransientError
+from shared.kafka.local_broker import BrokerError, LocalBroker
+
+app = typer.Typer(
+    help="Touchpoint: event-sourced multichannel interaction hub for customer service.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+kafka_app = typer.Typer(help="The local single-node Kafka broker (data under ./var/kafka).", no_args_is_help=True)
+customers_app = typer.Typer(help="Customer master data.", no_args_is_help=True)
+app.add_typer(kafka_app, name="kafka")
+app.add_typer(customers_app, name="customers")
+
+# One process per service, as deployed; `up` starts them all.
+SERVICE_ENTRYPOINTS: dict[str, str] = {
+    "ingest": "services.ingest.http.main:run",
+    "imap": "services.ingest.imap.main:run",
+    "projector": "services.projector.main:run",
+    "notifier": "services.notifier.main:run",
+    "api": "services.projector.api.main:run",
+}
+
+
+def fail(message: str, status: int = 1) -> NoReturn:
+    typer.echo(f"touchpoint: {message}", err=True)
+    raise typer.Exit(status)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        fail(str(exc).replace("\n", "; "))
+
+
+def resolve(entrypoint: str) -> Callable[..., Any] | None:
+    """Imports `module:function`; None when this build does not have the module."""
+    module_name, _, attr = entrypoint.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            return None
+        raise
+    return getattr(module, attr)
+
+
+def run_entrypoint(entrypoint: str, *args: Any) -> None:
+    fn = resolve(entrypoint)
+    if fn is None:
+        fail(f"'{entrypoint.split(':')[0]}' is not part of this build", status=2)
+    try:
+        result = fn(*args)
+        if asyncio.iscoroutine(result):
+            asyncio.run(result)
+    except (ConfigError, BrokerError, TransientError) as exc:
+        fail(str(exc).replace("\n", "; "))
+    except KeyboardInterrupt:
+        pass
+
+
+def local_broker(settings: Settings) -> LocalBroker:
+    return LocalBroker(
+        data_dir=settings.data_dir / "kafka",
+        port=settings.kafka_port,
+        controller_port=settings.kafka_controller_port,
+        kafka_home=settings.kafka_home or (Path(os.environ["KAFKA_HOME"]) if os.environ.get("KAFKA_HOME") else None),
+    )
+
+
+# ---- the services -----------------------------------------------------------------------------
+
+
+def _service_command(name: str, help_text: str) -> None:
+    def command() -> None:
+        run_entrypoint(SERVICE_ENTRYPOINTS[name], settings_or_exit())
+
+    command.__doc__ = help_text
+    app.command(name=name)(command)
+
+
+_service_command("ingest", "Ingest HTTP service: telephony, web form and shipping webhooks.")
+_service_command("imap", "IMAP pollers for the configured mailboxes.")
+_service_command("projector", "Projector: the log into customer timelines, identities and SLA views.")
+_service_command("notifier", "Notifier: escalation routing and delivery.")
+_service_command("api", "Agent API and web UI.")
+
+
+@app.command()
+def up(
+    demo: bool = typer.Option(False, "--demo", help="import demo customers and feed traffic on every channel"),
+) -> None:
+    """Run the whole hub on this machine: Kafka (unless TOUCHPOINT_KAFKA_BOOTSTRAP is set),
+    migrations, and every service; Ctrl-C stops everything."""
+    settings = settings_or_exit()
+    resolve_up = resolve("services.hub:run_hub")
+    if resolve_up is None:
+        fail("'touchpoint up' is not part of this build", status=2)
+    try:
+        resolve_up(settings, demo=demo)
+    except (ConfigError, BrokerError, TransientError) as exc:
+        fail(str(exc).replace("\n", "; "))
+
+
+# ---- kafka ------------------------------------------------------------------------------------
+
+
+@kafka_app.command("start")
+def kafka_start() -> None:
+    """Start the local broker (jars from Maven Central or $KAFKA_HOME) and wait until it is ready."""
+    settings = settings_or_exit()
+    if not settings.uses_local_kafka:
+        fail(f"TOUCHPOINT_KAFKA_BOOTSTRAP={settings.kafka_bootstrap} is set: nothing to start", status=2)
+    broker = local_broker(settings)
+    typer.echo(f"starting Kafka in {broker.data_dir} (first start resolves jars with Maven) ...", err=True)
+    try:
+        pid = broker.start()
+    except BrokerError as exc:
+        fail(str(exc))
+    typer.echo(f"kafka running (pid {pid}) at {broker.bootstrap}")
+
+
+@kafka_app.command("stop")
+def kafka_stop() -> None:
+    """Stop the local broker (no-op when it is not running)."""
+    broker = local_broker(settings_or_exit())
+    typer.echo("kafka stopped" if broker.stop() else "kafka was not running")
+
+
+@kafka_app.command("status")
+def kafka_status() -> None:
+    """Show whether the local broker runs; exit status 1 when it does not."""
+    settings = settings_or_exit()
+    if not settings.uses_local_kafka:
+        typer.echo(f"external cluster at {settings.kafka_bootstrap}")
+        return
+    status = local_broker(settings).status()
+    typer.echo(f"kafka {status}")
+    if not status.startswith("running"):
+        raise typer.Exit(1)
+
+
+# ---- data -----------------------------------------------------------------------------------
+
+
+@customers_app.command("import")
+def customers_import(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="CSV: customer_ref,name,email,phone,..."),
+) -> None:
+    """Publish customer master data as `customer.registered` events."""
+    run_entrypoint("services.projector.customers_import:run", settings_or_exit(), file)
+
+
+@app.command()
+def rebuild(
+    projection: str = typer.Argument("all", help="timeline, sla or all"),
+) -> None:
+    """Drop and replay read models from the log, with a progress bar."""
+    run_entrypoint("services.projector.rebuild:run", settings_or_exit(), projection)
+
+
+@app.command()
+def lag(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
+    """Consumer lag per group and partition, from the broker."""
+    run_entrypoint("shared.kafka.lag:run", settings_or_exit(), as_json)
+
+
+@app.command()
+def topics() -> None:
+    """Create Touchpoint's topics (idempotent) and list them."""
+    run_entrypoint("shared.kafka.topics:run", settings_or_exit())
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

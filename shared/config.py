@@ -1,0 +1,336 @@
+"""Touchpoint's configuration: `TOUCHPOINT_*` environment variables plus an optional TOML file
+named by `TOUCHPOINT_CONFIG` (mailboxes, webhook secrets, SLA policies and calendars, routing
+rules). Loaded once at start-up by `load_settings()` and passed explicitly from there on.
+
+Environment variables win over the file. Unknown keys in the file are an error that names the
+key. Every secret may be given inline or as a `<name>_file` path whose contents are used."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"...", "changeme", "change-me", "secret", "password", "token"}
+
+
+class ConfigError(ValueError):
+    """The configuration is unusable; the message names the key and what to do."""
+
+
+class Section(BaseModel):
+    """A TOML table: unknown keys are errors, and `x_file = "path"` fills secret `x`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for key in [k for k in data if k.endswith("_file")]:
+            target = key.removesuffix("_file")
+            if target not in cls.model_fields:
+                continue
+            path = Path(data.pop(key)).expanduser()
+            try:
+                data[target] = path.read_text().strip()
+            except OSError as exc:
+                raise ValueError(f"{key}: cannot read {path}: {exc.strerror}") from None
+        return data
+
+
+# ---- mailboxes ------------------------------------------------------------------------------
+
+
+class Mailbox(Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    host: str
+    port: int = 993
+    security: Literal["tls", "starttls", "plain"] = "tls"
+    username: str
+    password: SecretStr
+    folders: dict[str, Literal["incoming", "outgoing"]] = Field(default_factory=lambda: {"INBOX": "incoming"})
+    poll_interval: float = Field(default=60.0, gt=0, description="seconds between polls without IDLE")
+    idle: bool = True
+    import_since: str | None = Field(default=None, description="ISO date: older mail is not imported")
+    historic_before: str | None = Field(
+        default=None, description="ISO date: mail older than this is marked historic (no SLAs)"
+    )
+
+    @model_validator(mode="after")
+    def _plain_only_on_loopback(self) -> Mailbox:
+        if self.security == "plain" and self.host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError(f"mailbox {self.name}: security = \"plain\" is only allowed for a loopback host")
+        return self
+
+
+# ---- webhooks -------------------------------------------------------------------------------
+
+
+class CtiWebhook(Section):
+    token: SecretStr | None = None
+    require_sipgate_signature: bool = False
+    sipgate_public_key: str | None = Field(default=None, description="PEM; sipgate's published key")
+
+
+class TwilioWebhook(Section):
+    auth_token: SecretStr
+    public_base_url: str
+
+
+class FormWebhook(Section):
+    required: list[str] = Field(default_factory=lambda: ["email", "message"])
+    topic: str | None = None
+    secret: SecretStr = SecretStr("")
+    allowed_origins: list[str] = Field(default_factory=list)
+    honeypot: str | None = "website"
+    rate_limit_per_minute: int = Field(default=10, ge=0)
+    consent_field: str | None = None
+
+
+class ShippingWebhook(Section):
+    secret: SecretStr
+
+
+class Webhooks(Section):
+    cti: CtiWebhook | None = None
+    twilio: TwilioWebhook | None = None
+    forms: dict[str, FormWebhook] = Field(default_factory=dict)
+    shipping: dict[Literal["aftership", "easypost", "generic"], ShippingWebhook] = Field(default_factory=dict)
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+
+
+# ---- agent API auth -------------------------------------------------------------------------
+
+
+class AuthToken(Section):
+    token: SecretStr
+    user: str
+    role: Literal["agent", "lead", "ops", "admin"] = "agent"
+    extension: str | None = None
+    team: str | None = None
+    language: Literal["de", "en"] = "en"
+
+
+class Auth(Section):
+    tokens: list[AuthToken] = Field(default_factory=list)
+    session_secret: SecretStr | None = None
+
+
+# ---- SLA ------------------------------------------------------------------------------------
+
+
+class Calendar(Section):
+    name: str
+    timezone: str | None = None
+    hours: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], list[str]] = Field(default_factory=dict)
+    holidays: list[str] = Field(default_factory=list)
+    holidays_ical: Path | None = None
+
+
+class SlaPolicy(Section):
+    name: str
+    calendar: str = "24/7"
+    first_response: str
+    resolution: str
+    warn_at: list[str] = Field(default_factory=lambda: ["80%"])
+    version: int = Field(default=1, ge=1)
+    priorities: list[str] = Field(default_factory=list, description="empty: any priority")
+    segments: list[str] = Field(default_factory=list)
+    channels: list[str] = Field(default_factory=list)
+    pause_states: list[str] = Field(default_factory=lambda: ["waiting_for_customer"])
+
+
+class ComplaintMailRule(Section):
+    to: list[str] = Field(default_factory=list)
+    subject_pattern: str | None = None
+    keywords: list[str] = Field(default_factory=list)
+
+
+class Sla(Section):
+    timezone: str = "UTC"
+    calendars: list[Calendar] = Field(default_factory=list)
+    policies: list[SlaPolicy] = Field(default_factory=list)
+    complaint_mail_rules: list[ComplaintMailRule] = Field(default_factory=list)
+    reopen_within_days: int = Field(default=14, ge=0)
+    first_response_counts: list[Literal["email", "call", "agent"]] = Field(
+        default_factory=lambda: ["email", "call", "agent"]
+    )
+
+
+# ---- notifier -------------------------------------------------------------------------------
+
+
+class Smtp(Section):
+    host: str
+    port: int = 587
+    security: Literal["tls", "starttls", "plain"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str
+    timeout: float = 30.0
+
+
+class RoutingRule(Section):
+    name: str | None = None
+    match: dict[str, Any] = Field(default_factory=dict)
+    email: list[str] = Field(default_factory=list)
+    webhook: list[str] = Field(default_factory=list)
+    level: int = Field(default=1, ge=1)
+    delay: str | None = Field(default=None, description='e.g. "2h" after the trigger (multi-level escalation)')
+    outside_hours: Literal["send", "hold", "on_call"] = "send"
+    on_call_email: list[str] = Field(default_factory=list)
+    calendar: str | None = None
+    language: Literal["de", "en"] = "en"
+
+
+class Routing(Section):
+    rules: list[RoutingRule] = Field(default_factory=list)
+
+
+# ---- the settings -----------------------------------------------------------------------------
+
+
+class FileConfig(Section):
+    """The TOML file's sections."""
+
+    mailboxes: list[Mailbox] = Field(default_factory=list)
+    webhooks: Webhooks = Webhooks()
+    auth: Auth = Auth()
+    sla: Sla = Sla()
+    smtp: Smtp | None = None
+    routing: Routing = Routing()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TOUCHPOINT_", extra="ignore", frozen=True)
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Path("var")
+    kafka_bootstrap: str | None = Field(default=None, description="external cluster; unset: local broker")
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    kafka_home: Path | None = None
+    kafka_request_timeout_ms: int = 15_000
+    kafka_compression: Literal["gzip", "none"] = "gzip"
+    topic_prefix: str = "touchpoint."
+    topic_partitions: int = Field(default=4, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1)
+    topic_min_insync_replicas: int = Field(default=1, ge=1)
+    database_url: str | None = None
+    ingest_host: str = "127.0.0.1"
+    ingest_port: int = 8080
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    public_url: str | None = Field(default=None, description="how users reach the agent UI (links in mails)")
+    default_region: str | None = Field(
+        default=None, description="ISO country for phone numbers written without a country code"
+    )
+    attachments_dir: Path | None = None
+    log_level: str = "INFO"
+    config: Path | None = Field(default=None, description="the TOML file")
+    file: FileConfig = FileConfig()
+
+    @field_validator("default_region")
+    @classmethod
+    def _region_upper(cls, value: str | None) -> str | None:
+        return value.upper() if value else value
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def uses_local_kafka(self) -> bool:
+        return self.kafka_bootstrap is None
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'touchpoint.db').resolve()}"
+
+    @property
+    def attachments_path(self) -> Path:
+        return self.attachments_dir or self.data_dir / "attachments"
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets_in_production(self) -> Settings:
+        if self.environment == "production":
+            for path, value in _secrets(self.file):
+                if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 8:
+                    raise ValueError(f"{path}: a placeholder or short secret is not allowed in production")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+
+def _secrets(model: BaseModel, prefix: str = "") -> list[tuple[str, str]]:
+    found = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        path = f"{prefix}{name}"
+        if isinstance(value, SecretStr) and value.get_secret_value():
+            found.append((path, value.get_secret_value()))
+        elif isinstance(value, BaseModel):
+            found += _secrets(value, f"{path}.")
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    found += _secrets(item, f"{path}[{i}].")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(item, BaseModel):
+                    found += _secrets(item, f"{path}.{key}.")
+    return found
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Reads the environment and the TOML file (argument, else `TOUCHPOINT_CONFIG`).
+
+    Raises ConfigError with every problem on one line each, naming the key."""
+    try:
+        env_only = Settings(**overrides)
+        path = config_file or env_only.config
+        if path is None:
+            return env_only
+        file_config = read_config_file(path)
+        return Settings(**{**overrides, "config": path, "file": file_config})
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(exc, "configuration")) from None
+
+
+def read_config_file(path: Path) -> FileConfig:
+    try:
+        raw = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist (TOUCHPOINT_CONFIG)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    try:
+        return FileConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(exc, str(path))) from None
+
+
+def describe_errors(exc: ValidationError, where: str) -> str:
+    lines = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"] if part != "file")
+        message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        lines.append(f"{where}: {key}: {message}")
+    return "\n".join(lines)

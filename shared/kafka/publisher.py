@@ -1,0 +1,135 @@
+"""Publishing events to Kafka.
+
+`Publisher.publish(events)` returns only after the broker acknowledged every event
+(`acks="all"`, idempotent producer); when it cannot, it raises `KafkaUnavailable` within the
+configured request timeout instead of hanging or dropping. Callers answer providers only after
+it returned."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from events.codec import encode
+from events.envelope import Event
+from events.topics import topic_for
+from shared.kafka.errors import KafkaUnavailable
+
+
+class Publisher(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        """Returns after every event is acknowledged; raises KafkaUnavailable otherwise."""
+
+
+def record_headers(event: Event) -> list[tuple[str, bytes]]:
+    headers = [("type", event.type.encode()), ("schema_version", str(event.schema_version).encode())]
+    if event.correlation_id:
+        headers.append(("correlation_id", event.correlation_id.encode()))
+    return headers
+
+
+class KafkaPublisher:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic_prefix: str,
+        request_timeout_ms: int = 15_000,
+        compression: str | None = "gzip",
+        client_id: str = "touchpoint",
+    ) -> None:
+        self._prefix = topic_prefix
+        self._timeout_s = request_timeout_ms / 1000
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers,
+            client_id=client_id,
+            acks="all",
+            enable_idempotence=True,
+            compression_type=None if compression in (None, "none") else compression,
+            request_timeout_ms=request_timeout_ms,
+            linger_ms=2,
+            max_request_size=1_048_576,
+        )
+        self._started = False
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        try:
+            await asyncio.wait_for(self._producer.start(), self._timeout_s)
+        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+            await self._producer.stop()
+            raise KafkaUnavailable(f"cannot reach Kafka: {exc!r}") from exc
+        self._started = True
+
+    async def stop(self) -> None:
+        if self._started:
+            self._started = False
+            await self._producer.stop()
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        if not self._started:
+            await self.start()
+        try:
+            futures = [
+                await self._producer.send(
+                    topic_for(self._prefix, event.type),
+                    value=encode(event),
+                    key=event.partition_key().encode(),
+                    headers=record_headers(event),
+                )
+                for event in events
+            ]
+            await asyncio.wait_for(asyncio.gather(*futures), self._timeout_s * 2)
+        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+            raise KafkaUnavailable(f"Kafka did not acknowledge {len(events)} event(s): {exc!r}") from exc
+
+    async def send_raw(self, topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]) -> None:
+        """Produces bytes as they are (dead letters, replays); returns after the ack."""
+        if not self._started:
+            await self.start()
+        try:
+            await asyncio.wait_for(
+                self._producer.send_and_wait(topic, value=value, key=key, headers=headers), self._timeout_s * 2
+            )
+        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+            raise KafkaUnavailable(f"Kafka did not acknowledge a write to {topic}: {exc!r}") from exc
+
+
+@dataclass
+class InMemoryPublisher:
+    """For unit tests: keeps what was published; `fail_with` simulates an outage."""
+
+    topic_prefix: str = "touchpoint."
+    published: list[tuple[str, str, Event]] = field(default_factory=list)
+    fail_with: Exception | None = None
+    raw: list[tuple[str, bytes, bytes | None, list[tuple[str, bytes]]]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        for event in events:
+            self.published.append((topic_for(self.topic_prefix, event.type), event.partition_key(), event))
+
+    async def send_raw(self, topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.raw.append((topic, value, key, headers))
+
+    @property
+    def events(self) -> list[Event]:
+        return [event for _, _, event in self.published]

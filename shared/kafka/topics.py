@@ -1,0 +1,81 @@
+"""Creates Touchpoint's topics: idempotent, with the configured partitions and replication.
+
+The event topics are the system of record, so they never expire (`retention.ms=-1`); Kafka's
+default would delete events after seven days."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from events.topics import EVENT_TOPICS, deadletter_topic, topic_name
+from shared.kafka.errors import KafkaUnavailable
+
+SERVICES_WITH_DEADLETTERS = ("ingest", "imap", "projector", "notifier")
+
+
+def all_topic_names(prefix: str) -> list[str]:
+    names = [topic_name(prefix, topic) for topic in EVENT_TOPICS]
+    names += [deadletter_topic(prefix, service) for service in SERVICES_WITH_DEADLETTERS]
+    return names
+
+
+def topic_configs(min_insync_replicas: int) -> dict[str, str]:
+    return {
+        "retention.ms": "-1",
+        "retention.bytes": "-1",
+        "cleanup.policy": "delete",
+        "min.insync.replicas": str(min_insync_replicas),
+        "max.message.bytes": "1048588",
+    }
+
+
+async def ensure_topics(
+    bootstrap_servers: str,
+    names: Iterable[str],
+    partitions: int = 4,
+    replication_factor: int = 1,
+    min_insync_replicas: int = 1,
+    timeout_s: float = 30.0,
+) -> list[str]:
+    """Creates the topics that do not exist yet; returns the names it created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000))
+    try:
+        await asyncio.wait_for(admin.start(), timeout_s)
+    except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+        await admin.close()
+        raise KafkaUnavailable(f"cannot reach Kafka at {bootstrap_servers}: {exc!r}") from exc
+    try:
+        existing = set(await admin.list_topics())
+        missing = [name for name in names if name not in existing]
+        created = []
+        for name in missing:
+            topic = NewTopic(name, partitions, replication_factor, topic_configs=topic_configs(min_insync_replicas))
+            try:
+                await admin.create_topics([topic])
+                created.append(name)
+            except TopicAlreadyExistsError:
+                pass  # another service created it meanwhile
+        return created
+    finally:
+        await admin.close()
+
+
+async def ensure_for(settings) -> list[str]:  # type: ignore[no-untyped-def]
+    return await ensure_topics(
+        settings.bootstrap_servers,
+        all_topic_names(settings.topic_prefix),
+        partitions=settings.topic_partitions,
+        replication_factor=settings.topic_replication_factor,
+        min_insync_replicas=settings.topic_min_insync_replicas,
+    )
+
+
+def run(settings) -> None:  # type: ignore[no-untyped-def]
+    """`touchpoint topics`: creates what is missing and lists every topic."""
+    created = asyncio.run(ensure_for(settings))
+    for name in all_topic_names(settings.topic_prefix):
+        print(f"{name}\t{'created' if name in created else 'exists'}")

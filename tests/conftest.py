@@ -1,0 +1,76 @@
+"""Shared fixtures: one real Kafka broker and one throwaway PostgreSQL cluster per test
+session; every test gets its own topic prefix and database, so tests never see each other."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.config import Settings
+from shared.kafka.topics import ensure_for
+from tests.infra.kafka import start_test_broker
+from tests.infra.postgres import PostgresCluster, create_database, start_cluster
+
+
+@pytest.fixture(scope="session")
+def session_dir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="touchpoint-tests-") as tmp:
+        # services running as other users (postgres, dovecot) need to traverse it
+        Path(tmp).chmod(0o755)
+        yield Path(tmp)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(session_dir: Path) -> Iterator[str]:
+    bootstrap, broker = start_test_broker(session_dir)
+    yield bootstrap
+    if broker is not None:
+        broker.stop()
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    return f"t{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture
+def settings_factory(tmp_path: Path):
+    """Settings for a test; keyword arguments override fields."""
+
+    def make(**overrides) -> Settings:
+        base = {"data_dir": tmp_path / "var", "topic_prefix": f"t{uuid.uuid4().hex[:10]}."}
+        return Settings(**{**base, **overrides})
+
+    return make
+
+
+@pytest.fixture
+async def kafka_settings(kafka_bootstrap: str, settings_factory, topic_prefix: str) -> Settings:
+    """Settings pointing at the session broker, with this test's topics created."""
+    settings = settings_factory(kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix, topic_partitions=2)
+    await ensure_for(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def postgres(session_dir: Path) -> Iterator[PostgresCluster]:
+    cluster = start_cluster(session_dir / "pg")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+async def postgres_url(postgres: PostgresCluster) -> str:
+    return await create_database(postgres)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db_url(request, tmp_path: Path) -> str:
+    """Each test using it runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'touchpoint.db'}"
+    return await create_database(request.getfixturevalue("postgres"))

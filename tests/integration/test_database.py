@@ -1,0 +1,31 @@
+"""Database smoke test on both backends: migrations apply, twice, and a write commits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import text
+
+from shared.db.engine import make_engine
+from shared.db.migrate import upgrade_async
+
+pytestmark = pytest.mark.integration
+
+
+async def test_migrations_apply_idempotently_and_tracking_rows_commit(db_url):
+    await upgrade_async(db_url)
+    await upgrade_async(db_url)  # second run is a no-op
+    engine = make_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("INSERT INTO projection_offsets (projection, topic, partition, next_offset, updated_at) "
+                     "VALUES ('timeline', 'touchpoint.calls', 0, 42, :now)"),
+                {"now": datetime.now(UTC)},
+            )
+        async with engine.connect() as conn:
+            offset = (await conn.execute(text("SELECT next_offset FROM projection_offsets"))).scalar_one()
+        assert offset == 42
+    finally:
+        await engine.dispose()
