@@ -1,0 +1,52 @@
+"""Normalising contact identifiers the same way everywhere (adapters, master data import,
+lookups): lower-cased email addresses and E.164 phone numbers."""
+
+from __future__ import annotations
+
+import re
+from email.utils import parseaddr
+
+import phonenumbers
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_WITHHELD = {"", "anonymous", "unknown", "restricted", "private", "unavailable", "withheld", "+anonymous"}
+
+
+def normalise_email(raw: str | None) -> str | None:
+    """`"Erika <Erika@Example.ORG>"` -> `erika@example.org`; None when it is no address."""
+    if not raw:
+        return None
+    _, address = parseaddr(raw.strip())
+    address = address.strip().lower()
+    return address if _EMAIL.match(address) else None
+
+
+def normalise_phone(raw: str | None, default_region: str | None = None) -> str | None:
+    """E.164 for a number as people and PBXs write it: `+49 30 1234-56`, `0049301234`,
+    `030/123456` (with a default region), `4930123456` (international without `+`, as some
+    CTI providers send it). None for withheld or unparseable numbers."""
+    if raw is None:
+        return None
+    text = raw.strip()
+    if text.lower() in _WITHHELD:
+        return None
+    digits = re.sub(r"[^\d+]", "", text)
+    if not digits or not digits.lstrip("+").isdigit():
+        return None
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    candidates = [digits]
+    if not digits.startswith("+"):
+        # a national number in the default region, else international without the plus
+        candidates = [digits, "+" + digits] if not digits.startswith("0") else [digits]
+    for candidate in candidates:
+        region = None if candidate.startswith("+") else default_region
+        if region is None and not candidate.startswith("+"):
+            continue
+        try:
+            number = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_possible_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return None
