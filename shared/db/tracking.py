@@ -1,0 +1,94 @@
+"""Tracking records: which events a projection applied and where it is in each partition.
+
+A writer calls these inside the same transaction as its read-model changes, so a crash
+either keeps both or neither; an event already tracked is skipped ("already applied")."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, delete, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+tracking_metadata = MetaData()
+
+projection_offsets = Table(
+    "projection_offsets",
+    tracking_metadata,
+    Column("projection", String(64), primary_key=True),
+    Column("topic", String(255), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("next_offset", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+applied_events = Table(
+    "applied_events",
+    tracking_metadata,
+    Column("projection", String(64), primary_key=True),
+    Column("event_id", String(36), primary_key=True),
+)
+
+Position = tuple[str, int]  # (topic, partition)
+
+
+async def unapplied(conn: AsyncConnection, projection: str, event_ids: Iterable[str]) -> set[str]:
+    """The ids among `event_ids` this projection has not applied yet."""
+    wanted = set(event_ids)
+    if not wanted:
+        return set()
+    seen: set[str] = set()
+    ids = sorted(wanted)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = await conn.execute(
+            select(applied_events.c.event_id).where(
+                applied_events.c.projection == projection, applied_events.c.event_id.in_(chunk)
+            )
+        )
+        seen.update(row[0] for row in rows)
+    return wanted - seen
+
+
+async def mark_applied(conn: AsyncConnection, projection: str, event_ids: Iterable[str]) -> None:
+    rows = [{"projection": projection, "event_id": event_id} for event_id in event_ids]
+    if rows:
+        await conn.execute(applied_events.insert(), rows)
+
+
+async def store_offsets(conn: AsyncConnection, projection: str, next_offsets: Mapping[Position, int]) -> None:
+    """Upserts the next offset to read per partition (portable: delete then insert)."""
+    if not next_offsets:
+        return
+    now = datetime.now(UTC)
+    for (topic, partition), offset in next_offsets.items():
+        await conn.execute(
+            delete(projection_offsets).where(
+                projection_offsets.c.projection == projection,
+                projection_offsets.c.topic == topic,
+                projection_offsets.c.partition == partition,
+            )
+        )
+    await conn.execute(
+        projection_offsets.insert(),
+        [
+            {"projection": projection, "topic": topic, "partition": partition, "next_offset": offset, "updated_at": now}
+            for (topic, partition), offset in next_offsets.items()
+        ],
+    )
+
+
+async def load_offsets(conn: AsyncConnection, projection: str) -> dict[Position, int]:
+    rows = await conn.execute(
+        select(projection_offsets.c.topic, projection_offsets.c.partition, projection_offsets.c.next_offset).where(
+            projection_offsets.c.projection == projection
+        )
+    )
+    return {(topic, partition): offset for topic, partition, offset in rows}
+
+
+async def forget(conn: AsyncConnection, projection: str) -> None:
+    """Drops a projection's tracking, before a rebuild replays it from offset 0."""
+    await conn.execute(delete(applied_events).where(applied_events.c.projection == projection))
+    await conn.execute(delete(projection_offsets).where(projection_offsets.c.projection == projection))
