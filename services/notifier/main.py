@@ -48,6 +48,9 @@ def build_app(settings: Settings, runtime: NotifierRuntime) -> faust.App:
         topic_allow_declare=False,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        # a restarted worker takes over the partitions of a killed one once its session expired
+        broker_session_timeout=15.0,
+        broker_heartbeat_interval=3.0,
         datadir=str(settings.data_dir / "notifier"),
     )
     names = [topic_name(settings.topic_prefix, topic) for topic in CONSUMED_TOPICS]
