@@ -174,6 +174,7 @@ class Smtp(Section):
     password: SecretStr | None = None
     sender: str
     timeout: float = 30.0
+    ca_file: Path | None = Field(default=None, description="PEM bundle to trust (a private relay's CA)")
 
 
 class RoutingRule(Section):

@@ -65,6 +65,7 @@ class SmtpMailer:
             use_tls=c.security == "tls",
             start_tls=c.security == "starttls",
             timeout=c.timeout,
+            cert_bundle=str(c.ca_file) if c.ca_file else None,
         )
 
     async def send(self, message: EmailMessage, before_handover: Handover) -> None:

@@ -36,6 +36,7 @@ from services.notifier.metrics import (
 from services.notifier.rendering import message_id_for, render_escalation, render_webhook
 from shared.config import Notifier as NotifierConfig
 from shared.kafka.deadletter import DeadLetter, send_to_deadletter
+from shared.kafka.errors import TransientError
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +72,19 @@ class Dispatcher:
         """Recovers dead claims, delivers what is due, publishes the outbox; returns deliveries tried."""
         for claimed in await sent_log.recover_expired(self.engine, self.clock()):
             await self._in_doubt(claimed)
-        await self.publish_outbox()
+        await self._publish_outbox_or_later()
         claimed = await sent_log.claim_due(self.engine, self.clock(), self.lease)
         if claimed:
             await asyncio.gather(*(self._deliver(item) for item in claimed))
-            await self.publish_outbox()
+            await self._publish_outbox_or_later()
         return len(claimed)
+
+    async def _publish_outbox_or_later(self) -> None:
+        # a Kafka outage must not stop people from being told; the reports wait in the outbox
+        try:
+            await self.publish_outbox()
+        except TransientError as exc:
+            log.warning("outcomes stay in the outbox until Kafka is back: %s", exc)
 
     async def run_forever(self) -> None:
         while True:

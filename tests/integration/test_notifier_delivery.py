@@ -11,7 +11,7 @@ import pytest
 
 from events import decode
 from events.topics import Topic, deadletter_topic, topic_name
-from services.notifier.delivery import HttpWebhookPoster, SmtpMailer
+from services.notifier.delivery import HttpWebhookPoster, PermanentDeliveryError, SmtpMailer
 from services.notifier.dispatcher import Dispatcher
 from services.notifier.handler import EventHandler
 from shared.config import Notifier, RoutingRule, Smtp
@@ -48,7 +48,7 @@ async def notifier(kafka_settings, postgres_url, smtp_port, rules, config=FAST_R
         await engine.dispose()
 
 
-async def dispatch_until(dispatcher, condition, what: str) -> None:
+async def dispatch_until(dispatcher, condition, what) -> None:
     """Runs delivery rounds until `condition()` holds."""
 
     async def round_then_check() -> bool:
@@ -186,3 +186,77 @@ async def test_a_permanently_failing_target_is_dead_lettered_and_reported_failed
         await receiver.stop()
 
 
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+async def test_mail_goes_over_tls_or_starttls_with_authentication(security, tmp_path):
+    from email.message import EmailMessage
+
+    from tests.integration.notifier_peers import SecureSmtpPeer, self_signed_certificate
+
+    cert_file, key_file = self_signed_certificate(tmp_path)
+    smtp = SecureSmtpPeer(security, cert_file, key_file, "touchpoint", "s3cret-pass").start()
+    config = Smtp(host="127.0.0.1", port=smtp.port, security=security, username="touchpoint",
+                  password="s3cret-pass", sender="touchpoint@shop.example", timeout=5, ca_file=cert_file)
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = config.sender, "lead@shop.example", "over TLS"
+    message.set_content("hello")
+    handed_over = []
+
+    async def before_handover() -> None:
+        handed_over.append(True)
+
+    try:
+        await SmtpMailer(config).send(message, before_handover)
+        wrong = Smtp(**{**config.model_dump(), "password": "wrong-password"})
+        with pytest.raises(PermanentDeliveryError, match="535"):
+            await SmtpMailer(wrong).send(message, before_handover)
+    finally:
+        smtp.stop()
+    assert smtp.logins == ["touchpoint"]
+    assert [m["Subject"] for m in smtp.messages] == ["over TLS"]
+    assert handed_over == [True]  # the failed login never reached the handover
+
+
+async def test_shipment_exception_missed_call_and_unanswered_contacts_reach_their_targets(kafka_settings, postgres_url):
+    from tests.notifier_events import mail_in, mail_out, missed_call, resolved, shipment
+
+    receiver = await HttpReceiver().start()
+    smtp = SmtpPeer().start()
+    rules = [
+        RoutingRule(name="parcel", match={"type": "shipment.exception"}, email=["returns@shop.example"]),
+        RoutingRule(name="callback", match={"type": "call.missed"}, webhook=[receiver.url("/hotline")]),
+        RoutingRule(name="waiting", match={"type": "contacts.unanswered"}, email=["lead@shop.example"]),
+    ]
+    config = Notifier(**{**FAST_RETRIES.model_dump(), "unanswered_contacts": 3, "unanswered_within": "24h"})
+    try:
+        async with notifier(kafka_settings, postgres_url, smtp.port, rules, config) as (handler, dispatcher):
+            await handler.handle(customer(phone="+4930123456", order_ref="A-1001"))
+            await handler.handle(opened())
+            await handler.handle(shipment(order_ref="A-1001"))  # known only by its order number
+            await handler.handle(missed_call(phone="+4930123456"))  # known only by the caller's number
+            # another customer writes three times; a reply in between restarts the count
+            for n, event in enumerate([mail_in(1, "max@example.org"), mail_in(2, "max@example.org"),
+                                       mail_out(3, "max@example.org"), mail_in(4, "max@example.org"),
+                                       mail_in(5, "max@example.org")]):
+                await handler.handle(event.model_copy(update={"occurred_at": T0 + timedelta(hours=n)}))
+            assert await handler.handle(mail_in(6, "max@example.org", at=T0 + timedelta(hours=6))) != []
+            await handler.handle(resolved(at=T0 + timedelta(hours=8)))
+            # after the complaint was resolved, parcel news is nobody's emergency
+            assert await handler.handle(shipment(order_ref="A-1001", status="returned", at=T0 + timedelta(hours=9))) == []
+
+            await dispatch_until(dispatcher, lambda: len(smtp.messages) >= 2 and receiver.requests,
+                                 lambda: f"three deliveries, got {smtp.recipients()} {receiver.requests}")
+            await dispatcher.run_once()
+            assert smtp.recipients() == ["lead@shop.example", "returns@shop.example"]
+            parcel = next(m for m in smtp.messages if m["To"] == "returns@shop.example")
+            assert "Shipment problem on an open complaint: exception / Parcel damaged" in parcel.get_body(
+                ("plain",)).get_content()
+            assert "Erika Muster" in parcel["Subject"]
+            waiting = next(m for m in smtp.messages if m["To"] == "lead@shop.example")
+            assert "max@example.org" in waiting.get_body(("plain",)).get_content()
+            assert [r.body["trigger_type"] for r in receiver.requests] == ["call.missed"]
+            assert receiver.requests[0].body["complaint_id"] == "cmp-1"
+    finally:
+        smtp.stop()
+        await receiver.stop()

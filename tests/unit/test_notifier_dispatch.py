@@ -191,3 +191,25 @@ async def test_notifier_state_finds_the_open_complaint_by_order_number(notifier)
     assert routed.trigger.customer_name == "Erika Muster"
     await feed(notifier, resolved())
     assert await notifier.handler.handle(shipment(order_ref="A-1001", at=T0 + timedelta(hours=5))) == []
+
+
+async def test_a_kafka_outage_delays_the_reports_but_not_the_mail(notifier):
+    from shared.kafka.errors import KafkaUnavailable
+
+    notifier.publisher.fail_with = KafkaUnavailable("broker down")
+    await feed(notifier, opened(), breached(at=BREACH_AT))
+    await notifier.dispatcher.run_once()
+    assert len(notifier.mailer.sent) == 1 and notifier.publisher.events == []
+    notifier.publisher.fail_with = None
+    await notifier.dispatcher.run_once()
+    assert sorted(e.payload.target_kind for e in notifier.escalation_events("escalation.notified")) == ["email", "webhook"]
+
+
+@pytest.mark.parametrize(
+    ("attempt", "rand", "seconds"),
+    [(1, 1.0, 5.0), (2, 1.0, 10.0), (3, 1.0, 20.0), (3, 0.0, 10.0), (10, 1.0, 600.0), (10, 0.0, 300.0)],
+)
+def test_retry_delay_doubles_per_attempt_is_capped_and_jittered(attempt, rand, seconds):
+    from services.notifier.delivery import retry_delay
+
+    assert retry_delay(attempt, initial=5.0, maximum=600.0, rand=lambda: rand) == seconds
