@@ -10,10 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from events import decode
-from events.topics import Topic, topic_name
+from events.topics import Topic, deadletter_topic, topic_name
+from shared.kafka.local_broker import free_port
 from shared.kafka.publisher import KafkaPublisher
 from tests.integration.notifier_peers import HttpReceiver, SmtpPeer, wait_until
 from tests.integration.test_kafka_publisher import consume_all
@@ -60,8 +62,8 @@ def worker_env(settings, database_url: str, config: Path, data_dir: Path, **extr
         TOUCHPOINT_DATA_DIR=str(data_dir),
         TOUCHPOINT_NOTIFIER_METRICS_PORT="0",
         TOUCHPOINT_PUBLIC_URL="https://hub.shop.example",
-        **extra,
     )
+    env.update(extra)
     return env
 
 
@@ -103,9 +105,14 @@ async def test_a_breach_in_kafka_reaches_mail_and_webhook_once_and_is_reported_t
     receiver = await HttpReceiver().start()
     config = write_config(tmp_path / "touchpoint.toml", smtp.port, receiver.url("/slack"))
     log = tmp_path / "notifier.log"
-    worker = start_worker(worker_env(kafka_settings, postgres_url, config, tmp_path / "var"), log)
+    metrics_port = free_port()
+    env = worker_env(kafka_settings, postgres_url, config, tmp_path / "var",
+                     TOUCHPOINT_NOTIFIER_METRICS_PORT=str(metrics_port))
+    worker = start_worker(env, log)
     publisher = KafkaPublisher(kafka_settings.bootstrap_servers, kafka_settings.topic_prefix)
+    complaints_topic = topic_name(kafka_settings.topic_prefix, Topic.COMPLAINTS)
     try:
+        await publisher.send_raw(complaints_topic, b"not an event", b"complaint:cmp-1", [])
         await publisher.publish([customer(), opened(), breached()])
         running = alive(worker, log)
         await wait_until(lambda: running() and smtp.messages and receiver.requests, "mail and webhook", limit=90)
@@ -123,6 +130,15 @@ async def test_a_breach_in_kafka_reaches_mail_and_webhook_once_and_is_reported_t
         assert mail["Message-ID"] == next(e.payload.message_id for e in reported if e.payload.target_kind == "email")
         assert mail["Auto-Submitted"] == "auto-generated"
         assert len(receiver.requests) == 1
+
+        letters = await consume_all(
+            kafka_settings.bootstrap_servers, deadletter_topic(kafka_settings.topic_prefix, "notifier"), 1
+        )
+        assert [r.value for r in letters] == [b"not an event"]
+        async with httpx.AsyncClient() as client:
+            metrics = (await client.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+        assert 'touchpoint_notifier_sent_total{target_kind="email"} 1.0' in metrics
+        assert 'touchpoint_notifier_sent_total{target_kind="webhook"} 1.0' in metrics
     finally:
         await publisher.stop()
         stop_worker(worker)

@@ -213,3 +213,26 @@ def test_retry_delay_doubles_per_attempt_is_capped_and_jittered(attempt, rand, s
     from services.notifier.delivery import retry_delay
 
     assert retry_delay(attempt, initial=5.0, maximum=600.0, rand=lambda: rand) == seconds
+
+
+async def test_a_record_that_is_no_event_is_dead_lettered_and_skipped(notifier):
+    from services.notifier.handler import handle_record
+
+    publisher = InMemoryPublisher()
+    await handle_record(notifier.handler, publisher, "touchpoint.", b"{not json", b"k", "touchpoint.complaints", 1, 7)
+    (letter,) = publisher.raw
+    topic, value, key, headers = letter
+    assert (topic, value, key) == ("touchpoint.deadletter.notifier", b"{not json", b"k")
+    assert ("dlq.source_offset", b"7") in headers
+    await handle_record(notifier.handler, publisher, "touchpoint.", opened().model_dump_json().encode(), None,
+                        "touchpoint.complaints", 1, 8)
+    assert len(publisher.raw) == 1
+
+
+def test_mail_rules_without_smtp_are_refused_at_start():
+    from services.notifier.runtime import check_settings
+    from shared.config import ConfigError, FileConfig, Routing, Settings
+
+    settings = Settings(file=FileConfig(routing=Routing(rules=RULES)))
+    with pytest.raises(ConfigError, match=r"no \[smtp\] section"):
+        check_settings(settings)
