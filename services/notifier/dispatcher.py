@@ -22,6 +22,7 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -37,11 +38,18 @@ from services.notifier.rendering import message_id_for, render_escalation, rende
 from shared.config import Notifier as NotifierConfig
 from shared.kafka.deadletter import DeadLetter, send_to_deadletter
 from shared.kafka.errors import TransientError
+from shared.kafka.publisher import Publisher
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 AfterSend = Callable[[str], Awaitable[None]]
+
+
+class OutcomePublisher(Publisher, Protocol):
+    """Events and dead letters to Kafka (KafkaPublisher, InMemoryPublisher)."""
+
+    async def send_raw(self, topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]) -> None: ...
 
 
 def system_clock() -> datetime:
@@ -57,7 +65,7 @@ class Dispatcher:
     engine: AsyncEngine
     mailer: Mailer
     webhooks: WebhookPoster
-    publisher: object  # Publisher + RawProducer (KafkaPublisher / InMemoryPublisher)
+    publisher: OutcomePublisher
     sender: str
     public_url: str | None
     config: NotifierConfig
@@ -159,11 +167,11 @@ class Dispatcher:
             return
         events = [decode(item.body) for item in items if item.kind == "event"]
         if events:
-            await self.publisher.publish(events)  # type: ignore[attr-defined]
+            await self.publisher.publish(events)
         for item in items:
             if item.kind == "deadletter":
                 letter = DeadLetter(service="notifier", reason=item.reason or "delivery failed",
-                                    original=item.body, source="notifier")
-                await send_to_deadletter(self.publisher, self.topic_prefix, letter)  # type: ignore[arg-type]
+                                    original=item.body, source="notifier", key=item.outbox_id.encode())
+                await send_to_deadletter(self.publisher, self.topic_prefix, letter)
         await sent_log.mark_published(self.engine, [item.outbox_id for item in items], self.clock())
 

@@ -62,7 +62,7 @@ def detect_triggers(event: Event, view: View, config: NotifierConfig) -> list[Tr
         return []
     found: list[Trigger] = []
     match event:
-        case SlaWarning() | SlaBreached():
+        case SlaWarning() | SlaBreached() if not (view.complaint and view.complaint.status == "resolved"):
             found.append(_sla(event, view))
         case ComplaintOpened():
             complaint = complaint_from_opened(event, view)

@@ -30,6 +30,7 @@ def types(event, view, config=CONFIG):
         (warning(), View(complaint=OPEN), ["sla.warning"]),
         (breached(), View(complaint=OPEN), ["sla.breached"]),
         (breached(), View(), ["sla.breached"]),  # complaint not seen: still escalated
+        (breached(), View(complaint=ComplaintFacts(complaint_id="cmp-1", status="resolved")), []),  # stale clock
         (opened(), View(), ["complaint.opened"]),
         (shipment(status="exception"), WITH_OPEN_COMPLAINT, ["shipment.exception"]),
         (shipment(status="exception"), WITHOUT_COMPLAINT, []),
