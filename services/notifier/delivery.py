@@ -100,7 +100,9 @@ class HttpWebhookPoster:
     async def post(self, url: str, body: dict[str, object], idempotency_key: str, before_handover: Handover) -> None:
         try:
             request = self._client.build_request(
-                "POST", url, json=body,
+                "POST",
+                url,
+                json=body,
                 headers={"Idempotency-Key": idempotency_key, "X-Touchpoint-Notification": idempotency_key},
             )
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:

@@ -29,10 +29,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from events.codec import decode
 from services.notifier import sent_log
 from services.notifier.delivery import (
-    Mailer, PermanentDeliveryError, TransientDeliveryError, WebhookPoster, retry_delay,
+    Mailer,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    WebhookPoster,
+    retry_delay,
 )
 from services.notifier.metrics import (
-    NOTIFICATIONS_FAILED, NOTIFICATIONS_IN_DOUBT, NOTIFICATIONS_RETRIED, NOTIFICATIONS_SENT,
+    NOTIFICATIONS_FAILED,
+    NOTIFICATIONS_IN_DOUBT,
+    NOTIFICATIONS_RETRIED,
+    NOTIFICATIONS_SENT,
 )
 from services.notifier.rendering import message_id_for, render_escalation, render_webhook
 from shared.config import Notifier as NotifierConfig
@@ -140,14 +147,23 @@ class Dispatcher:
         delay = retry_delay(attempt, self.config.retry_initial, self.config.retry_max, self.rand)
         await sent_log.schedule_retry(self.engine, claimed, error, self.clock() + timedelta(seconds=delay))
         NOTIFICATIONS_RETRIED.labels(claimed.notification.target_kind).inc()
-        log.info("notification %s: attempt %d failed, retry in %.1fs: %s",
-                 claimed.notification.notification_id, attempt, delay, error)
+        log.info(
+            "notification %s: attempt %d failed, retry in %.1fs: %s",
+            claimed.notification.notification_id,
+            attempt,
+            delay,
+            error,
+        )
 
     async def _fail(self, claimed: sent_log.Claimed, error: str) -> None:
         await sent_log.record_failed(self.engine, claimed, error, self.clock())
         NOTIFICATIONS_FAILED.labels(claimed.notification.target_kind).inc()
-        log.error("notification %s to %s failed: %s", claimed.notification.notification_id,
-                  claimed.notification.target_kind, error)
+        log.error(
+            "notification %s to %s failed: %s",
+            claimed.notification.notification_id,
+            claimed.notification.target_kind,
+            error,
+        )
 
     async def _in_doubt(self, claimed: sent_log.Claimed) -> None:
         n = claimed.notification
@@ -157,7 +173,9 @@ class Dispatcher:
         log.warning(
             "notification %s (%s) was handed over but its outcome was not recorded; not sending it again. "
             "Look for %s in the relay's log / the receiver to confirm delivery",
-            n.notification_id, n.target_kind, message_id or f"Idempotency-Key {n.notification_id}",
+            n.notification_id,
+            n.target_kind,
+            message_id or f"Idempotency-Key {n.notification_id}",
         )
 
     async def publish_outbox(self) -> None:
@@ -170,8 +188,12 @@ class Dispatcher:
             await self.publisher.publish(events)
         for item in items:
             if item.kind == "deadletter":
-                letter = DeadLetter(service="notifier", reason=item.reason or "delivery failed",
-                                    original=item.body, source="notifier", key=item.outbox_id.encode())
+                letter = DeadLetter(
+                    service="notifier",
+                    reason=item.reason or "delivery failed",
+                    original=item.body,
+                    source="notifier",
+                    key=item.outbox_id.encode(),
+                )
                 await send_to_deadletter(self.publisher, self.topic_prefix, letter)
         await sent_log.mark_published(self.engine, [item.outbox_id for item in items], self.clock())
-

@@ -89,8 +89,13 @@ async def handle_record(
         event = decode(value)
     except InvalidEvent as exc:
         letter = DeadLetter(
-            service="notifier", reason=str(exc), original=value or b"", source_topic=topic,
-            source_partition=partition, source_offset=offset, key=key,
+            service="notifier",
+            reason=str(exc),
+            original=value or b"",
+            source_topic=topic,
+            source_partition=partition,
+            source_offset=offset,
+            key=key,
         )
         await send_to_deadletter(deadletters, topic_prefix, letter)
         DEAD_LETTERS.labels("notifier", "invalid_event").inc()

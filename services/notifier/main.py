@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 
 import faust
 import mode
@@ -60,10 +61,10 @@ def build_app(settings: Settings, runtime: NotifierRuntime) -> faust.App:
     async def notify(stream):  # type: ignore[no-untyped-def]
         async for record in stream.events():
             message = record.message
-            await _with_retries(
-                lambda: runtime.handle_record(record.value, message.key, message.topic, message.partition, message.offset),
-                f"{message.topic}[{message.partition}]@{message.offset}",
+            step = partial(
+                runtime.handle_record, record.value, message.key, message.topic, message.partition, message.offset
             )
+            await _with_retries(step, f"{message.topic}[{message.partition}]@{message.offset}")
 
     @app.service
     class Dispatching(mode.Service):

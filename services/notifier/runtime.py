@@ -55,7 +55,10 @@ class NotifierRuntime:
             s, file = self.settings, self.settings.file
             self.engine = make_engine(s.db_url)
             self.publisher = KafkaPublisher(
-                s.bootstrap_servers, s.topic_prefix, s.kafka_request_timeout_ms, s.kafka_compression,
+                s.bootstrap_servers,
+                s.topic_prefix,
+                s.kafka_request_timeout_ms,
+                s.kafka_compression,
                 client_id="touchpoint-notifier",
             )
             await self.publisher.start()
@@ -93,6 +96,10 @@ class NotifierRuntime:
         await self.publisher.stop()
         await self.engine.dispose()
 
-    async def handle_record(self, value: bytes | None, key: bytes | None, topic: str, partition: int, offset: int) -> None:
+    async def handle_record(
+        self, value: bytes | None, key: bytes | None, topic: str, partition: int, offset: int
+    ) -> None:
         await self.start()
-        await handle_record(self.handler, self.publisher, self.settings.topic_prefix, value, key, topic, partition, offset)
+        await handle_record(
+            self.handler, self.publisher, self.settings.topic_prefix, value, key, topic, partition, offset
+        )

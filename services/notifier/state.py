@@ -8,12 +8,16 @@ by its order number still finds the customer's open complaint."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from events.call import CallEnded
 from events.complaint import (
-    ComplaintOpened, ComplaintPriorityChanged, ComplaintReopened, ComplaintResolved, ComplaintResponded,
+    ComplaintOpened,
+    ComplaintPriorityChanged,
+    ComplaintReopened,
+    ComplaintResolved,
+    ComplaintResponded,
 )
 from events.customer import ContactLinked, ContactUnlinked, CustomerRegistered
 from events.email import EmailReceived, EmailSent
@@ -123,7 +127,13 @@ class CancelUnsent:
 
 
 Change = (
-    UpsertCustomer | LinkKey | UnlinkKey | UpsertComplaint | SetComplaintStatus | RecordInbound | ClearInbound
+    UpsertCustomer
+    | LinkKey
+    | UnlinkKey
+    | UpsertComplaint
+    | SetComplaintStatus
+    | RecordInbound
+    | ClearInbound
     | CancelUnsent
 )
 

@@ -36,8 +36,15 @@ async def notifier(kafka_settings, postgres_url, smtp_port, rules, config=FAST_R
     http = httpx.AsyncClient(timeout=config.webhook_timeout)
     smtp = Smtp(host="127.0.0.1", port=smtp_port, security="plain", sender="touchpoint@shop.example", timeout=3)
     dispatcher = Dispatcher(
-        engine, SmtpMailer(smtp), HttpWebhookPoster(http), publisher, smtp.sender, "https://hub.shop.example",
-        config, topic_prefix=kafka_settings.topic_prefix, lease=timedelta(seconds=30),
+        engine,
+        SmtpMailer(smtp),
+        HttpWebhookPoster(http),
+        publisher,
+        smtp.sender,
+        "https://hub.shop.example",
+        config,
+        topic_prefix=kafka_settings.topic_prefix,
+        lease=timedelta(seconds=30),
     )
     handler = EventHandler(engine, config, rules, {})
     try:
@@ -59,7 +66,9 @@ async def dispatch_until(dispatcher, condition, what) -> None:
 
 
 async def reports(settings, expected: int) -> list:
-    records = await consume_all(settings.bootstrap_servers, topic_name(settings.topic_prefix, Topic.ESCALATIONS), expected)
+    records = await consume_all(
+        settings.bootstrap_servers, topic_name(settings.topic_prefix, Topic.ESCALATIONS), expected
+    )
     return [decode(record.value) for record in records]
 
 
@@ -68,11 +77,20 @@ async def test_routing_rules_select_the_right_targets(kafka_settings, postgres_u
     smtp = SmtpPeer().start()
     rules = [
         RoutingRule(name="warn-team", match={"type": "sla.warning"}, email=["team@shop.example"], level=1),
-        RoutingRule(name="breach-lead", match={"type": "sla.breached"}, email=["lead@shop.example"],
-                    webhook=[receiver.url("/slack/leads")], level=2),
+        RoutingRule(
+            name="breach-lead",
+            match={"type": "sla.breached"},
+            email=["lead@shop.example"],
+            webhook=[receiver.url("/slack/leads")],
+            level=2,
+        ),
         RoutingRule(name="billing", match={"type": "sla.breached", "team": "billing"}, email=["billing@shop.example"]),
-        RoutingRule(name="key-accounts", match={"type": "complaint.opened", "segment": "key_account"},
-                    email=["kam@shop.example"], language="de"),
+        RoutingRule(
+            name="key-accounts",
+            match={"type": "complaint.opened", "segment": "key_account"},
+            email=["kam@shop.example"],
+            language="de",
+        ),
     ]
     try:
         async with notifier(kafka_settings, postgres_url, smtp.port, rules) as (handler, dispatcher):
@@ -89,10 +107,14 @@ async def test_routing_rules_select_the_right_targets(kafka_settings, postgres_u
             assert "https://hub.shop.example/customers/" in lead.get_body(("plain",)).get_content()
 
             notified = [e for e in await reports(kafka_settings, 4) if e.type == "escalation.notified"]
-            assert sorted((e.payload.rule, e.payload.target) for e in notified) == sorted([
-                ("breach-lead", "lead@shop.example"), ("breach-lead", receiver.url("/slack/leads")),
-                ("key-accounts", "kam@shop.example"), ("warn-team", "team@shop.example"),
-            ])
+            assert sorted((e.payload.rule, e.payload.target) for e in notified) == sorted(
+                [
+                    ("breach-lead", "lead@shop.example"),
+                    ("breach-lead", receiver.url("/slack/leads")),
+                    ("key-accounts", "kam@shop.example"),
+                    ("warn-team", "team@shop.example"),
+                ]
+            )
             assert {e.contact.customer_ref for e in notified} == {"K-1"}
     finally:
         smtp.stop()
@@ -152,7 +174,9 @@ async def test_a_webhook_answering_500_then_200_is_delivered_once(kafka_settings
             assert receiver.requests[1].body["text"].startswith("*SLA breached (first response)*")
             (report,) = await reports(kafka_settings, 1)
             assert (report.type, report.payload.attempts, report.payload.notification_id) == (
-                "escalation.notified", 2, keys.pop(),
+                "escalation.notified",
+                2,
+                keys.pop(),
             )
     finally:
         await receiver.stop()
@@ -161,8 +185,11 @@ async def test_a_webhook_answering_500_then_200_is_delivered_once(kafka_settings
 async def test_a_permanently_failing_target_is_dead_lettered_and_reported_failed(kafka_settings, postgres_url):
     receiver = await HttpReceiver(script={"/gone": [410]}).start()
     smtp = SmtpPeer().start()
-    rules = [RoutingRule(name="both", match={"type": "sla.breached"}, email=["lead@shop.example"],
-                         webhook=[receiver.url("/gone")])]
+    rules = [
+        RoutingRule(
+            name="both", match={"type": "sla.breached"}, email=["lead@shop.example"], webhook=[receiver.url("/gone")]
+        )
+    ]
     try:
         async with notifier(kafka_settings, postgres_url, smtp.port, rules) as (handler, dispatcher):
             await handler.handle(opened())
@@ -186,8 +213,6 @@ async def test_a_permanently_failing_target_is_dead_lettered_and_reported_failed
         await receiver.stop()
 
 
-
-
 @pytest.mark.parametrize("security", ["starttls", "tls"])
 async def test_mail_goes_over_tls_or_starttls_with_authentication(security, tmp_path):
     from email.message import EmailMessage
@@ -196,8 +221,16 @@ async def test_mail_goes_over_tls_or_starttls_with_authentication(security, tmp_
 
     cert_file, key_file = self_signed_certificate(tmp_path)
     smtp = SecureSmtpPeer(security, cert_file, key_file, "touchpoint", "s3cret-pass").start()
-    config = Smtp(host="127.0.0.1", port=smtp.port, security=security, username="touchpoint",
-                  password="s3cret-pass", sender="touchpoint@shop.example", timeout=5, ca_file=cert_file)
+    config = Smtp(
+        host="127.0.0.1",
+        port=smtp.port,
+        security=security,
+        username="touchpoint",
+        password="s3cret-pass",
+        sender="touchpoint@shop.example",
+        timeout=5,
+        ca_file=cert_file,
+    )
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = config.sender, "lead@shop.example", "over TLS"
     message.set_content("hello")
@@ -236,22 +269,35 @@ async def test_shipment_exception_missed_call_and_unanswered_contacts_reach_thei
             await handler.handle(shipment(order_ref="A-1001"))  # known only by its order number
             await handler.handle(missed_call(phone="+4930123456"))  # known only by the caller's number
             # another customer writes three times; a reply in between restarts the count
-            for n, event in enumerate([mail_in(1, "max@example.org"), mail_in(2, "max@example.org"),
-                                       mail_out(3, "max@example.org"), mail_in(4, "max@example.org"),
-                                       mail_in(5, "max@example.org")]):
+            for n, event in enumerate(
+                [
+                    mail_in(1, "max@example.org"),
+                    mail_in(2, "max@example.org"),
+                    mail_out(3, "max@example.org"),
+                    mail_in(4, "max@example.org"),
+                    mail_in(5, "max@example.org"),
+                ]
+            ):
                 await handler.handle(event.model_copy(update={"occurred_at": T0 + timedelta(hours=n)}))
             assert await handler.handle(mail_in(6, "max@example.org", at=T0 + timedelta(hours=6))) != []
             await handler.handle(resolved(at=T0 + timedelta(hours=8)))
             # after the complaint was resolved, parcel news is nobody's emergency
-            assert await handler.handle(shipment(order_ref="A-1001", status="returned", at=T0 + timedelta(hours=9))) == []
+            assert (
+                await handler.handle(shipment(order_ref="A-1001", status="returned", at=T0 + timedelta(hours=9))) == []
+            )
 
-            await dispatch_until(dispatcher, lambda: len(smtp.messages) >= 2 and receiver.requests,
-                                 lambda: f"three deliveries, got {smtp.recipients()} {receiver.requests}")
+            await dispatch_until(
+                dispatcher,
+                lambda: len(smtp.messages) >= 2 and receiver.requests,
+                lambda: f"three deliveries, got {smtp.recipients()} {receiver.requests}",
+            )
             await dispatcher.run_once()
             assert smtp.recipients() == ["lead@shop.example", "returns@shop.example"]
             parcel = next(m for m in smtp.messages if m["To"] == "returns@shop.example")
-            assert "Shipment problem on an open complaint: exception / Parcel damaged" in parcel.get_body(
-                ("plain",)).get_content()
+            assert (
+                "Shipment problem on an open complaint: exception / Parcel damaged"
+                in parcel.get_body(("plain",)).get_content()
+            )
             assert "Erika Muster" in parcel["Subject"]
             waiting = next(m for m in smtp.messages if m["To"] == "lead@shop.example")
             assert "max@example.org" in waiting.get_body(("plain",)).get_content()

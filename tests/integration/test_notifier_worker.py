@@ -106,8 +106,9 @@ async def test_a_breach_in_kafka_reaches_mail_and_webhook_once_and_is_reported_t
     config = write_config(tmp_path / "touchpoint.toml", smtp.port, receiver.url("/slack"))
     log = tmp_path / "notifier.log"
     metrics_port = free_port()
-    env = worker_env(kafka_settings, postgres_url, config, tmp_path / "var",
-                     TOUCHPOINT_NOTIFIER_METRICS_PORT=str(metrics_port))
+    env = worker_env(
+        kafka_settings, postgres_url, config, tmp_path / "var", TOUCHPOINT_NOTIFIER_METRICS_PORT=str(metrics_port)
+    )
     worker = start_worker(env, log)
     publisher = KafkaPublisher(kafka_settings.bootstrap_servers, kafka_settings.topic_prefix)
     complaints_topic = topic_name(kafka_settings.topic_prefix, Topic.COMPLAINTS)

@@ -35,7 +35,10 @@ def test_is_open_follows_the_calendar_in_its_own_timezone(moment, expected):
     [
         (datetime(2026, 3, 2, 8, 0, tzinfo=UTC), datetime(2026, 3, 2, 8, 0, tzinfo=UTC)),  # open: now
         (datetime(2026, 3, 2, 11, 30, tzinfo=UTC), datetime(2026, 3, 2, 12, 0, tzinfo=UTC)),  # after lunch
-        (datetime(2026, 3, 6, 18, 0, tzinfo=UTC), datetime(2026, 3, 9, 7, 0, tzinfo=UTC)),  # Friday night -> Monday 08:00 CET
+        (
+            datetime(2026, 3, 6, 18, 0, tzinfo=UTC),
+            datetime(2026, 3, 9, 7, 0, tzinfo=UTC),
+        ),  # Friday night -> Monday 08:00 CET
         (datetime(2026, 12, 23, 20, 0, tzinfo=UTC), datetime(2026, 12, 25, 7, 0, tzinfo=UTC)),  # skips the holiday
     ],
 )
