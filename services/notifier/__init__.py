@@ -19,6 +19,11 @@ max_attempts = 8                 # then escalation.failed and a dead letter
 retry_initial = 5                # seconds, doubled per attempt, with jitter
 retry_max = 600
 
+[[sla.calendars]]
+name = "office"
+timezone = "Europe/Berlin"
+hours = { mon = ["08:00-17:00"], tue = ["08:00-17:00"], wed = ["08:00-17:00"], thu = ["08:00-17:00"], fri = ["08:00-15:00"] }
+
 [[routing.rules]]                # warning -> team
 name = "warn-team"
 match = { type = "sla.warning" }

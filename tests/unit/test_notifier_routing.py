@@ -209,3 +209,16 @@ def test_unusable_rules_are_refused_at_start_naming_the_rule_and_the_problem(rul
 
 def test_the_example_ladder_is_a_valid_configuration():
     check_rules(LADDER, CALENDARS)
+
+
+def test_the_documented_configuration_is_valid(tmp_path):
+    import services.notifier
+    from services.notifier.runtime import check_settings
+    from shared.config import Settings, read_config_file
+
+    example = services.notifier.__doc__.split("```toml\n")[1].split("```")[0]
+    path = tmp_path / "touchpoint.toml"
+    path.write_text(example.replace('password_file = "/run/secrets/smtp"', 'password = "a-long-secret"'))
+    file = read_config_file(path)
+    check_settings(Settings(file=file))
+    assert [rule.level for rule in file.routing.rules] == [1, 2, 3, 1]
