@@ -22,7 +22,10 @@ retry_max = 600
 [[sla.calendars]]
 name = "office"
 timezone = "Europe/Berlin"
-hours = { mon = ["08:00-17:00"], tue = ["08:00-17:00"], wed = ["08:00-17:00"], thu = ["08:00-17:00"], fri = ["08:00-15:00"] }
+[sla.calendars.hours]
+mon = ["08:00-17:00"]
+tue = ["08:00-17:00"]
+fri = ["08:00-15:00"]
 
 [[routing.rules]]                # warning -> team
 name = "warn-team"

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.codec import InvalidEvent, decode
 from events.envelope import Event
+from services.notifier.durations import parse_duration
 from services.notifier.metrics import NOTIFICATIONS_HELD, NOTIFICATIONS_PLANNED
 from services.notifier.routing import Notification, route_escalation
 from services.notifier.sent_log import record_intents
@@ -51,7 +52,7 @@ class EventHandler:
             if not await unapplied(conn, TRACKING_NAME, [event_id]):
                 return []
             view = await load_view(conn, event)
-            changes = changes_for(event, view)
+            changes = changes_for(event, view, parse_duration(self.config.unanswered_within))
             notifications = [
                 notification
                 for trigger in detect_triggers(event, view, self.config)

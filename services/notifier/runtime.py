@@ -10,8 +10,13 @@ from pathlib import Path
 
 import httpx
 
-from services.notifier.delivery import HttpWebhookPoster, PermanentDeliveryError, SmtpMailer
+from services.notifier.delivery import (
+    HttpWebhookPoster,
+    PermanentDeliveryError,
+    SmtpMailer,
+)
 from services.notifier.dispatcher import Dispatcher, no_pause
+from services.notifier.durations import parse_duration
 from services.notifier.handler import EventHandler, handle_record
 from services.notifier.routing import check_rules
 from shared.config import ConfigError, Settings
@@ -28,6 +33,10 @@ def check_settings(settings: Settings) -> None:
     file = settings.file
     calendars = {calendar.name: calendar for calendar in file.sla.calendars}
     check_rules(file.routing.rules, calendars)
+    try:
+        parse_duration(file.notifier.unanswered_within)
+    except ValueError as exc:
+        raise ConfigError(f"notifier.unanswered_within: {exc}") from None
     if any(rule.email or rule.on_call_email for rule in file.routing.rules) and file.smtp is None:
         raise ConfigError("routing rules send mail, but there is no [smtp] section; add host, port and sender")
 

@@ -105,7 +105,13 @@ async def apply_changes(conn: AsyncConnection, changes: Sequence[Change], at: da
                 await _upsert_complaint(conn, c)
             case SetComplaintStatus():
                 await _set_status(conn, change)
-            case RecordInbound(identity=identity, event_id=event_id, at=occurred_at):
+            case RecordInbound(identity=identity, event_id=event_id, at=occurred_at, forget_before=forget_before):
+                if forget_before is not None:
+                    await conn.execute(
+                        delete(t.inbound).where(
+                            t.inbound.c.identity == identity, t.inbound.c.occurred_at < t.utc(forget_before)
+                        )
+                    )
                 await conn.execute(
                     t.inbound.insert().values(identity=identity, event_id=event_id, occurred_at=t.utc(occurred_at))
                 )

@@ -108,5 +108,7 @@ def test_complaint_lifecycle_changes():
 
 def test_inbound_contacts_are_counted_until_a_response_clears_them():
     view = View(keys=("email:erika@example.org",))
-    assert changes_for(mail_in(1), view) == [RecordInbound("email:erika@example.org", str(mail_in(1).event_id), T0)]
+    assert changes_for(mail_in(1), view, timedelta(hours=24)) == [
+        RecordInbound("email:erika@example.org", str(mail_in(1).event_id), T0, T0 - timedelta(hours=24))
+    ]
     assert changes_for(mail_out(1), view) == [ClearInbound("email:erika@example.org")]
