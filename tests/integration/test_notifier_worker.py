@@ -182,3 +182,20 @@ async def test_kill_9_between_sending_and_recording_sends_no_second_mail(kafka_s
         await publisher.stop()
         stop_worker(worker)
         smtp.stop()
+
+
+def test_an_unusable_routing_rule_stops_the_notifier_with_a_one_line_reason(tmp_path):
+    config = tmp_path / "touchpoint.toml"
+    config.write_text(
+        '[[routing.rules]]\nname = "odd"\nmatch = { colour = "red" }\nwebhook = ["https://hooks.example/x"]\n'
+    )
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TOUCHPOINT_")}
+    env.update(TOUCHPOINT_CONFIG=str(config), TOUCHPOINT_DATA_DIR=str(tmp_path / "var"))
+    result = subprocess.run(
+        [sys.executable, "-m", "shared.cli", "notifier"], env=env, cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "touchpoint: routing.rules[0] (odd): match.colour: unknown key; use one of type, kind, priority, segment, "
+        "channel, team"
+    ]
