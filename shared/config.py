@@ -201,6 +201,9 @@ class Notifier(Section):
     unanswered_within: str = Field(default="24h", description="... within this span trigger contacts.unanswered")
     shipment_statuses: list[str] = Field(default_factory=lambda: ["exception", "failed_attempt", "returned"])
     missed_call_dispositions: list[str] = Field(default_factory=lambda: ["missed", "busy", "rejected", "voicemail"])
+    max_trigger_age: str | None = Field(
+        default="2d", description="older triggers (a first start reading history) notify nobody; None: no limit"
+    )
     max_attempts: int = Field(default=8, ge=1, description="delivery attempts before a notification fails")
     retry_initial: float = Field(default=5.0, gt=0, description="seconds before the first retry, doubled per attempt")
     retry_max: float = Field(default=600.0, gt=0, description="longest wait between attempts, seconds")

@@ -15,6 +15,7 @@ sender = "touchpoint@example.com"
 unanswered_contacts = 3          # contacts.unanswered: the 3rd inbound contact ...
 unanswered_within = "24h"        # ... within 24 hours without a response
 shipment_statuses = ["exception", "failed_attempt", "returned"]
+max_trigger_age = "2d"           # older triggers (e.g. a first start reading history): no one is told
 max_attempts = 8                 # then escalation.failed and a dead letter
 retry_initial = 5                # seconds, doubled per attempt, with jitter
 retry_max = 600

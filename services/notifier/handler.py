@@ -19,7 +19,7 @@ from services.notifier.routing import Notification, route_escalation
 from services.notifier.sent_log import record_intents
 from services.notifier.state import changes_for
 from services.notifier.state_store import apply_changes, load_view
-from services.notifier.triggers import detect_triggers
+from services.notifier.triggers import Trigger, detect_triggers
 from shared.config import Calendar, RoutingRule
 from shared.config import Notifier as NotifierConfig
 from shared.db.tracking import mark_applied, unapplied
@@ -45,6 +45,15 @@ class EventHandler:
     clock: Callable[[], datetime] = _now
     on_planned: Callable[[], None] = field(default=lambda: None)  # wakes the dispatcher
 
+    def _current(self, trigger: Trigger) -> bool:
+        """A trigger from long ago (the log read from its beginning) is history, not an emergency."""
+        if self.config.max_trigger_age is None:
+            return True
+        if trigger.occurred_at >= self.clock() - parse_duration(self.config.max_trigger_age):
+            return True
+        log.info("%s of %s is older than notifier.max_trigger_age; nobody is notified", trigger.type, trigger.event_id)
+        return False
+
     async def handle(self, event: Event) -> list[Notification]:
         """Applies one event; returns the notifications it newly owes."""
         event_id = str(event.event_id)
@@ -56,6 +65,7 @@ class EventHandler:
             notifications = [
                 notification
                 for trigger in detect_triggers(event, view, self.config)
+                if self._current(trigger)
                 for notification in route_escalation(trigger, self.rules, self.calendars, self.default_timezone)
             ]
             if not changes and not notifications:

@@ -33,10 +33,13 @@ def check_settings(settings: Settings) -> None:
     file = settings.file
     calendars = {calendar.name: calendar for calendar in file.sla.calendars}
     check_rules(file.routing.rules, calendars)
-    try:
-        parse_duration(file.notifier.unanswered_within)
-    except ValueError as exc:
-        raise ConfigError(f"notifier.unanswered_within: {exc}") from None
+    for key in ("unanswered_within", "max_trigger_age"):
+        value = getattr(file.notifier, key)
+        try:
+            if value is not None:
+                parse_duration(value)
+        except ValueError as exc:
+            raise ConfigError(f"notifier.{key}: {exc}") from None
     if any(rule.email or rule.on_call_email for rule in file.routing.rules) and file.smtp is None:
         raise ConfigError("routing rules send mail, but there is no [smtp] section; add host, port and sender")
 

@@ -25,7 +25,10 @@ from tests.notifier_events import T0, breached, customer, opened, warning
 
 pytestmark = pytest.mark.integration
 
-FAST_RETRIES = Notifier(max_attempts=30, retry_initial=0.2, retry_max=0.5, poll_interval=0.1, webhook_timeout=3)
+# the events happened on a fixed day in the past: no age limit here
+FAST_RETRIES = Notifier(
+    max_attempts=30, retry_initial=0.2, retry_max=0.5, poll_interval=0.1, webhook_timeout=3, max_trigger_age=None
+)
 
 
 @asynccontextmanager

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -114,7 +115,8 @@ async def test_a_breach_in_kafka_reaches_mail_and_webhook_once_and_is_reported_t
     complaints_topic = topic_name(kafka_settings.topic_prefix, Topic.COMPLAINTS)
     try:
         await publisher.send_raw(complaints_topic, b"not an event", b"complaint:cmp-1", [])
-        await publisher.publish([customer(), opened(), breached()])
+        now = datetime.now(UTC)  # within notifier.max_trigger_age
+        await publisher.publish([customer(), opened(at=now - timedelta(hours=4)), breached(at=now)])
         running = alive(worker, log)
         await wait_until(lambda: running() and smtp.messages and receiver.requests, "mail and webhook", limit=90)
 
@@ -122,7 +124,7 @@ async def test_a_breach_in_kafka_reaches_mail_and_webhook_once_and_is_reported_t
             return running() and len(await escalations(kafka_settings, 2)) >= 2
 
         await wait_until(both_reported, "two escalation.notified events in Kafka", limit=60)
-        await publisher.publish([breached()])  # the same breach again: a quiet duplicate
+        await publisher.publish([breached(at=now)])  # the same breach again: a quiet duplicate
         reported = await escalations(kafka_settings, 3)
         assert sorted(e.payload.target_kind for e in reported) == ["email", "webhook"]
         assert {e.type for e in reported} == {"escalation.notified"}
@@ -156,7 +158,8 @@ async def test_kill_9_between_sending_and_recording_sends_no_second_mail(kafka_s
     publisher = KafkaPublisher(kafka_settings.bootstrap_servers, kafka_settings.topic_prefix)
     worker = start_worker({**env, "TOUCHPOINT_NOTIFIER_PAUSE_AFTER_SEND": str(paused)}, log)
     try:
-        await publisher.publish([opened(complaint_id="cmp-1"), breached(complaint_id="cmp-1")])
+        now = datetime.now(UTC)
+        await publisher.publish([opened(complaint_id="cmp-1", at=now), breached(complaint_id="cmp-1", at=now)])
         running = alive(worker, log)
         await wait_until(lambda: running() and paused.exists(), "the mail handed over", limit=90)
         assert len(smtp.messages) == 1
@@ -165,7 +168,7 @@ async def test_kill_9_between_sending_and_recording_sends_no_second_mail(kafka_s
 
         worker = start_worker(env, log)
         running = alive(worker, log)
-        await publisher.publish([opened(complaint_id="cmp-2"), breached(complaint_id="cmp-2")])
+        await publisher.publish([opened(complaint_id="cmp-2", at=now), breached(complaint_id="cmp-2", at=now)])
         await wait_until(lambda: running() and len(smtp.messages) >= 2, "the next breach delivered", limit=120)
 
         async def first_reported_in_doubt() -> bool:

@@ -258,3 +258,14 @@ def test_mail_rules_without_smtp_are_refused_at_start():
     settings = Settings(file=FileConfig(routing=Routing(rules=RULES)))
     with pytest.raises(ConfigError, match=r"no \[smtp\] section"):
         check_settings(settings)
+
+
+async def test_a_breach_from_long_ago_updates_state_but_notifies_nobody(notifier):
+    notifier.clock.now = BREACH_AT + timedelta(days=30)  # the log is read from its beginning
+    await feed(notifier, customer(), opened())
+    assert await notifier.handler.handle(breached(at=BREACH_AT)) == []
+    from services.notifier.state_store import load_view
+
+    async with notifier.dispatcher.engine.connect() as conn:
+        view = await load_view(conn, breached(at=BREACH_AT))
+    assert view.complaint is not None and view.complaint.customer_ref == "K-1"
