@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from events.topics import Topic, topic_name
 from services.notifier.runtime import NotifierRuntime, check_settings
-from shared.config import Settings
+from shared.config import ConfigError, Settings
 from shared.db.migrate import upgrade_async
 from shared.kafka.errors import TransientError
 from shared.kafka.topics import ensure_for
@@ -110,7 +110,13 @@ def run(settings: Settings) -> None:
     check_settings(settings)
     asyncio.run(prepare(settings))
     if settings.notifier_metrics_port:
-        start_http_server(settings.notifier_metrics_port, addr=settings.api_host)
+        try:
+            start_http_server(settings.notifier_metrics_port, addr=settings.api_host)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot serve the notifier's metrics on {settings.api_host}:{settings.notifier_metrics_port} "
+                f"({exc.strerror}); set TOUCHPOINT_NOTIFIER_METRICS_PORT to a free port, or 0 for none"
+            ) from None
     (settings.data_dir / "notifier").mkdir(parents=True, exist_ok=True)
     runtime = NotifierRuntime(settings)
     app = build_app(settings, runtime)
