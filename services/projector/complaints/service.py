@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.projector.complaints import metrics, store, timers
@@ -65,6 +65,10 @@ class ComplaintService:
                                        client_id="touchpoint-complaints") as reader:
                     async for batch in reader.batches(until_end=False):
                         await self.processor.handle(batch)
+            except IntegrityError:
+                # another worker applied the same events first: resume from its positions
+                log.info("complaints processor: events applied by another worker; re-reading positions")
+                await asyncio.sleep(self._retry / 4)
             except TRANSIENT as exc:
                 log.warning("complaints processor: %s; retrying in %.0fs", exc, self._retry)
                 await asyncio.sleep(self._retry)
