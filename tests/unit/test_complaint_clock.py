@@ -219,3 +219,10 @@ def test_next_point_skips_fired_ones():
     state = clock([opened(berlin("2026-03-02 09:00"))], "2026-03-02 13:20")
     assert state.next_point_at() == berlin("2026-03-02 13:12")
     assert state.next_point_at({("first_response", "80%")}) == berlin("2026-03-02 14:00")
+
+
+def test_a_stopped_clock_has_no_next_point_even_with_unfired_ones():
+    events = [opened(berlin("2026-03-02 09:00")), responded(berlin("2026-03-02 13:30"))]
+    state = clock(events, "2026-03-02 13:40")
+    assert [p.label for p in state.first_response.points] == ["80%"]  # reached before the reply
+    assert state.next_point_at() == state.resolution.points[0].at

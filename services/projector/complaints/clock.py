@@ -92,8 +92,9 @@ class ClockState:
         return [p for r in readings for p in r.points if p.at <= self.now]
 
     def next_point_at(self, fired: set[tuple[str, str]] = frozenset()) -> datetime | None:  # type: ignore[assignment]
-        """The earliest point not yet fired; None when nothing remains to fire."""
-        readings = [r for r in (self.first_response, self.resolution) if r is not None]
+        """The earliest point of a live clock not yet fired; None when nothing remains to fire
+        (points reached before a clock stopped belong to its outcome)."""
+        readings = [r for r in (self.first_response, self.resolution) if r is not None and r.stopped_at is None]
         pending = [p.at for r in readings for p in r.points if (p.kind, p.label) not in fired]
         return min(pending) if pending else None
 
