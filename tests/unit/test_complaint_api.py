@@ -84,6 +84,8 @@ async def test_the_board_lists_open_complaints_most_urgent_first(api):
     assert datetime.fromisoformat(late["first_response_due"]) == berlin("2026-03-02 09:00")
     assert late["remaining_business_seconds"] == -3600
     assert late["customer"]["link"] == "/customers/cust-1"
+    assert late["customer"]["timeline"] == "/api/customers/cust-1/timeline"
+    assert late["customer"]["lookup"] == "/api/lookup?email=erika.muster%40example.org"
     assert rows[1]["remaining_business_seconds"] == 2 * 3600 + 10 * 60
 
 

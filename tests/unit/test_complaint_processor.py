@@ -8,6 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from events.customer import CustomerRegistered, CustomerRegisteredPayload
+from events.ids import event_id_for
 from events.topics import Topic, topic_name
 from services.projector.complaints import metrics
 from services.projector.complaints.detector import DetectorConfig
@@ -16,13 +18,13 @@ from services.projector.complaints.processor import ComplaintProcessor
 from services.projector.complaints.store import complaint_row, open_counts
 from services.projector.complaints.tables import complaints, sla_fired_timers
 from services.projector.complaints.timers import fire_due
-from shared.config import Sla
+from shared.config import Sla, SlaPolicy
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
 from shared.kafka.consumer import Batch, Consumed, Undecodable
 from shared.kafka.errors import KafkaUnavailable
 from shared.kafka.publisher import InMemoryPublisher
-from tests.complaint_builders import form, mail, utc
+from tests.complaint_builders import CUSTOMER, form, mail, utc
 
 PREFIX = "touchpoint."
 SLA = Sla.model_validate({
@@ -148,3 +150,29 @@ async def test_published_timers_are_counted_in_metrics(parts):
     await fire_due(engine, publisher, RULES, clock)
     assert metrics.SLA_EVENTS.labels(type="sla.breached", kind="first_response")._value.get() == before + 1
 
+
+
+def registered(segment: str, n: str = "1") -> CustomerRegistered:
+    return CustomerRegistered(
+        event_id=event_id_for("test-customer", n, segment), occurred_at=T0, recorded_at=T0, source="import",
+        payload=CustomerRegisteredPayload(customer_ref="K-1", name="Erika Muster", emails=(CUSTOMER,), segment=segment),
+    )
+
+
+async def test_the_customer_segment_from_master_data_selects_the_policy(tmp_path):
+    sla = SLA.model_copy(update={"policies": [
+        SlaPolicy(name="premium", first_response="5m", resolution="30m", segments=["premium"]), *SLA.policies]})
+    rules = build_rules(sla)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'segments.db'}"
+    await upgrade_async(url)
+    engine = make_engine(url)
+    try:
+        processor = ComplaintProcessor(engine, InMemoryPublisher(), PREFIX, rules, DetectorConfig(sla=sla, rules=rules), Clock(T0))
+        await processor.handle(batch(registered("premium"), topic=Topic.CUSTOMERS))
+        [opened] = await processor.handle(batch(form(T0, n="p")))
+        assert (opened.payload.segment, opened.payload.policy) == ("premium", "premium")
+        await processor.handle(batch(registered("standard", n="2"), topic=Topic.CUSTOMERS, start=1))
+        [later] = await processor.handle(batch(form(T0, n="q"), start=1))
+        assert (later.payload.segment, later.payload.policy) == ("standard", "tiny")
+    finally:
+        await engine.dispose()
