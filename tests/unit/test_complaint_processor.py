@@ -84,7 +84,7 @@ async def test_the_derived_event_coming_back_from_kafka_is_not_applied_twice(par
 
 
 async def test_a_follow_up_in_the_same_batch_sees_the_complaint_it_joins(parts):
-    engine, publisher, _, processor = parts
+    _, publisher, _, processor = parts
     first = mail(T0, to="complaints@shop.example", thread="t1", n="1")
     follow_up = mail(T0 + timedelta(minutes=1), to="complaints@shop.example", thread="t1", n="2")
     await processor.handle(batch(first, follow_up, topic=Topic.EMAIL))
@@ -112,7 +112,7 @@ async def test_undecodable_records_go_to_the_dead_letter_topic(parts):
 
 async def test_timers_fire_each_point_once_even_when_two_workers_race(parts):
     engine, publisher, clock, processor = parts
-    [opened] = await processor.handle(batch(form(T0)))
+    await processor.handle(batch(form(T0)))
     publisher.published.clear()
     clock.at = T0 + timedelta(minutes=6)
     other = InMemoryPublisher(topic_prefix=PREFIX)

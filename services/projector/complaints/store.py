@@ -19,7 +19,6 @@ from services.projector.complaints.clock import ClockReading, ClockState
 from services.projector.complaints.detector import KnownComplaint
 from services.projector.complaints.facts import ComplaintFacts, clock_of
 from services.projector.complaints.policy import SlaRules
-from services.projector.complaints.views import Outcome
 from services.projector.complaints.tables import (
     complaint_events,
     complaint_threads,
@@ -27,6 +26,7 @@ from services.projector.complaints.tables import (
     sla_fired_timers,
     sla_outcomes,
 )
+from services.projector.complaints.views import Outcome
 
 SLA_TYPES = ("sla.warning", "sla.breached")
 
