@@ -188,3 +188,24 @@ async def test_stats_report_times_and_breach_rates_per_channel_and_team(api):
     assert report["by_team"]["care"]["first_response"]["count"] == 2
     assert report["by_policy_version"]["standard@v1"]["first_response"]["count"] == 2
     assert report["open_by_state"] == {"ok": 2}
+
+
+async def test_agent_actions_count_as_first_response_only_when_configured(tmp_path):
+    sla = CONFIG.sla.model_copy(update={"first_response_counts": ["email", "call"]})
+    settings = Settings(data_dir=tmp_path, file=CONFIG.model_copy(update={"sla": sla}))
+    await upgrade_async(settings.db_url)
+    engine = make_engine(settings.db_url)
+    publisher = InMemoryPublisher()
+    app = FastAPI()
+    install_error_handlers(app)
+    app.include_router(complaints_router(settings, session_factory(engine), publisher, Authorizer(settings),
+                                         now=FixedClock(berlin("2026-03-02 10:00"))))
+    try:
+        async with engine.begin() as conn:
+            await apply_events(conn, [opened(berlin("2026-03-02 09:00"))], rules_from_settings(settings), berlin("2026-03-02 10:00"))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            answer = await client.post("/api/complaints/cmp-1/respond", headers=AGENT)
+        assert answer.status_code == 409 and answer.json()["error"] == "not_counted"
+        assert publisher.events == []
+    finally:
+        await engine.dispose()
