@@ -109,18 +109,27 @@ def test_bytes_that_are_no_mail_still_become_an_event_with_the_raw_kept():
     assert blobs.read(event.payload.raw.sha256) == raw
 
 
-def test_a_mail_the_email_package_chokes_on_keeps_the_headers_that_could_be_read():
-    class ExplodingBlobs(InMemoryBlobStore):
-        def put(self, data, content_type="application/octet-stream", filename=None):
-            if content_type != "message/rfc822":
-                raise RuntimeError("disk on fire")
-            return super().put(data, content_type, filename)
+def test_a_mail_the_email_package_chokes_on_keeps_the_headers_that_could_be_read(monkeypatch):
+    def choke(msg, blobs):
+        raise ValueError("multipart boundary loops forever")
 
-    event, _ = parse("attachments.eml", blobs=ExplodingBlobs())
-    assert event.payload.parse_error == "RuntimeError: disk on fire"
+    monkeypatch.setattr("services.ingest.imap.parse.read_body", choke)
+    event, _ = parse("attachments.eml")
+    assert event.payload.parse_error == "ValueError: multipart boundary loops forever"
     assert event.payload.subject == "Reklamation mit Fotos"
     assert event.payload.message_id == "<CAF=attach+42@mail.example.com>"
     assert event.contact.email == "petra.klein@example.com"
+
+
+def test_a_failing_blob_store_is_raised_for_a_retry_not_turned_into_a_parse_error():
+    class FullDisk(InMemoryBlobStore):
+        def put(self, data, content_type="application/octet-stream", filename=None):
+            if content_type == "application/pdf":
+                raise OSError(28, "No space left on device")
+            return super().put(data, content_type, filename)
+
+    with pytest.raises(OSError, match="No space left"):
+        parse("attachments.eml", blobs=FullDisk())
 
 
 def test_an_oversized_body_is_cut_and_stored_whole():

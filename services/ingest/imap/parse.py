@@ -59,6 +59,8 @@ def parse_message(
     raw_blob = blobs.put(raw, "message/rfc822")
     try:
         fields = _read(raw, direction, blobs)
+    except OSError:
+        raise  # the blob store failed: transient, retried by the caller
     except Exception as exc:  # whatever the mail does to the email package, the mail is kept
         fields = _read_leniently(raw, f"{type(exc).__name__}: {exc}"[:500])
     event_type = EmailReceived if direction == "incoming" else EmailSent

@@ -166,6 +166,8 @@ class FolderSync:
                     direction=self.direction, received_at=mail.internaldate, blobs=self.blobs,
                     recorded_at=recorded_at, historic_before=historic_before,
                 )
+            except OSError:
+                raise  # blob store trouble is transient: the batch is retried, nothing is skipped
             except Exception as exc:  # a mail no event can describe: kept as a dead letter
                 log.exception("mail %s/%s uid %s cannot become an event", self.mailbox, self.folder, mail.uid)
                 metrics.PARSE_ERRORS.labels(self.mailbox, "dead_letter").inc()
