@@ -31,7 +31,7 @@ mail_location = maildir:{root}/mail/%u
 mail_max_userip_connections = 200
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {root}/passwd
+  args = scheme=PLAIN username_format=%u {root}/passwd.d/%u
 }}
 userdb {{
   driver = static
@@ -68,7 +68,9 @@ class Dovecot:
         self.root.chmod(0o755)
         if os.geteuid() == 0:
             shutil.chown(self.root / "mail", "nobody", "nogroup")
-        (self.root / "passwd").touch()
+        # one passwd-file per user: Dovecot notices a changed file by its mtime, which two
+        # users added within one second would not change
+        (self.root / "passwd.d").mkdir(exist_ok=True)
         config = self.root / "dovecot.conf"
         config.write_text(CONFIG.format(instance=f"tp-test-{uuid.uuid4().hex[:8]}", root=self.root, port=self.port))
         # a direct child, in the foreground, so that its PID is the one we stop
@@ -87,8 +89,7 @@ class Dovecot:
     def add_user(self, name: str | None = None, password: str = "secret-pass") -> tuple[str, str]:
         """A new IMAP user with an empty mailbox; returns (username, password)."""
         name = name or f"u{uuid.uuid4().hex[:10]}"
-        with (self.root / "passwd").open("a") as passwd:
-            passwd.write(f"{name}:{{PLAIN}}{password}\n")
+        (self.root / "passwd.d" / name).write_text(f"{name}:{{PLAIN}}{password}\n")
         self.users[name] = password
         return name, password
 

@@ -24,3 +24,4 @@ LAST_SYNC = Gauge(
 )
 CONNECTED = Gauge("touchpoint_imap_connected", "1 while a folder's IMAP connection is up", ["mailbox", "folder"])
 FAILURES = Counter("touchpoint_imap_failures_total", "Connection or sync failures, retried with backoff", ["mailbox", "reason"])
+IDLING = Gauge("touchpoint_imap_idling", "1 while a folder waits in IDLE for the server to report new mail", ["mailbox", "folder"])

@@ -132,7 +132,8 @@ class FolderSync:
         mails = await source.fetch(batch)
         metrics.MAILS_FETCHED.labels(self.mailbox, self.folder).inc(len(mails))
         metrics.BYTES_FETCHED.labels(self.mailbox, self.folder).inc(sum(len(m.raw) for m in mails))
-        historic_before = self.historic_before or checkpoint.first_synced_at
+        # INTERNALDATE has whole seconds: mail from the second of the first sync counts as live
+        historic_before = self.historic_before or checkpoint.first_synced_at.replace(microsecond=0)
         parsed = await asyncio.to_thread(self._parse_all, mails, checkpoint.uidvalidity, historic_before)
         events = [(uid, event) for uid, event in parsed if not isinstance(event, DeadLetter)]
         letters = [letter for _, letter in parsed if isinstance(letter, DeadLetter)]

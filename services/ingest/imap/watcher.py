@@ -90,10 +90,17 @@ class FolderWatcher:
                     await asyncio.wait_for(stop.wait(), delay)
             finally:
                 interrupter.cancel()
-                self.idling.clear()
+                self._set_idling(False)
                 metrics.CONNECTED.labels(self.sync.mailbox, self.sync.folder).set(0)
                 with contextlib.suppress(Exception):
                     await connection.close()
+
+    def _set_idling(self, idling: bool) -> None:
+        if idling:
+            self.idling.set()
+        else:
+            self.idling.clear()
+        metrics.IDLING.labels(self.sync.mailbox, self.sync.folder).set(int(idling))
 
     async def _follow(self, connection: Connection, stop: asyncio.Event) -> None:
         idle = self.use_idle and connection.supports_idle
@@ -102,9 +109,11 @@ class FolderWatcher:
                      "disabled" if not self.use_idle else "not offered by the server")
         while not stop.is_set():
             if idle:
-                self.idling.set()
-                await connection.wait_for_change(min(self.poll_interval, IDLE_REISSUE_S))
-                self.idling.clear()
+                self._set_idling(True)
+                try:
+                    await connection.wait_for_change(min(self.poll_interval, IDLE_REISSUE_S))
+                finally:
+                    self._set_idling(False)
             else:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.poll_interval)
