@@ -59,7 +59,8 @@ class Mailbox(Section):
     idle: bool = True
     import_since: str | None = Field(default=None, description="ISO date: older mail is not imported")
     historic_before: str | None = Field(
-        default=None, description="ISO date: mail older than this is marked historic (no SLAs)"
+        default=None,
+        description="ISO date: mail older than this is marked historic (no SLAs); default: the folder's first sync",
     )
 
     @model_validator(mode="after")
@@ -232,6 +233,7 @@ class Settings(BaseSettings):
         default=None, description="ISO country for phone numbers written without a country code"
     )
     attachments_dir: Path | None = None
+    imap_metrics_port: int | None = Field(default=None, description="serve the IMAP pollers' /metrics on this port")
     log_level: str = "INFO"
     config: Path | None = Field(default=None, description="the TOML file")
     file: FileConfig = FileConfig()
