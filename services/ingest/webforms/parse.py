@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
+import phonenumbers
 from pydantic import ValidationError
 
 from events.envelope import ContactIdentifiers, Event
@@ -111,6 +112,9 @@ def _phone(reader: FieldReader, raw: str | None, default_region: str | None) -> 
     if raw is None:
         return None
     phone = normalise_phone(raw, default_region)
+    # people type their own number here: hold it to a real number plan, not just a plausible length
+    if phone is not None and not phonenumbers.is_valid_number(phonenumbers.parse(phone)):
+        phone = None
     if phone is None:
         reader.problem(f"phone: not a phone number: {raw!r} (write it with the country code, e.g. +49 30 1234567)")
     return phone
