@@ -6,6 +6,7 @@ authenticates, parses (pure functions), publishes and answers; 200 means Kafka a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -25,6 +26,8 @@ from shared.kafka.publisher import Publisher
 from shared.web import ApiError, error_response, install_error_handlers, install_health_routes
 
 log = logging.getLogger("touchpoint.ingest")
+
+STOP_TIMEOUT_S = 10.0
 
 
 def create_app(
@@ -47,7 +50,7 @@ def create_app(
         try:
             yield
         finally:
-            await publisher.stop()
+            await stop_publisher(publisher)
 
     app = FastAPI(
         title="Touchpoint ingest",
@@ -63,6 +66,15 @@ def create_app(
     app.include_router(form_routes.router)
     app.include_router(shipping_routes.router)
     return app
+
+
+async def stop_publisher(publisher: Publisher, timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """Stops the publisher without hanging on an unreachable broker: whatever is still
+    unsent was answered 503, so the providers will send it again."""
+    try:
+        await asyncio.wait_for(publisher.stop(), timeout_s)
+    except (asyncio.TimeoutError, KafkaUnavailable):
+        log.warning("Kafka did not take the last unacknowledged writes within %.0f s; they were answered 503", timeout_s)
 
 
 def check_config(settings: Settings) -> None:

@@ -9,6 +9,7 @@ import logging
 import time
 
 import uvicorn
+import uvloop
 
 from services.ingest.http.app import create_app
 from shared.config import Settings
@@ -20,22 +21,31 @@ from shared.logging import configure_logging
 log = logging.getLogger("touchpoint.ingest")
 
 TOPIC_BOOTSTRAP_SECONDS = 60.0
+# Providers give up on a webhook after 5-15 s; answering 503 before that makes them retry
+# (the publisher waits up to twice this before it gives up).
+WEBHOOK_KAFKA_TIMEOUT_MS = 5_000
 
 
 def run(settings: Settings) -> None:
     configure_logging("ingest", settings.log_level)
     bootstrap_topics(settings)
+    uvloop.run(serve(settings))
+
+
+async def serve(settings: Settings) -> None:
+    """Serves until SIGINT/SIGTERM. The Kafka client is built here, inside the running loop,
+    as aiokafka requires."""
     publisher = KafkaPublisher(
         settings.bootstrap_servers, settings.topic_prefix,
-        request_timeout_ms=settings.kafka_request_timeout_ms, compression=settings.kafka_compression,
-        client_id="touchpoint-ingest",
+        request_timeout_ms=min(settings.kafka_request_timeout_ms, WEBHOOK_KAFKA_TIMEOUT_MS),
+        compression=settings.kafka_compression, client_id="touchpoint-ingest",
     )
     config = uvicorn.Config(
         create_app(settings, publisher), host=settings.ingest_host, port=settings.ingest_port,
-        loop="uvloop", http="httptools", log_config=None, access_log=False, server_header=False,
+        http="httptools", log_config=None, access_log=False, server_header=False,
     )
     log.info("ingest listening on http://%s:%s", settings.ingest_host, settings.ingest_port)
-    uvicorn.Server(config).run()
+    await uvicorn.Server(config).serve()
 
 
 def bootstrap_topics(settings: Settings, wait_seconds: float = TOPIC_BOOTSTRAP_SECONDS) -> None:
