@@ -159,3 +159,37 @@ async def test_kafka_down_means_503_and_the_providers_retry_stores_the_event(own
     assert {e.payload.call_id for e in events} >= {before, during}
     # a write that was in flight during the outage may land too: then it is the same event
     assert {str(e.event_id) for e in events if e.payload.call_id == during} == set(retried.json()["event_ids"])
+
+
+async def test_touchpoint_ingest_creates_topics_serves_and_stops_on_sigint(kafka_bootstrap, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    config = tmp_path / "touchpoint.toml"
+    config.write_text(f'[webhooks.cti]\ntoken = "{CTI_TOKEN}"\n')
+    port = free_port()
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    env = {**os.environ, "TOUCHPOINT_KAFKA_BOOTSTRAP": kafka_bootstrap, "TOUCHPOINT_INGEST_PORT": str(port),
+           "TOUCHPOINT_CONFIG": str(config), "TOUCHPOINT_TOPIC_PREFIX": prefix, "TOUCHPOINT_DATA_DIR": str(tmp_path)}
+    process = subprocess.Popen([sys.executable, "-m", "shared.cli", "ingest"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            for _ in range(300):
+                try:
+                    if (await client.get("/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    assert process.poll() is None, process.stderr.read().decode()
+                await asyncio.sleep(0.1)
+            response = await client.post(f"/webhooks/telephony/cti?token={CTI_TOKEN}", content=call("cli-1"),
+                                         headers=FORM)
+            assert response.status_code == 200, response.text
+    finally:
+        process.send_signal(signal.SIGINT)
+        exit_code = await asyncio.to_thread(process.wait, 30)
+    assert exit_code == 0
+    [event] = await consume(kafka_bootstrap, topic_name(prefix, Topic.CALLS), 1)
+    assert event.payload.call_id == "cli-1"
