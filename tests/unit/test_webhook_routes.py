@@ -194,6 +194,14 @@ def test_twilio_json_body_with_body_hash():
     assert app.publisher.events[0].payload.disposition == "busy"
 
 
+def test_twilio_json_body_without_body_hash_is_refused():
+    app = ingest()
+    body = orjson.dumps({"CallSid": "CA9", "CallStatus": "busy"})
+    headers = {**JSON, "X-Twilio-Signature": twilio_signature(TWILIO_TOKEN, f"{PUBLIC_BASE}{TWILIO}")}
+    assert_error(app.client.post(TWILIO, content=body, headers=headers), 403, "bad_signature", "bodySHA256")
+    assert app.publisher.published == []
+
+
 # ---- forms --------------------------------------------------------------------------------
 
 

@@ -44,11 +44,13 @@ async def shipping_webhook(provider: str, request: Request) -> dict[str, object]
     source = provider if handler else "shipping"
     WEBHOOKS_RECEIVED.labels(source).inc()
     if handler is None:
-        raise refuse(source, 404, "unknown_provider", f"no shipping provider {provider!r}; use one of {', '.join(PROVIDERS)}")
+        raise refuse(source, 404, "unknown_provider",
+                     f"no shipping provider {provider!r}; use one of {', '.join(PROVIDERS)}")
     ctx = context_of(request)
     config = ctx.settings.file.webhooks.shipping.get(provider)  # type: ignore[call-overload]
     if config is None:
-        raise refuse(source, 404, "not_configured", f"set [webhooks.shipping.{provider}] secret to accept {provider} webhooks")
+        raise refuse(source, 404, "not_configured",
+                     f"set [webhooks.shipping.{provider}] secret to accept {provider} webhooks")
     body = await read_body(request, ctx.max_body_bytes)
     signature = request.headers.get(handler.signature_header)
     if not signature:

@@ -6,7 +6,9 @@ import hmac
 
 from fastapi import APIRouter, Request
 
-from services.ingest.http.body import FORM, JSON, fields_of, form_fields, form_pairs, json_object, read_body, require_media_type
+from services.ingest.http.body import (
+    FORM, JSON, fields_of, form_fields, form_pairs, json_object, read_body, require_media_type,
+)
 from services.ingest.http.context import context_of, refuse
 from services.ingest.http.metrics import WEBHOOKS_RECEIVED
 from services.ingest.http.openapi import FORM_OR_JSON_BODY, TWILIO_BODY, WEBHOOK_RESPONSES
@@ -50,7 +52,8 @@ def _authenticate_cti(request: Request, config: CtiWebhook, body: bytes) -> None
         if not signature:
             raise refuse("cti", 401, "missing_signature", f"the {SIPGATE_HEADER} header is required")
         if not verify_sipgate(config.sipgate_public_key or "", signature, body):
-            raise refuse("cti", 403, "bad_signature", f"{SIPGATE_HEADER} does not match the body and sipgate's public key")
+            raise refuse("cti", 403, "bad_signature",
+                         f"{SIPGATE_HEADER} does not match the body and sipgate's public key")
         return
     given = request.query_params.get("token") or request.headers.get(TOKEN_HEADER)
     if not given:
@@ -73,6 +76,9 @@ async def twilio_webhook(request: Request) -> dict[str, object]:
     if not signature:
         raise refuse(source, 401, "missing_signature", f"the {TWILIO_HEADER} header is required")
     kind = require_media_type(request, FORM, JSON)
+    if kind == JSON and "bodySHA256" not in request.query_params:
+        # without the body hash in the signed URL nothing would bind the signature to this body
+        raise refuse(source, 403, "bad_signature", "a JSON body needs Twilio's bodySHA256 in the webhook URL")
     pairs = form_pairs(body) if kind == FORM else []
     if not verify_twilio(config.auth_token.get_secret_value(), signature, public_url(config.public_base_url, request),
                          pairs, body):

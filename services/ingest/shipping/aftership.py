@@ -85,7 +85,7 @@ def parse_aftership(payload: Mapping[str, Any], received_at: datetime) -> list[E
         location=_text(checkpoint.get("location")) or _text(checkpoint.get("city")),
         estimated_delivery=aware_datetime(msg.get("expected_delivery")),
         order_ref=tracking.text("order_number", "order_id"),
-        customer_ref=_text((msg.get("custom_fields") or {}).get("customer_ref")) if isinstance(msg.get("custom_fields"), dict) else None,
+        customer_ref=_custom_field(msg, "customer_ref"),
         email=_first_email(msg),
     )
     return [shipment_event(update, received_at)]
@@ -96,6 +96,11 @@ def _last_checkpoint(msg: Mapping[str, Any]) -> Mapping[str, Any]:
     if isinstance(checkpoints, list) and checkpoints and isinstance(checkpoints[-1], dict):
         return checkpoints[-1]
     return {}
+
+
+def _custom_field(msg: Mapping[str, Any], name: str) -> str | None:
+    custom = msg.get("custom_fields")
+    return _text(custom.get(name)) if isinstance(custom, dict) else None
 
 
 def _first_email(msg: Mapping[str, Any]) -> str | None:

@@ -41,7 +41,9 @@ SIP_DECLINE = "603"
 CLIENT_PREFIXES = ("client:", "sip:")
 
 
-def parse_twilio_status(form: Mapping[str, Any], received_at: datetime, default_region: str | None = None) -> list[Event]:
+def parse_twilio_status(
+    form: Mapping[str, Any], received_at: datetime, default_region: str | None = None
+) -> list[Event]:
     """One status callback → one event. Raises InvalidPayload naming every bad parameter."""
     reader = FieldReader(form)
     call_sid = reader.text("CallSid", required=True)
@@ -132,7 +134,8 @@ def _timestamp(reader: FieldReader) -> datetime | None:
     except (TypeError, ValueError, IndexError):
         parsed = None
     if parsed is None or parsed.tzinfo is None:
-        reader.problem(f"Timestamp: must be an RFC 2822 date with a zone such as 'Mon, 02 Mar 2026 09:15:00 +0000', got {raw!r}")
+        reader.problem("Timestamp: must be an RFC 2822 date with a zone such as "
+                       f"'Mon, 02 Mar 2026 09:15:00 +0000', got {raw!r}")
         return None
     return parsed
 
