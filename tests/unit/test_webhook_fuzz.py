@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 
 from services.ingest.shipping.easypost import easypost_signature
 from services.ingest.telephony.signatures import twilio_signature
-from tests.unit.webhook_app import CTI_TOKEN, PUBLIC_BASE, SHIPPING_SECRETS, TWILIO_TOKEN, ingest, sipgate_sign
+from tests.unit.webhook_app import (
+    CTI_TOKEN, PUBLIC_BASE, SHIPPING_SECRETS, SIPGATE_PUBLIC_PEM, TWILIO_TOKEN, ingest, sipgate_sign,
+)
 
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -166,8 +168,7 @@ def test_public_form_bodies_never_cause_a_5xx(body, content_type):
 
 
 def test_the_sipgate_signature_route_with_fuzzed_signatures_is_never_5xx():
-    app = ingest(cti={"require_sipgate_signature": True, "sipgate_public_key":
-                      __import__("tests.unit.webhook_app", fromlist=["SIPGATE_PUBLIC_PEM"]).SIPGATE_PUBLIC_PEM})
+    app = ingest(cti={"require_sipgate_signature": True, "sipgate_public_key": SIPGATE_PUBLIC_PEM})
     body = b"event=newCall&callId=1&direction=in&from=4915112345678"
     for signature in ["", "=", "AAAA", sipgate_sign(b"other"), "x" * 400, sipgate_sign(body)[:-4]]:
         response = app.client.post("/webhooks/telephony/cti", content=body,
