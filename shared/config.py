@@ -7,6 +7,7 @@ key. Every secret may be given inline or as a `<name>_file` path whose contents 
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -151,6 +152,19 @@ class ComplaintMailRule(Section):
     to: list[str] = Field(default_factory=list)
     subject_pattern: str | None = None
     keywords: list[str] = Field(default_factory=list)
+    priority: Literal["low", "normal", "high", "urgent"] = "normal"
+    team: str | None = None
+
+    @model_validator(mode="after")
+    def _matches_something(self) -> ComplaintMailRule:
+        if not (self.to or self.subject_pattern or self.keywords):
+            raise ValueError("a complaint mail rule needs at least one of to, subject_pattern, keywords")
+        if self.subject_pattern is not None:
+            try:
+                re.compile(self.subject_pattern)
+            except re.error as exc:
+                raise ValueError(f"subject_pattern {self.subject_pattern!r} is not a valid regular expression: {exc}") from None
+        return self
 
 
 class Sla(Section):
@@ -161,6 +175,9 @@ class Sla(Section):
     reopen_within_days: int = Field(default=14, ge=0)
     first_response_counts: list[Literal["email", "call", "agent"]] = Field(
         default_factory=lambda: ["email", "call", "agent"]
+    )
+    complaint_call_queues: list[str] = Field(
+        default_factory=list, description="an answered inbound call in one of these queues opens a complaint"
     )
 
 
