@@ -25,6 +25,11 @@ class EscalationPayload(Frozen):
 
 class EscalationNotifiedPayload(EscalationPayload):
     message_id: str | None = Field(default=None, description="Message-ID of the mail sent")
+    in_doubt: bool = Field(
+        default=False,
+        description="the notifier stopped after handing the message over and before recording the answer; "
+        "it was not sent again (search the relay's log or the receiver for message_id / notification_id)",
+    )
 
 
 class EscalationFailedPayload(EscalationPayload):

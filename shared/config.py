@@ -60,7 +60,8 @@ class Mailbox(Section):
     idle: bool = True
     import_since: str | None = Field(default=None, description="ISO date: older mail is not imported")
     historic_before: str | None = Field(
-        default=None, description="ISO date: mail older than this is marked historic (no SLAs)"
+        default=None,
+        description="ISO date: mail older than this is marked historic (no SLAs); default: the folder's first sync",
     )
 
     @model_validator(mode="after")
@@ -210,6 +211,20 @@ class Routing(Section):
     rules: list[RoutingRule] = Field(default_factory=list)
 
 
+class Notifier(Section):
+    """Trigger thresholds and delivery retries of the notifier."""
+
+    unanswered_contacts: int = Field(default=3, ge=1, description="N inbound contacts without a response ...")
+    unanswered_within: str = Field(default="24h", description="... within this span trigger contacts.unanswered")
+    shipment_statuses: list[str] = Field(default_factory=lambda: ["exception", "failed_attempt", "returned"])
+    missed_call_dispositions: list[str] = Field(default_factory=lambda: ["missed", "busy", "rejected", "voicemail"])
+    max_attempts: int = Field(default=8, ge=1, description="delivery attempts before a notification fails")
+    retry_initial: float = Field(default=5.0, gt=0, description="seconds before the first retry, doubled per attempt")
+    retry_max: float = Field(default=600.0, gt=0, description="longest wait between attempts, seconds")
+    poll_interval: float = Field(default=1.0, gt=0, description="seconds between looks for due notifications")
+    webhook_timeout: float = Field(default=10.0, gt=0)
+
+
 # ---- the settings -----------------------------------------------------------------------------
 
 
@@ -222,6 +237,7 @@ class FileConfig(Section):
     sla: Sla = Sla()
     smtp: Smtp | None = None
     routing: Routing = Routing()
+    notifier: Notifier = Notifier()
 
 
 class Settings(BaseSettings):
@@ -244,11 +260,13 @@ class Settings(BaseSettings):
     ingest_port: int = 8080
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    notifier_metrics_port: int = Field(default=8090, ge=0, description="the notifier's /metrics; 0: none")
     public_url: str | None = Field(default=None, description="how users reach the agent UI (links in mails)")
     default_region: str | None = Field(
         default=None, description="ISO country for phone numbers written without a country code"
     )
     attachments_dir: Path | None = None
+    imap_metrics_port: int | None = Field(default=None, description="serve the IMAP pollers' /metrics on this port")
     log_level: str = "INFO"
     config: Path | None = Field(default=None, description="the TOML file")
     file: FileConfig = FileConfig()

@@ -1,0 +1,161 @@
+"""Delivers the notifications that are due, exactly once in effect.
+
+For each due row: claim it (lease), render, hand it over with `sending` committed just before
+the handover, then record `sent` together with the `escalation.notified` event in the outbox,
+then publish the outbox to Kafka. A transient failure schedules a retry with exponential
+backoff and jitter; a permanent one (or the last allowed attempt) records `failed` with an
+`escalation.failed` event and a dead letter.
+
+The one window that remains: the process dies after the peer accepted the message and before
+`sent` is committed (for SMTP: between the DATA command and the commit; for webhooks: during
+the request). The row is then left in `sending`; once its lease expires it is reported as
+in doubt: not sent again, `escalation.notified` with `in_doubt = true` and the Message-ID /
+notification id, and `touchpoint_notifier_in_doubt_total` counts it. The Message-ID (derived
+from the notification id) finds the mail in the relay's log; webhook receivers get the
+notification id as `Idempotency-Key`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from events.codec import decode
+from services.notifier import sent_log
+from services.notifier.delivery import (
+    Mailer, PermanentDeliveryError, TransientDeliveryError, WebhookPoster, retry_delay,
+)
+from services.notifier.metrics import (
+    NOTIFICATIONS_FAILED, NOTIFICATIONS_IN_DOUBT, NOTIFICATIONS_RETRIED, NOTIFICATIONS_SENT,
+)
+from services.notifier.rendering import message_id_for, render_escalation, render_webhook
+from shared.config import Notifier as NotifierConfig
+from shared.kafka.deadletter import DeadLetter, send_to_deadletter
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+AfterSend = Callable[[str], Awaitable[None]]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+async def no_pause(_: str) -> None:
+    return None
+
+
+@dataclass
+class Dispatcher:
+    engine: AsyncEngine
+    mailer: Mailer
+    webhooks: WebhookPoster
+    publisher: object  # Publisher + RawProducer (KafkaPublisher / InMemoryPublisher)
+    sender: str
+    public_url: str | None
+    config: NotifierConfig
+    topic_prefix: str = "touchpoint."
+    lease: timedelta = timedelta(seconds=60)
+    clock: Clock = system_clock
+    rand: Callable[[], float] = random.random
+    after_send: AfterSend = no_pause  # test hook: runs after the handover, before recording
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run_once(self) -> int:
+        """Recovers dead claims, delivers what is due, publishes the outbox; returns deliveries tried."""
+        for claimed in await sent_log.recover_expired(self.engine, self.clock()):
+            await self._in_doubt(claimed)
+        await self.publish_outbox()
+        claimed = await sent_log.claim_due(self.engine, self.clock(), self.lease)
+        if claimed:
+            await asyncio.gather(*(self._deliver(item) for item in claimed))
+            await self.publish_outbox()
+        return len(claimed)
+
+    async def run_forever(self) -> None:
+        while True:
+            tried = await self.run_once()
+            if tried:
+                continue
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(self.wake.wait(), self.config.poll_interval)
+            except TimeoutError:
+                pass
+
+    async def _deliver(self, claimed: sent_log.Claimed) -> None:
+        n = claimed.notification
+        message_id = message_id_for(n.notification_id, self.sender) if n.target_kind == "email" else None
+
+        async def before_handover() -> None:
+            await sent_log.mark_sending(self.engine, n.notification_id, message_id)
+
+        try:
+            if n.target_kind == "email":
+                message = render_escalation(n, self.sender, self.public_url, self.clock())
+                await self.mailer.send(message, before_handover)
+            else:
+                body = render_webhook(n, self.public_url)
+                await self.webhooks.post(n.target, body, n.notification_id, before_handover)
+        except sent_log.LostClaim as exc:
+            log.warning("%s", exc)
+            return
+        except TransientDeliveryError as exc:
+            await self._retry_or_fail(claimed, str(exc))
+            return
+        except PermanentDeliveryError as exc:
+            await self._fail(claimed, str(exc))
+            return
+        await self.after_send(n.notification_id)
+        await sent_log.record_sent(self.engine, claimed, message_id, self.clock())
+        NOTIFICATIONS_SENT.labels(n.target_kind).inc()
+
+    async def _retry_or_fail(self, claimed: sent_log.Claimed, error: str) -> None:
+        attempt = claimed.attempts + 1
+        if attempt >= self.config.max_attempts:
+            await self._fail(claimed, f"gave up after {attempt} attempts: {error}")
+            return
+        delay = retry_delay(attempt, self.config.retry_initial, self.config.retry_max, self.rand)
+        await sent_log.schedule_retry(self.engine, claimed, error, self.clock() + timedelta(seconds=delay))
+        NOTIFICATIONS_RETRIED.labels(claimed.notification.target_kind).inc()
+        log.info("notification %s: attempt %d failed, retry in %.1fs: %s",
+                 claimed.notification.notification_id, attempt, delay, error)
+
+    async def _fail(self, claimed: sent_log.Claimed, error: str) -> None:
+        await sent_log.record_failed(self.engine, claimed, error, self.clock())
+        NOTIFICATIONS_FAILED.labels(claimed.notification.target_kind).inc()
+        log.error("notification %s to %s failed: %s", claimed.notification.notification_id,
+                  claimed.notification.target_kind, error)
+
+    async def _in_doubt(self, claimed: sent_log.Claimed) -> None:
+        n = claimed.notification
+        message_id = message_id_for(n.notification_id, self.sender) if n.target_kind == "email" else None
+        await sent_log.record_sent(self.engine, claimed, message_id, self.clock(), in_doubt=True)
+        NOTIFICATIONS_IN_DOUBT.labels(n.target_kind).inc()
+        log.warning(
+            "notification %s (%s) was handed over but its outcome was not recorded; not sending it again. "
+            "Look for %s in the relay's log / the receiver to confirm delivery",
+            n.notification_id, n.target_kind, message_id or f"Idempotency-Key {n.notification_id}",
+        )
+
+    async def publish_outbox(self) -> None:
+        """Writes recorded outcomes to Kafka; a failure leaves them for the next round."""
+        items = await sent_log.unpublished(self.engine)
+        if not items:
+            return
+        events = [decode(item.body) for item in items if item.kind == "event"]
+        if events:
+            await self.publisher.publish(events)  # type: ignore[attr-defined]
+        for item in items:
+            if item.kind == "deadletter":
+                letter = DeadLetter(service="notifier", reason=item.reason or "delivery failed",
+                                    original=item.body, source="notifier")
+                await send_to_deadletter(self.publisher, self.topic_prefix, letter)  # type: ignore[arg-type]
+        await sent_log.mark_published(self.engine, [item.outbox_id for item in items], self.clock())
+

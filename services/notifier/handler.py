@@ -1,0 +1,99 @@
+"""Consuming one event: remember what matters, find triggers, route them, and record the
+notifications owed — all in one transaction with the tracking row, so a redelivered event
+(rebalance, crash before the offset commit) changes nothing and owes nothing twice."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from events.codec import InvalidEvent, decode
+from events.envelope import Event
+from services.notifier.metrics import NOTIFICATIONS_HELD, NOTIFICATIONS_PLANNED
+from services.notifier.routing import Notification, route_escalation
+from services.notifier.sent_log import record_intents
+from services.notifier.state import changes_for
+from services.notifier.state_store import apply_changes, load_view
+from services.notifier.triggers import detect_triggers
+from shared.config import Calendar, RoutingRule
+from shared.config import Notifier as NotifierConfig
+from shared.db.tracking import mark_applied, unapplied
+from shared.kafka.deadletter import DeadLetter, RawProducer, send_to_deadletter
+from shared.metrics import DEAD_LETTERS
+
+log = logging.getLogger(__name__)
+
+TRACKING_NAME = "notifier"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class EventHandler:
+    engine: AsyncEngine
+    config: NotifierConfig
+    rules: Sequence[RoutingRule]
+    calendars: Mapping[str, Calendar]
+    default_timezone: str = "UTC"
+    clock: Callable[[], datetime] = _now
+    on_planned: Callable[[], None] = field(default=lambda: None)  # wakes the dispatcher
+
+    async def handle(self, event: Event) -> list[Notification]:
+        """Applies one event; returns the notifications it newly owes."""
+        event_id = str(event.event_id)
+        async with self.engine.begin() as conn:
+            if not await unapplied(conn, TRACKING_NAME, [event_id]):
+                return []
+            view = await load_view(conn, event)
+            changes = changes_for(event, view)
+            notifications = [
+                notification
+                for trigger in detect_triggers(event, view, self.config)
+                for notification in route_escalation(trigger, self.rules, self.calendars, self.default_timezone)
+            ]
+            if not changes and not notifications:
+                return []  # nothing to remember: applying it again is a no-op anyway
+            await apply_changes(conn, changes, event.occurred_at)
+            new = await record_intents(conn, notifications, self.clock())
+            await mark_applied(conn, TRACKING_NAME, [event_id])
+        for notification in new:
+            NOTIFICATIONS_PLANNED.labels(notification.target_kind).inc()
+            if notification.held:
+                NOTIFICATIONS_HELD.labels(notification.target_kind).inc()
+        if new:
+            self.on_planned()
+        return new
+
+
+async def handle_record(
+    handler: EventHandler,
+    deadletters: RawProducer,
+    topic_prefix: str,
+    value: bytes | None,
+    key: bytes | None,
+    topic: str,
+    partition: int,
+    offset: int,
+) -> None:
+    """Decodes a Kafka record and applies it; a record that is no event goes to the dead letter
+    topic (after Kafka acknowledged it) and is skipped."""
+    try:
+        if value is None:
+            raise InvalidEvent("empty record value")
+        event = decode(value)
+    except InvalidEvent as exc:
+        letter = DeadLetter(
+            service="notifier", reason=str(exc), original=value or b"", source_topic=topic,
+            source_partition=partition, source_offset=offset, key=key,
+        )
+        await send_to_deadletter(deadletters, topic_prefix, letter)
+        DEAD_LETTERS.labels("notifier", "invalid_event").inc()
+        log.warning("%s[%d]@%d is not an event, dead-lettered: %s", topic, partition, offset, exc)
+        return
+    await handler.handle(event)

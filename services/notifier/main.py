@@ -1,0 +1,117 @@
+"""`touchpoint notifier`: a faust-streaming worker that turns SLA warnings and breaches and the
+other configured triggers into notifications, and delivers them exactly once in effect.
+
+The agent only hands each record to `EventHandler` (state, triggers, routing and the owed
+notifications in one transaction with its tracking row); a task runs the `Dispatcher`, which
+delivers due notifications and writes `escalation.notified` / `escalation.failed` back to
+Kafka. Faust commits offsets after the agent moved on; a record seen again after a crash is
+recognised by its tracking row. See `dispatcher.py` for the one narrow window that remains
+and how it is detected."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import faust
+import mode
+from prometheus_client import start_http_server
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from events.topics import Topic, topic_name
+from services.notifier.runtime import NotifierRuntime, check_settings
+from shared.config import Settings
+from shared.db.migrate import upgrade_async
+from shared.kafka.errors import TransientError
+from shared.kafka.topics import ensure_for
+from shared.logging import configure_logging
+
+log = logging.getLogger(__name__)
+
+CONSUMED_TOPICS = (Topic.COMPLAINTS, Topic.CUSTOMERS, Topic.SHIPMENTS, Topic.CALLS, Topic.EMAIL, Topic.WEBFORMS)
+RETRIABLE = (TransientError, OperationalError, DBAPIError, OSError)
+
+
+def broker_urls(bootstrap_servers: str) -> str:
+    return ";".join(f"kafka://{server.strip()}" for server in bootstrap_servers.split(",") if server.strip())
+
+
+def build_app(settings: Settings, runtime: NotifierRuntime) -> faust.App:
+    app = faust.App(
+        f"{settings.topic_prefix}notifier",
+        broker=broker_urls(settings.bootstrap_servers),
+        value_serializer="raw",
+        key_serializer="raw",
+        store="memory://",
+        web_enabled=False,
+        topic_disable_leader=True,
+        topic_allow_declare=False,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        # a restarted worker takes over the partitions of a killed one once its session expired
+        broker_session_timeout=15.0,
+        broker_heartbeat_interval=3.0,
+        datadir=str(settings.data_dir / "notifier"),
+    )
+    names = [topic_name(settings.topic_prefix, topic) for topic in CONSUMED_TOPICS]
+    source = app.topic(*names, value_serializer="raw", key_serializer="raw")
+
+    @app.agent(source)
+    async def notify(stream):  # type: ignore[no-untyped-def]
+        async for record in stream.events():
+            message = record.message
+            await _with_retries(
+                lambda: runtime.handle_record(record.value, message.key, message.topic, message.partition, message.offset),
+                f"{message.topic}[{message.partition}]@{message.offset}",
+            )
+
+    @app.service
+    class Dispatching(mode.Service):
+        async def on_start(self) -> None:
+            await runtime.start()
+
+        async def on_stop(self) -> None:
+            await runtime.stop()
+
+        @mode.Service.task
+        async def _dispatch(self) -> None:
+            await runtime.start()
+            while not self.should_stop:
+                try:
+                    await runtime.dispatcher.run_forever()
+                except RETRIABLE as exc:
+                    log.warning("dispatching paused, retrying in 2s: %r", exc)
+                    await self.sleep(2.0)
+
+    return app
+
+
+async def _with_retries(step, what: str) -> None:  # type: ignore[no-untyped-def]
+    delay = 0.5
+    while True:
+        try:
+            await step()
+            return
+        except RETRIABLE as exc:
+            # transient: the record is not acknowledged until it was applied
+            log.warning("applying %s failed, retrying in %.1fs: %r", what, delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
+async def prepare(settings: Settings) -> None:
+    await ensure_for(settings)
+    await upgrade_async(settings.db_url)
+
+
+def run(settings: Settings) -> None:
+    configure_logging("notifier", settings.log_level)
+    check_settings(settings)
+    asyncio.run(prepare(settings))
+    if settings.notifier_metrics_port:
+        start_http_server(settings.notifier_metrics_port, addr=settings.api_host)
+    (settings.data_dir / "notifier").mkdir(parents=True, exist_ok=True)
+    runtime = NotifierRuntime(settings)
+    app = build_app(settings, runtime)
+    worker = faust.Worker(app, loglevel=settings.log_level.lower(), override_logging=False, quiet=True)
+    worker.execute_from_commandline()

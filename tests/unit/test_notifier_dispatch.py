@@ -1,0 +1,193 @@
+"""Handler and dispatcher with fake ports (mailer, webhooks, publisher, clock) on a SQLite file:
+intents recorded once, delivered once, retried, given up, held, cancelled, or left in doubt."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.notifier import sent_log
+from services.notifier.delivery import InMemoryMailer, InMemoryWebhooks, PermanentDeliveryError
+from services.notifier.dispatcher import Dispatcher
+from services.notifier.handler import EventHandler
+from shared.config import Calendar, Notifier, RoutingRule
+from shared.db.engine import make_engine
+from shared.db.migrate import upgrade_async
+from shared.kafka.publisher import InMemoryPublisher
+from tests.notifier_events import T0, breached, customer, opened, resolved
+
+RULES = [
+    RoutingRule(name="breach-lead", match={"type": "sla.breached"}, email=["lead@shop.example"],
+                webhook=["https://hooks.example/lead"], level=2),
+    RoutingRule(name="breach-manager", match={"type": "sla.breached"}, email=["manager@shop.example"],
+                level=3, delay="2h"),
+]
+BREACH_AT = T0 + timedelta(hours=4)
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Notifier_:
+    handler: EventHandler
+    dispatcher: Dispatcher
+    mailer: InMemoryMailer
+    webhooks: InMemoryWebhooks
+    publisher: InMemoryPublisher
+    clock: Clock
+
+    def escalation_events(self, kind):
+        return [e for e in self.publisher.events if e.type == kind]
+
+
+@pytest.fixture
+async def notifier(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}"
+    await upgrade_async(url)
+    engine = make_engine(url)
+    clock = Clock(BREACH_AT)
+    config = Notifier(max_attempts=3, retry_initial=60, retry_max=600)
+    calendars = {"office": Calendar(name="office", timezone="UTC", hours={"mon": ["08:00-17:00"]})}
+    mailer, webhooks, publisher = InMemoryMailer(), InMemoryWebhooks(), InMemoryPublisher()
+    handler = EventHandler(engine, config, RULES, calendars, clock=clock)
+    dispatcher = Dispatcher(engine, mailer, webhooks, publisher, "touchpoint@shop.example", None, config,
+                            clock=clock, rand=lambda: 1.0)
+    yield Notifier_(handler, dispatcher, mailer, webhooks, publisher, clock)
+    await engine.dispose()
+
+
+async def feed(notifier, *events):
+    for event in events:
+        await notifier.handler.handle(event)
+
+
+async def test_a_breach_is_delivered_once_by_mail_and_webhook_and_reported(notifier):
+    await feed(notifier, customer(), opened(), breached(at=BREACH_AT))
+    assert await notifier.dispatcher.run_once() == 2  # the manager's level waits 2h
+    assert [m["To"] for m in notifier.mailer.sent] == ["lead@shop.example"]
+    assert [url for url, _, _ in notifier.webhooks.posted] == ["https://hooks.example/lead"]
+    reported = notifier.escalation_events("escalation.notified")
+    assert sorted(e.payload.target_kind for e in reported) == ["email", "webhook"]
+    assert {e.contact.customer_ref for e in reported} == {"K-1"}  # lands on the customer's timeline
+    mail_report = next(e for e in reported if e.payload.target_kind == "email")
+    assert mail_report.payload.message_id == notifier.mailer.sent[0]["Message-ID"]
+
+    await feed(notifier, breached(at=BREACH_AT))  # redelivered by Kafka
+    assert await notifier.dispatcher.run_once() == 0
+    assert len(notifier.mailer.sent) == 1 and len(notifier.webhooks.posted) == 1
+
+
+async def test_the_manager_hears_two_hours_after_the_breach(notifier):
+    await feed(notifier, opened(), breached(at=BREACH_AT))
+    await notifier.dispatcher.run_once()
+    notifier.clock.now = BREACH_AT + timedelta(hours=2)
+    assert await notifier.dispatcher.run_once() == 1
+    assert [m["To"] for m in notifier.mailer.sent] == ["lead@shop.example", "manager@shop.example"]
+
+
+async def test_resolving_the_complaint_cancels_the_pending_manager_level(notifier):
+    await feed(notifier, opened(), breached(at=BREACH_AT))
+    await notifier.dispatcher.run_once()
+    await feed(notifier, resolved(at=BREACH_AT + timedelta(minutes=30)))
+    notifier.clock.now = BREACH_AT + timedelta(hours=3)
+    assert await notifier.dispatcher.run_once() == 0
+    assert [m["To"] for m in notifier.mailer.sent] == ["lead@shop.example"]
+
+
+async def test_a_transient_failure_is_retried_after_a_backoff_and_delivered_once(notifier):
+    notifier.mailer.fail_times = 1
+    await feed(notifier, opened(), breached(at=BREACH_AT))
+    await notifier.dispatcher.run_once()
+    assert notifier.mailer.sent == []
+    notifier.clock.now = BREACH_AT + timedelta(seconds=59)
+    await notifier.dispatcher.run_once()
+    assert notifier.mailer.sent == []  # backoff: 60 s before the second attempt
+    notifier.clock.now = BREACH_AT + timedelta(seconds=61)
+    await notifier.dispatcher.run_once()
+    assert len(notifier.mailer.sent) == 1
+    (report,) = [e for e in notifier.escalation_events("escalation.notified") if e.payload.target_kind == "email"]
+    assert report.payload.attempts == 2
+
+
+async def test_a_permanent_failure_is_dead_lettered_and_reported_failed(notifier):
+    notifier.webhooks.fail_times = 1
+    notifier.webhooks.failure = PermanentDeliveryError("webhook answered 404")
+    await feed(notifier, opened(), breached(at=BREACH_AT))
+    await notifier.dispatcher.run_once()
+    (failed,) = notifier.escalation_events("escalation.failed")
+    assert (failed.payload.target_kind, failed.payload.error) == ("webhook", "webhook answered 404")
+    (letter,) = notifier.publisher.raw
+    assert letter[0] == "touchpoint.deadletter.notifier"
+    assert failed.payload.notification_id.encode() in letter[1]
+    assert ("dlq.reason", b"webhook answered 404") in letter[3]
+
+
+async def test_transient_failures_give_up_after_max_attempts(notifier):
+    notifier.mailer.fail_times = 10
+    await feed(notifier, opened(), breached(at=BREACH_AT))
+    for minutes in (0, 2, 5, 10):
+        notifier.clock.now = BREACH_AT + timedelta(minutes=minutes)
+        await notifier.dispatcher.run_once()
+    (failed,) = notifier.escalation_events("escalation.failed")
+    assert failed.payload.attempts == 3 and "gave up after 3 attempts" in failed.payload.error
+
+
+async def test_a_handover_without_recorded_outcome_is_not_sent_again_but_reported_in_doubt(notifier):
+    await feed(notifier, opened(), breached(at=BREACH_AT))
+    dispatcher = notifier.dispatcher
+    (mail, _hook) = sorted(await sent_log.claim_due(dispatcher.engine, BREACH_AT, dispatcher.lease),
+                           key=lambda c: c.notification.target_kind)
+    # the process handed the mail over and died before recording it
+    await sent_log.mark_sending(dispatcher.engine, mail.notification.notification_id, "<m@shop.example>")
+    notifier.clock.now = BREACH_AT + dispatcher.lease + timedelta(seconds=1)
+    await dispatcher.run_once()
+    assert notifier.mailer.sent == []  # in doubt: not sent a second time
+    assert [url for url, _, _ in notifier.webhooks.posted] == ["https://hooks.example/lead"]  # claim only: resent
+    (doubt,) = [e for e in notifier.escalation_events("escalation.notified") if e.payload.in_doubt]
+    assert doubt.payload.notification_id == mail.notification.notification_id
+    row = await sent_log.status_of(dispatcher.engine, mail.notification.notification_id)
+    assert row["status"] == "in_doubt"
+
+
+async def test_held_notifications_wait_for_the_calendar_to_open(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'held.db'}"
+    await upgrade_async(url)
+    engine = make_engine(url)
+    saturday = datetime(2026, 3, 7, 22, 0, tzinfo=UTC)
+    clock = Clock(saturday)
+    rule = RoutingRule(match={"type": "sla.breached"}, email=["lead@shop.example"], calendar="office",
+                       outside_hours="hold")
+    calendars = {"office": Calendar(name="office", timezone="UTC", hours={"mon": ["08:00-17:00"]})}
+    mailer = InMemoryMailer()
+    handler = EventHandler(engine, Notifier(), [rule], calendars, clock=clock)
+    dispatcher = Dispatcher(engine, mailer, InMemoryWebhooks(), InMemoryPublisher(), "t@shop.example", None,
+                            Notifier(), clock=clock)
+    try:
+        (held,) = await handler.handle(breached(at=saturday))
+        assert held.held
+        await dispatcher.run_once()
+        assert mailer.sent == []
+        clock.now = datetime(2026, 3, 9, 8, 0, tzinfo=UTC)
+        await dispatcher.run_once()
+        assert len(mailer.sent) == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_notifier_state_finds_the_open_complaint_by_order_number(notifier):
+    from tests.notifier_events import shipment
+
+    rule = RoutingRule(match={"type": "shipment.exception"}, email=["returns@shop.example"])
+    notifier.handler.rules = [rule]
+    await feed(notifier, customer(order_ref="A-1001"), opened())
+    (routed,) = await notifier.handler.handle(shipment(order_ref="A-1001"))
+    assert routed.trigger.complaint.complaint_id == "cmp-1"
+    assert routed.trigger.customer_name == "Erika Muster"
+    await feed(notifier, resolved())
+    assert await notifier.handler.handle(shipment(order_ref="A-1001", at=T0 + timedelta(hours=5))) == []
