@@ -9,6 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from services.projector.api.app import create_app
 from services.projector.api.auth import Authorizer
 from services.projector.api.complaints import complaints_router
 from services.projector.complaints.policy import rules_from_settings
@@ -207,5 +208,23 @@ async def test_agent_actions_count_as_first_response_only_when_configured(tmp_pa
             answer = await client.post("/api/complaints/cmp-1/respond", headers=AGENT)
         assert answer.status_code == 409 and answer.json()["error"] == "not_counted"
         assert publisher.events == []
+    finally:
+        await engine.dispose()
+
+
+async def test_the_router_mounts_into_the_agent_api_and_uses_its_engine_and_publisher(tmp_path):
+    settings = Settings(data_dir=tmp_path, file=CONFIG)
+    await upgrade_async(settings.db_url)
+    engine = make_engine(settings.db_url)
+    publisher = InMemoryPublisher()
+    app = create_app(settings, engine=engine, publisher=publisher, routers=[complaints_router(settings)])
+    try:
+        async with engine.begin() as conn:
+            await apply_events(conn, [opened(berlin("2026-03-02 09:00"))], rules_from_settings(settings), berlin("2026-03-02 10:00"))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            board = await client.get("/api/complaints", headers=AGENT)
+            resolved = await client.post("/api/complaints/cmp-1/resolve", headers=AGENT)
+        assert [c["complaint_id"] for c in board.json()["complaints"]] == ["cmp-1"]
+        assert resolved.status_code == 200 and [e.type for e in publisher.events] == ["complaint.resolved"]
     finally:
         await engine.dispose()
