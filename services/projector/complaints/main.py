@@ -6,6 +6,8 @@ import asyncio
 import logging
 import signal
 
+from prometheus_client import start_http_server
+
 from services.projector.complaints.detector import DetectorConfig
 from services.projector.complaints.policy import rules_from_settings
 from services.projector.complaints.service import ComplaintService
@@ -18,6 +20,10 @@ log = logging.getLogger(__name__)
 
 
 def run(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if settings.sla_metrics_port:
+        # open complaints by state, SLA events published (Prometheus, process-wide registry)
+        start_http_server(settings.sla_metrics_port, addr=settings.api_host)
     asyncio.run(serve(settings))
 
 
