@@ -15,12 +15,13 @@ from shared.config import Settings
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
 from shared.kafka.publisher import KafkaPublisher
+from shared.logging import configure_logging
 
 log = logging.getLogger(__name__)
 
 
 def run(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging("sla", settings.log_level)
     if settings.sla_metrics_port:
         # open complaints by state, SLA events published (Prometheus, process-wide registry)
         start_http_server(settings.sla_metrics_port, addr=settings.api_host)
