@@ -35,6 +35,7 @@ class ComplaintRespondedPayload(ComplaintRef):
     origin_event_id: str | None = None
     responded_by: ActorRef | None = None
     note: PiiStr | None = None
+    thread_key: str | None = Field(default=None, description="the mail thread the response went out in")
 
 
 class ComplaintResolvedPayload(ComplaintRef):

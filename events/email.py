@@ -41,11 +41,15 @@ class EmailPayload(Frozen):
     raw: StoredBlob | None = Field(default=None, description="the original RFC 5322 bytes")
     classification: Classification = "normal"
     classification_reasons: tuple[str, ...] = ()
-    bounced_message_id: str | None = None
+    bounced_message_id: str | None = Field(default=None, description="Message-ID of the mail that bounced")
+    bounced_recipients: tuple[PiiStr, ...] = Field(default=(), description="addresses a bounce reports as failed")
     thread_key: str
     thread_evidence: ThreadEvidence = "none"
     content_hash: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the raw message")
-    parse_error: str | None = None
+    parse_error: str | None = Field(default=None, description="why the message could not be read; raw is kept")
+    defects: tuple[str, ...] = Field(
+        default=(), description="problems met while reading that lost nothing essential, e.g. a wrong charset"
+    )
 
 
 class EmailReceived(Event):

@@ -15,7 +15,7 @@ import time
 from rich.console import Console
 
 from shared.cli import SERVICE_ENTRYPOINTS, local_broker, resolve
-from shared.config import Settings
+from shared.config import Settings, load_settings
 from shared.db.migrate import upgrade
 from shared.kafka.topics import ensure_for
 
@@ -29,7 +29,23 @@ def available_services(settings: Settings) -> list[str]:
     return names
 
 
+def with_demo_config(settings: Settings) -> Settings:
+    """Without a configuration of its own, the demo writes one (tokens, forms, SLA, SMTP sink)
+    and every child process reads it through the environment."""
+    from services.demo.config import write_demo_config
+
+    if settings.config is None:
+        path = write_demo_config(settings.data_dir)
+        os.environ["TOUCHPOINT_CONFIG"] = str(path.resolve())
+        console.print(f"[bold]demo[/] configuration {path}")
+    os.environ.setdefault("TOUCHPOINT_DEFAULT_REGION", "DE")
+    os.environ.setdefault("TOUCHPOINT_PUBLIC_URL", f"http://{settings.api_host}:{settings.api_port}")
+    return load_settings()
+
+
 def run_hub(settings: Settings, demo: bool = False) -> None:
+    if demo:
+        settings = with_demo_config(settings)
     broker = local_broker(settings) if settings.uses_local_kafka else None
     started_broker = False
     if broker is not None and broker.running_pid() is None:

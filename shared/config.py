@@ -7,6 +7,7 @@ key. Every secret may be given inline or as a `<name>_file` path whose contents 
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -59,7 +60,8 @@ class Mailbox(Section):
     idle: bool = True
     import_since: str | None = Field(default=None, description="ISO date: older mail is not imported")
     historic_before: str | None = Field(
-        default=None, description="ISO date: mail older than this is marked historic (no SLAs)"
+        default=None,
+        description="ISO date: mail older than this is marked historic (no SLAs); default: the folder's first sync",
     )
 
     @model_validator(mode="after")
@@ -150,6 +152,19 @@ class ComplaintMailRule(Section):
     to: list[str] = Field(default_factory=list)
     subject_pattern: str | None = None
     keywords: list[str] = Field(default_factory=list)
+    priority: Literal["low", "normal", "high", "urgent"] = "normal"
+    team: str | None = None
+
+    @model_validator(mode="after")
+    def _matches_something(self) -> ComplaintMailRule:
+        if not (self.to or self.subject_pattern or self.keywords):
+            raise ValueError("a complaint mail rule needs at least one of to, subject_pattern, keywords")
+        if self.subject_pattern is not None:
+            try:
+                re.compile(self.subject_pattern)
+            except re.error as exc:
+                raise ValueError(f"subject_pattern {self.subject_pattern!r} is not a valid regular expression: {exc}") from None
+        return self
 
 
 class Sla(Section):
@@ -160,6 +175,9 @@ class Sla(Section):
     reopen_within_days: int = Field(default=14, ge=0)
     first_response_counts: list[Literal["email", "call", "agent"]] = Field(
         default_factory=lambda: ["email", "call", "agent"]
+    )
+    complaint_call_queues: list[str] = Field(
+        default_factory=list, description="an answered inbound call in one of these queues opens a complaint"
     )
 
 
@@ -247,11 +265,13 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     notifier_metrics_port: int = Field(default=8090, ge=0, description="the notifier's /metrics; 0: none")
+    sla_metrics_port: int = Field(default=8091, ge=0, description="the complaints/SLA process's /metrics; 0: none")
     public_url: str | None = Field(default=None, description="how users reach the agent UI (links in mails)")
     default_region: str | None = Field(
         default=None, description="ISO country for phone numbers written without a country code"
     )
     attachments_dir: Path | None = None
+    imap_metrics_port: int | None = Field(default=None, description="serve the IMAP pollers' /metrics on this port")
     log_level: str = "INFO"
     config: Path | None = Field(default=None, description="the TOML file")
     file: FileConfig = FileConfig()

@@ -77,6 +77,22 @@ async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
             raise
 
 
+async def partitions_of(consumer: AIOKafkaConsumer, topics: list[str]) -> list[TopicPartition]:
+    """Every partition of `topics`; raises KafkaUnavailable naming topics that do not exist."""
+    # topics() fetches metadata without keeping it; the client must track our topics for
+    # partitions_for_topic() to know them (aiokafka has no public call for this)
+    await consumer._client.set_topics(topics)
+    known = await consumer.topics()
+    missing = [topic for topic in topics if topic not in known]
+    if missing:
+        raise KafkaUnavailable(f"topics {missing} do not exist; run `touchpoint topics` first")
+    return [
+        TopicPartition(topic, partition)
+        for topic in topics
+        for partition in sorted(consumer.partitions_for_topic(topic) or ())
+    ]
+
+
 class BatchReader:
     def __init__(
         self,
@@ -102,18 +118,7 @@ class BatchReader:
     async def __aenter__(self) -> BatchReader:
         try:
             await self._consumer.start()
-            # topics() fetches metadata without keeping it; the client must track our topics
-            # for partitions_for_topic() to know them (aiokafka has no public call for this)
-            await self._consumer._client.set_topics(self._topics)
-            known = await self._consumer.topics()
-            missing = [topic for topic in self._topics if topic not in known]
-            if missing:
-                raise KafkaUnavailable(f"topics {missing} do not exist; run `touchpoint topics` first")
-            self._partitions = [
-                TopicPartition(topic, partition)
-                for topic in self._topics
-                for partition in sorted(self._consumer.partitions_for_topic(topic) or ())
-            ]
+            self._partitions = await partitions_of(self._consumer, self._topics)
             self._consumer.assign(self._partitions)
             for tp in self._partitions:
                 self._consumer.seek(tp, self._start.get((tp.topic, tp.partition), 0))

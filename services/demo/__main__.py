@@ -1,0 +1,95 @@
+"""`python -m services.demo` (started by `touchpoint up --demo`): imports the demo customers,
+runs a mail sink for notifications and sends gentle traffic on every channel until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import UTC, datetime
+
+import httpx
+
+from services.demo.config import DemoSecrets
+from services.demo.data import demo_customers, write_customers_csv
+from services.demo.mailsink import start_mail_sink
+from services.demo.traffic import HttpStep, MailStep, Scenario, next_scenario
+from shared.config import Settings, load_settings
+from shared.logging import configure_logging
+
+log = logging.getLogger("touchpoint.demo")
+
+
+async def wait_ready(client: httpx.AsyncClient, url: str, seconds: float = 180) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            if (await client.get(url)).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(1)
+    raise RuntimeError(f"{url} did not become ready in {seconds:.0f} s")
+
+
+async def send_step(step: HttpStep | MailStep, client: httpx.AsyncClient, settings: Settings, secrets: DemoSecrets,
+                    mail_sender) -> None:
+    if isinstance(step, MailStep):
+        await mail_sender(step.raw, step.direction)
+        return
+    params = {"token": secrets.cti_token} if step.path.startswith("/webhooks/telephony/cti") else None
+    response = await client.post(step.path, data=step.form, content=step.body, headers=step.headers, params=params)
+    if response.status_code >= 400:
+        log.warning("demo request %s answered %s: %s", step.path, response.status_code, response.text[:200])
+
+
+async def play(scenario: Scenario, *args) -> None:
+    for step in scenario.steps:
+        await asyncio.sleep(step.delay)
+        try:
+            await send_step(step, *args)
+        except Exception:  # the demo keeps going; the services log their side
+            log.exception("demo step of %s failed", scenario.name)
+
+
+async def main(settings: Settings) -> None:
+    from services.demo.mail import MailPublisher
+
+    secrets = DemoSecrets()
+    sink = start_mail_sink(settings.data_dir / "demo-mail", secrets.smtp_port)
+    ingest = f"http://{settings.ingest_host}:{settings.ingest_port}"
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    customers = demo_customers()
+    rng = random.Random()
+    mail_sender = MailPublisher(settings)
+    async with httpx.AsyncClient(base_url=ingest, timeout=30) as client:
+        try:
+            await wait_ready(client, f"{ingest}/readyz")
+            await wait_ready(client, f"{api}/readyz")
+            csv_path = write_customers_csv(settings.data_dir / "demo-customers.csv", customers)
+            from services.projector.customers_import import import_customers
+
+            await import_customers(settings, csv_path)
+            print(f"demo: {len(customers)} customers imported; open {api}/ and log in with token "
+                  f"'{secrets.agent_token}' (agent) or '{secrets.lead_token}' (lead)", flush=True)
+            tasks: set[asyncio.Task] = set()
+            seq = 0
+            while True:
+                seq += 1
+                scenario = next_scenario(rng, customers, datetime.now(UTC), seq, secrets.shipping_secret)
+                task = asyncio.create_task(play(scenario, client, settings, secrets, mail_sender))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                await asyncio.sleep(rng.uniform(3, 8))
+        finally:
+            await mail_sender.stop()
+            sink.stop()
+
+
+if __name__ == "__main__":
+    demo_settings = load_settings()
+    configure_logging("demo", demo_settings.log_level)
+    try:
+        asyncio.run(main(demo_settings))
+    except KeyboardInterrupt:
+        pass

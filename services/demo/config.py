@@ -1,0 +1,82 @@
+"""The configuration `touchpoint up --demo` writes when no TOUCHPOINT_CONFIG is given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class DemoSecrets:
+    agent_token: str = "demo-agent-token"
+    lead_token: str = "demo-lead-token"
+    ops_token: str = "demo-ops-token"
+    cti_token: str = "demo-cti-token"
+    shipping_secret: str = "demo-shipping-secret"
+    smtp_port: int = 8025
+
+
+def demo_config_toml(secrets: DemoSecrets) -> str:
+    return f"""# Written by `touchpoint up --demo`. Delete it to get a fresh one.
+[webhooks.cti]
+token = "{secrets.cti_token}"
+[webhooks.forms.contact]
+required = ["email", "message"]
+topic = "contact"
+[webhooks.forms.complaint]
+required = ["email", "message"]
+topic = "complaint"
+[webhooks.shipping.generic]
+secret = "{secrets.shipping_secret}"
+
+[[auth.tokens]]
+token = "{secrets.agent_token}"
+user = "anna"
+role = "agent"
+extension = "21"
+[[auth.tokens]]
+token = "{secrets.lead_token}"
+user = "lena"
+role = "lead"
+extension = "22"
+[[auth.tokens]]
+token = "{secrets.ops_token}"
+user = "olaf"
+role = "ops"
+
+[sla]
+timezone = "Europe/Berlin"
+[[sla.calendars]]
+name = "office"
+hours = {{ mon = ["08:00-12:00", "13:00-17:00"], tue = ["08:00-17:00"], wed = ["08:00-17:00"], thu = ["08:00-17:00"], fri = ["08:00-15:00"] }}
+holidays = ["2026-12-24", "2026-12-25", "2026-12-26"]
+# short targets on a 24/7 calendar, so that warnings and breaches show during the demo
+[[sla.policies]]
+name = "demo"
+calendar = "24/7"
+first_response = "15m"
+resolution = "2h"
+warn_at = ["50%", "80%"]
+
+[smtp]
+host = "127.0.0.1"
+port = {secrets.smtp_port}
+security = "plain"
+sender = "touchpoint@demo.example"
+[[routing.rules]]
+name = "warnings-to-team"
+match = {{ type = "sla.warning" }}
+email = ["team@demo.example"]
+[[routing.rules]]
+name = "breaches-to-leads"
+match = {{ type = "sla.breached" }}
+email = ["leads@demo.example"]
+"""
+
+
+def write_demo_config(data_dir: Path, secrets: DemoSecrets = DemoSecrets()) -> Path:
+    path = data_dir / "demo.toml"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(demo_config_toml(secrets))
+    return path

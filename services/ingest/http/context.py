@@ -1,0 +1,70 @@
+"""What the webhook routes share: settings, the Publisher port, the clock and the form rate
+limiter, plus the one step every route ends with, publish-then-answer."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from starlette.requests import Request
+
+from events.envelope import Event
+from services.ingest.http.metrics import LAST_WEBHOOK, PRODUCE_LATENCY, WEBHOOKS_ACCEPTED
+from services.ingest.webforms.guards import RateLimiter
+from shared.config import Settings
+from shared.kafka.errors import KafkaUnavailable
+from shared.kafka.publisher import Publisher
+from shared.metrics import EVENTS_PUBLISHED
+from shared.web import ApiError
+
+RETRY_AFTER_SECONDS = 10
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class IngestContext:
+    settings: Settings
+    publisher: Publisher
+    clock: Callable[[], datetime] = utc_now
+    rate_limiter: RateLimiter = field(default_factory=RateLimiter)
+
+    @property
+    def max_body_bytes(self) -> int:
+        return self.settings.file.webhooks.max_body_bytes
+
+    async def publish(self, source: str, events: Sequence[Event]) -> None:
+        """Returns once Kafka acknowledged every event; otherwise answers 503 with Retry-After,
+        so the provider retries and nothing is reported stored that is not."""
+        if not events:
+            return
+        started = time.perf_counter()
+        try:
+            await self.publisher.publish(events)
+        except KafkaUnavailable as exc:
+            raise ApiError(
+                503, "kafka_unavailable",
+                f"the event could not be stored ({exc}); nothing was accepted, retry later",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            ) from None
+        PRODUCE_LATENCY.labels(source).observe(time.perf_counter() - started)
+        for event in events:
+            EVENTS_PUBLISHED.labels(event.channel, event.type).inc()
+
+    def accepted(self, source: str, events: Sequence[Event]) -> dict[str, object]:
+        WEBHOOKS_ACCEPTED.labels(source).inc()
+        LAST_WEBHOOK.labels(source).set_to_current_time()
+        return {"status": "accepted" if events else "ignored", "event_ids": [str(e.event_id) for e in events]}
+
+
+def context_of(request: Request) -> IngestContext:
+    return request.app.state.ingest
+
+
+def refuse(source: str, status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> ApiError:
+    """An error answer; the app's error handler counts it by source and reason."""
+    return ApiError(status, code, detail, headers)

@@ -1,0 +1,68 @@
+"""`touchpoint ingest`: the webhook service as deployed, one process serving
+`settings.ingest_host:ingest_port` with uvicorn on uvloop and httptools (the asyncio loop
+delays every keep-alive request by ~44 ms here, see INFRA-NOTES)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import uvicorn
+import uvloop
+
+from services.ingest.http.app import create_app
+from shared.config import Settings
+from shared.kafka.errors import KafkaUnavailable
+from shared.kafka.publisher import KafkaPublisher
+from shared.kafka.topics import ensure_for
+from shared.logging import configure_logging
+
+log = logging.getLogger("touchpoint.ingest")
+
+TOPIC_BOOTSTRAP_SECONDS = 60.0
+# Providers give up on a webhook after 5-15 s; answering 503 before that makes them retry
+# (the publisher waits up to twice this before it gives up).
+WEBHOOK_KAFKA_TIMEOUT_MS = 5_000
+
+
+def run(settings: Settings) -> None:
+    configure_logging("ingest", settings.log_level)
+    bootstrap_topics(settings)
+    uvloop.run(serve(settings))
+
+
+async def serve(settings: Settings) -> None:
+    """Serves until SIGINT/SIGTERM. The Kafka client is built here, inside the running loop,
+    as aiokafka requires."""
+    publisher = KafkaPublisher(
+        settings.bootstrap_servers, settings.topic_prefix,
+        request_timeout_ms=min(settings.kafka_request_timeout_ms, WEBHOOK_KAFKA_TIMEOUT_MS),
+        compression=settings.kafka_compression, client_id="touchpoint-ingest",
+    )
+    config = uvicorn.Config(
+        create_app(settings, publisher), host=settings.ingest_host, port=settings.ingest_port,
+        http="httptools", log_config=None, access_log=False, server_header=False,
+    )
+    log.info("ingest listening on http://%s:%s", settings.ingest_host, settings.ingest_port)
+    await uvicorn.Server(config).serve()
+
+
+def bootstrap_topics(settings: Settings, wait_seconds: float = TOPIC_BOOTSTRAP_SECONDS) -> None:
+    """Creates missing topics, waiting for a broker that is still starting; raises
+    KafkaUnavailable (the CLI prints it) when none answers in time."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            created = asyncio.run(ensure_for(settings))
+            if created:
+                log.info("created topics %s", ", ".join(created))
+            return
+        except KafkaUnavailable as exc:
+            if time.monotonic() >= deadline:
+                raise KafkaUnavailable(
+                    f"Kafka at {settings.bootstrap_servers} did not answer within {wait_seconds:.0f} s: start it "
+                    "(touchpoint kafka start) or point TOUCHPOINT_KAFKA_BOOTSTRAP at a running cluster"
+                ) from exc
+            log.warning("waiting for Kafka at %s: %s", settings.bootstrap_servers, exc)
+            time.sleep(2)

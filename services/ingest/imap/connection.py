@@ -1,0 +1,146 @@
+"""The real `FolderSource`: one imapclient connection, used from one dedicated thread (the
+library is blocking and not thread-safe). Folders are opened read-only (EXAMINE) and bodies
+fetched with BODY.PEEK, so nothing on the server changes."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+from imapclient import IMAPClient
+
+from services.ingest.imap.sync import FetchedMail, FolderStatus
+from shared.config import Mailbox
+
+T = TypeVar("T")
+
+# RFC 2177: clients should re-issue IDLE at least every 29 minutes; we leave far earlier.
+IDLE_SLICE_S = 0.5
+
+
+class ImapConnection:
+    def __init__(self, mailbox: Mailbox, timeout: float = 60.0) -> None:
+        self.mailbox = mailbox
+        self.timeout = timeout
+        self._client: IMAPClient | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"imap-{mailbox.name}")
+        self._interrupted = threading.Event()
+        self.capabilities: frozenset[bytes] = frozenset()
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    @property
+    def supports_idle(self) -> bool:
+        return b"IDLE" in self.capabilities
+
+    async def open(self) -> None:
+        await self._call(self._open)
+
+    def _open(self) -> None:
+        box = self.mailbox
+        context = ssl.create_default_context()
+        client = IMAPClient(box.host, port=box.port, ssl=box.security == "tls", ssl_context=context, timeout=self.timeout)
+        try:
+            if box.security == "starttls":
+                client.starttls(context)
+            client.login(box.username, box.password.get_secret_value())
+            client.normalise_times = False  # keep INTERNALDATE's time zone instead of local naive time
+            self.capabilities = frozenset(client.capabilities())
+        except BaseException:
+            client.shutdown()
+            raise
+        self._client = client
+
+    async def close(self) -> None:
+        try:
+            await self._call(self._close)
+        finally:
+            self._executor.shutdown(wait=False)
+
+    def _close(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            client.logout()
+        except Exception:  # the connection may already be gone; closing it is all we want
+            client.shutdown()
+
+    def interrupt(self) -> None:
+        """Ends a `wait_for_change` early (shutdown)."""
+        self._interrupted.set()
+
+    @property
+    def client(self) -> IMAPClient:
+        if self._client is None:
+            raise ConnectionError("the IMAP connection is not open")
+        return self._client
+
+    async def select(self, folder: str) -> FolderStatus:
+        return await self._call(self._select, folder)
+
+    def _select(self, folder: str) -> FolderStatus:
+        info = self.client.select_folder(folder, readonly=True)
+        return FolderStatus(uidvalidity=int(info[b"UIDVALIDITY"]), exists=int(info.get(b"EXISTS", 0)))
+
+    async def uids_after(self, uid: int, since: date | None) -> list[int]:
+        criteria: list[Any] = ["UID", f"{uid + 1}:*"]
+        if since is not None:
+            criteria += ["SINCE", since]
+        return sorted(await self._call(self.client.search, criteria))
+
+    async def sizes(self, uids: Sequence[int]) -> dict[int, int]:
+        if not uids:
+            return {}
+        found = await self._call(self.client.fetch, list(uids), ["RFC822.SIZE"])
+        return {uid: int(data.get(b"RFC822.SIZE", 0)) for uid, data in found.items()}
+
+    async def fetch(self, uids: Sequence[int]) -> list[FetchedMail]:
+        if not uids:
+            return []
+        found = await self._call(self.client.fetch, list(uids), ["BODY.PEEK[]", "INTERNALDATE"])
+        mails = []
+        for uid in sorted(found):
+            data = found[uid]
+            raw = data.get(b"BODY[]")
+            if raw is None:
+                continue  # expunged meanwhile
+            mails.append(FetchedMail(uid=uid, raw=bytes(raw), internaldate=_utc(data.get(b"INTERNALDATE"))))
+        return mails
+
+    async def noop(self) -> None:
+        await self._call(self.client.noop)
+
+    async def wait_for_change(self, timeout: float) -> bool:
+        """IDLE until the server reports a change (True) or `timeout` passes (False)."""
+        return await self._call(self._idle, timeout)
+
+    def _idle(self, timeout: float) -> bool:
+        client = self.client
+        client.idle()
+        changed = False
+        try:
+            deadline = time.monotonic() + timeout
+            while not self._interrupted.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                if client.idle_check(timeout=min(IDLE_SLICE_S, remaining)):
+                    changed = True
+                    break
+        finally:
+            _, responses = client.idle_done()
+        return changed or bool(responses)
+
+
+def _utc(value: object) -> datetime:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.now(UTC)

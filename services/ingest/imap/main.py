@@ -1,0 +1,133 @@
+"""`touchpoint imap`: one watcher per configured mailbox folder, all in one process.
+
+Start-up runs the migrations and creates the topics; then every folder is caught up (with a
+progress bar on a terminal) and followed with IDLE or polling until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+from prometheus_client import start_http_server
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from services.ingest.imap.checkpoints import CheckpointStore, SqlCheckpointStore
+from services.ingest.imap.connection import ImapConnection
+from services.ingest.imap.sync import EventSink, FolderSync, Progress as ProgressCallback
+from services.ingest.imap.watcher import FolderWatcher
+from shared.blobs import BlobSink, BlobStore
+from shared.config import ConfigError, Mailbox, Settings
+from shared.db.engine import make_engine
+from shared.db.migrate import upgrade_async
+from shared.kafka.publisher import KafkaPublisher
+from shared.kafka.topics import ensure_for
+from shared.logging import configure_logging
+
+log = logging.getLogger(__name__)
+
+
+def run(settings: Settings) -> None:
+    configure_logging("imap", settings.log_level)
+    asyncio.run(serve(settings))
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    if not settings.file.mailboxes:
+        raise ConfigError("no [[mailboxes]] in the configuration file (TOUCHPOINT_CONFIG): nothing to poll")
+    if stop is None:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+    await upgrade_async(settings.db_url)
+    await ensure_for(settings)
+    engine = make_engine(settings.db_url)
+    publisher = KafkaPublisher(
+        settings.bootstrap_servers, settings.topic_prefix, settings.kafka_request_timeout_ms,
+        settings.kafka_compression, client_id="touchpoint-imap",
+    )
+    await publisher.start()
+    if settings.imap_metrics_port:
+        start_http_server(settings.imap_metrics_port, addr=settings.ingest_host)
+    with _progress_display() as progress:
+        watchers = build_watchers(settings, publisher, SqlCheckpointStore(engine), BlobStore(settings.attachments_path), progress)
+        log.info("watching %d folder(s) of %d mailbox(es)", len(watchers), len(settings.file.mailboxes))
+        try:
+            await asyncio.gather(*(watcher.run(stop) for watcher in watchers))
+        finally:
+            await publisher.stop()
+            await engine.dispose()
+
+
+def build_watchers(
+    settings: Settings,
+    sink: EventSink,
+    store: CheckpointStore,
+    blobs: BlobSink,
+    progress: ProgressCallback | None = None,
+    connect: Callable[[Mailbox], object] = ImapConnection,
+) -> list[FolderWatcher]:
+    watchers = []
+    for mailbox in settings.file.mailboxes:
+        import_since, historic_before = _dates(mailbox)
+        for folder, direction in mailbox.folders.items():
+            sync = FolderSync(
+                mailbox=mailbox.name, folder=folder, direction=direction, sink=sink, store=store, blobs=blobs,
+                topic_prefix=settings.topic_prefix, clock=lambda: datetime.now(UTC), import_since=import_since,
+                historic_before=historic_before,
+                progress=None if progress is None else _labelled(progress, mailbox.name),
+            )
+            watchers.append(
+                FolderWatcher(sync, lambda box=mailbox: connect(box), mailbox.poll_interval, use_idle=mailbox.idle)  # type: ignore[misc]
+            )
+    return watchers
+
+
+def _dates(mailbox: Mailbox) -> tuple[date | None, datetime | None]:
+    try:
+        since = date.fromisoformat(mailbox.import_since) if mailbox.import_since else None
+    except ValueError:
+        raise ConfigError(f"mailboxes[{mailbox.name}].import_since: not an ISO date such as 2026-01-31") from None
+    try:
+        before = datetime.fromisoformat(mailbox.historic_before) if mailbox.historic_before else None
+    except ValueError:
+        raise ConfigError(f"mailboxes[{mailbox.name}].historic_before: not an ISO date such as 2026-01-31") from None
+    if before is not None and before.tzinfo is None:
+        before = before.replace(tzinfo=UTC)
+    return since, before
+
+
+def _labelled(progress: ProgressCallback, mailbox: str) -> ProgressCallback:
+    return lambda folder, done, total: progress(f"{mailbox}/{folder}", done, total)
+
+
+@contextlib.contextmanager
+def _progress_display():  # type: ignore[no-untyped-def]
+    """A rich bar per folder while a backlog is imported; log lines when not on a terminal."""
+    if not sys.stderr.isatty():
+        yield lambda name, done, total: log.info("%s: %d of %d mails imported", name, done, total)
+        return
+    bars = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=Console(stderr=True),
+    )
+    tasks: dict[str, int] = {}
+
+    def update(name: str, done: int, total: int) -> None:
+        if name not in tasks:
+            tasks[name] = bars.add_task(name, total=total)
+        bars.update(tasks[name], completed=done, total=total)
+
+    with bars:
+        yield update
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)

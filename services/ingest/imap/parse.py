@@ -1,0 +1,245 @@
+"""`parse_message`: one RFC 5322 message (bytes as fetched) into one `email.received` or
+`email.sent` event. Pure apart from the blob sink it is handed (a port), and it never raises
+on bad mail: what cannot be read is named in `parse_error`, and the raw bytes are kept.
+
+The event id is deterministic: the Message-ID plus a fingerprint of the content (addresses,
+subject, date and body, not the trace headers a server adds), so a re-fetch, a resync after a
+UIDVALIDITY change, or the same mail in another folder gives the same id, while a sender that
+reuses a Message-ID for different content gets a different event."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import getaddresses, parsedate_to_datetime
+from typing import Literal
+
+from events.codec import encode
+from events.email import EmailPayload, EmailReceived, EmailSent, MailboxPosition
+from events.envelope import Address, ContactIdentifiers
+from events.ids import event_id_for
+from services.ingest.imap.body import Body, read_body
+from services.ingest.imap.charsets import repair
+from services.ingest.imap.classify import Verdict, classify
+from services.ingest.imap.headers import first_message_id, header_text, message_ids, raw_values
+from services.ingest.imap.thread_keys import thread_key
+from shared.blobs import BlobSink
+from shared.contacts import normalise_email
+
+Direction = Literal["incoming", "outgoing"]
+
+# The email topic takes 1 MiB per record; stay well below it whatever the JSON escaping does.
+MAX_EVENT_BYTES = 512 * 1024
+MAX_TEXT_CHARS = 100_000
+MAX_HTML_CHARS = 200_000
+MAX_ADDRESSES = 100
+MAX_REFERENCES = 50
+MAX_SUBJECT_CHARS = 998  # the RFC 5322 line limit
+
+
+def parse_message(
+    raw: bytes,
+    *,
+    mailbox: str,
+    folder: str,
+    uid: int | None,
+    uidvalidity: int | None,
+    direction: Direction,
+    received_at: datetime,
+    blobs: BlobSink,
+    recorded_at: datetime | None = None,
+    historic_before: datetime | None = None,
+) -> EmailReceived | EmailSent:
+    """`received_at` is the server's INTERNALDATE and becomes `occurred_at`; mail that arrived
+    before `historic_before` is marked historic (shown, but never starts SLAs)."""
+    raw_blob = blobs.put(raw, "message/rfc822")
+    try:
+        fields = _read(raw, direction, blobs)
+    except OSError:
+        raise  # the blob store failed: transient, retried by the caller
+    except Exception as exc:  # whatever the mail does to the email package, the mail is kept
+        fields = _read_leniently(raw, f"{type(exc).__name__}: {exc}"[:500])
+    event_type = EmailReceived if direction == "incoming" else EmailSent
+    natural_key = ("message-id", fields["message_id"]) if fields["message_id"] else ("content",)
+    thread = thread_key(
+        fields["message_id"], fields.pop("in_reply_to_raw"), fields.pop("references_raw"), fields["subject"],
+        fields["contact"], fallback=fields["fingerprint"][:32],
+    )
+    contact = fields.pop("contact")
+    payload = dict(
+        fields, position=MailboxPosition(mailbox=mailbox, folder=folder, uidvalidity=uidvalidity, uid=uid),
+        raw=raw_blob, content_hash=hashlib.sha256(raw).hexdigest(), thread_key=thread.key,
+        thread_evidence=thread.evidence,
+    )
+    fingerprint = payload.pop("fingerprint")
+    event = event_type(
+        event_id=event_id_for(event_type.model_fields["type"].default, *natural_key, fingerprint),
+        occurred_at=received_at,
+        recorded_at=recorded_at or received_at,
+        source=f"imap:{mailbox}",
+        contact=ContactIdentifiers(email=contact),
+        historic=historic_before is not None and received_at < historic_before,
+        payload=EmailPayload(**payload),
+    )
+    return _within_size(event, blobs)
+
+
+def _read(raw: bytes, direction: Direction, blobs: BlobSink) -> dict:
+    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    if not msg.keys():
+        return _read_leniently(raw, "no RFC 5322 header found")
+    subject = header_text(msg, "Subject")[:MAX_SUBJECT_CHARS]
+    senders = _addresses(msg, "From") or _addresses(msg, "Sender")
+    to, cc = _addresses(msg, "To"), _addresses(msg, "Cc")
+    sender_email = senders[0].email if senders else None
+    verdict = classify(msg, sender_email, subject)
+    body = read_body(msg, blobs)
+    defects = list(body.defects)
+    date = _date(msg, defects)
+    return dict(
+        message_id=first_message_id(header_text(msg, "Message-ID")),
+        in_reply_to=first_message_id(header_text(msg, "In-Reply-To")),
+        in_reply_to_raw=header_text(msg, "In-Reply-To"),
+        references=_capped_references(message_ids(header_text(msg, "References"))),
+        references_raw=header_text(msg, "References"),
+        sender=senders[0] if senders else None,
+        to=tuple(to[:MAX_ADDRESSES]),
+        cc=tuple(cc[:MAX_ADDRESSES]),
+        reply_to=tuple(_addresses(msg, "Reply-To")[:MAX_ADDRESSES]),
+        subject=subject,
+        date=date,
+        **_body_fields(body, blobs),
+        attachments=body.attachments,
+        classification=verdict.classification,
+        classification_reasons=verdict.reasons,
+        bounced_message_id=verdict.bounced_message_id,
+        bounced_recipients=verdict.bounced_recipients,
+        defects=tuple(defects),
+        contact=_customer_address(direction, sender_email, to, cc, verdict),
+        fingerprint=_fingerprint(raw, senders, to, cc, subject, header_text(msg, "Date")),
+    )
+
+
+def _read_leniently(raw: bytes, error: str) -> dict:
+    """What can still be said about a message the parser could not read."""
+    headers = _lenient_headers(raw)
+    subject = headers.get("subject", "")[:MAX_SUBJECT_CHARS]
+    sender = normalise_email(headers.get("from"))
+    return dict(
+        message_id=first_message_id(headers.get("message-id", "")),
+        in_reply_to=first_message_id(headers.get("in-reply-to", "")),
+        in_reply_to_raw=headers.get("in-reply-to", ""),
+        references=_capped_references(message_ids(headers.get("references", ""))),
+        references_raw=headers.get("references", ""),
+        sender=Address(email=sender) if sender else None,
+        subject=subject,
+        parse_error=error,
+        contact=sender,
+        fingerprint=hashlib.sha256(raw).hexdigest(),
+    )
+
+
+def _lenient_headers(raw: bytes) -> dict[str, str]:
+    head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0][:65536]
+    text = head.decode("utf-8", errors="replace")
+    found: dict[str, str] = {}
+    for match in re.finditer(r"^([A-Za-z][A-Za-z0-9-]*):[ \t]*(.*(?:\r?\n[ \t].*)*)", text, re.MULTILINE):
+        found.setdefault(match.group(1).lower(), re.sub(r"\s+", " ", match.group(2)).strip())
+    return found
+
+
+def _addresses(msg: EmailMessage, name: str) -> list[Address]:
+    try:
+        header = msg.get(name)
+        pairs = [] if header is None else [(a.display_name, a.addr_spec) for a in header.addresses]
+    except Exception:  # malformed address list: fall back to the lenient parser of email.utils
+        pairs = getaddresses(raw_values(msg, name))
+    found: list[Address] = []
+    for display_name, spec in pairs:
+        email = normalise_email(repair(spec or ""))
+        if email and all(existing.email != email for existing in found):
+            found.append(Address(email=email, name=repair(display_name or "").strip()[:200] or None))
+    return found
+
+
+def _date(msg: EmailMessage, defects: list[str]) -> datetime | None:
+    text = header_text(msg, "Date")
+    if not text:
+        return None
+    try:
+        value = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        defects.append(f"unreadable Date header {text[:60]!r}")
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    if not 1970 <= value.year <= 2200:
+        defects.append(f"implausible Date header {text[:60]!r}")
+        return None
+    return value
+
+
+def _capped_references(refs: list[str]) -> tuple[str, ...]:
+    # the root and the most recent ids matter; the middle of a very long chain does not
+    if len(refs) <= MAX_REFERENCES:
+        return tuple(refs)
+    return (refs[0], *refs[-(MAX_REFERENCES - 1):])
+
+
+def _body_fields(body: Body, blobs: BlobSink) -> dict:
+    text, html = body.text, body.html
+    if (text is None or len(text) <= MAX_TEXT_CHARS) and (html is None or len(html) <= MAX_HTML_CHARS):
+        return dict(text=text, html=html)
+    full = html if html is not None and len(html) > MAX_HTML_CHARS else text
+    kind = "text/html" if full is html else "text/plain"
+    return dict(
+        text=None if text is None else text[:MAX_TEXT_CHARS],
+        html=None if html is None else html[:MAX_HTML_CHARS],
+        body_truncated=True,
+        full_body=blobs.put(full.encode("utf-8"), f"{kind}; charset=utf-8"),
+    )
+
+
+def _customer_address(
+    direction: Direction, sender: str | None, to: list[Address], cc: list[Address], verdict: Verdict
+) -> str | None:
+    if verdict.classification == "bounce" and verdict.bounced_recipients:
+        return verdict.bounced_recipients[0]
+    if direction == "incoming":
+        return sender
+    recipients = to or cc
+    return recipients[0].email if recipients else None
+
+
+def _fingerprint(raw: bytes, senders: list[Address], to: list[Address], cc: list[Address], subject: str, date: str) -> str:
+    parts = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)
+    body = parts[1] if len(parts) == 2 else b""
+    body = re.sub(rb"[ \t]*\r?\n", b"\n", body).rstrip()
+    head = "\x1f".join([
+        ",".join(a.email for a in senders), ",".join(a.email for a in to), ",".join(a.email for a in cc), subject, date,
+    ])
+    return hashlib.sha256(head.encode("utf-8", errors="surrogateescape") + b"\x00" + body).hexdigest()
+
+
+def _within_size(event: EmailReceived | EmailSent, blobs: BlobSink) -> EmailReceived | EmailSent:
+    """Cuts bodies until the encoded event fits in a Kafka record; the whole body stays stored."""
+    payload = event.payload
+    while len(encode(event)) > MAX_EVENT_BYTES:
+        text, html = payload.text, payload.html
+        if not text and not html:
+            break  # nothing left to cut; the publisher's own limit reports it
+        full = payload.full_body or blobs.put((html or text or "").encode("utf-8"), "text/html; charset=utf-8" if html else "text/plain; charset=utf-8")
+        if html:
+            update = {"html": html[: len(html) // 2] or None}
+        else:
+            update = {"text": (text or "")[: len((text or "")) // 2] or None}
+        payload = payload.model_copy(update={**update, "body_truncated": True, "full_body": full})
+        event = event.model_copy(update={"payload": payload})
+    return event
+
+
+__all__ = ["MAX_EVENT_BYTES", "parse_message"]

@@ -1,0 +1,193 @@
+"""One pass over one folder: fetch what is new since the checkpoint, parse, publish, and only
+after Kafka acknowledged, advance the checkpoint. Everything it touches is a port, so the
+logic is tested with fakes; the watcher runs it against a real IMAP connection.
+
+UIDVALIDITY changed: the folder is read again from UID 1; mails whose event id was already
+published are recognised in the checkpoint store and not published again."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Literal, Protocol
+
+from events.email import EmailReceived, EmailSent
+from services.ingest.imap import metrics
+from services.ingest.imap.checkpoints import Checkpoint, CheckpointStore, PublishedMail
+from services.ingest.imap.parse import parse_message
+from shared.blobs import BlobSink
+from shared.kafka.deadletter import DeadLetter, RawProducer, send_to_deadletter
+from shared.kafka.publisher import Publisher
+
+log = logging.getLogger(__name__)
+
+BATCH_MAILS = 200
+BATCH_BYTES = 16 * 1024 * 1024
+DEADLETTER_MAX_BYTES = 900_000
+
+
+@dataclass(frozen=True)
+class FolderStatus:
+    uidvalidity: int
+    exists: int
+
+
+@dataclass(frozen=True)
+class FetchedMail:
+    uid: int
+    raw: bytes
+    internaldate: datetime
+
+
+class FolderSource(Protocol):
+    """The IMAP side of a sync, for the currently selected folder. Read-only by contract."""
+
+    async def select(self, folder: str) -> FolderStatus: ...
+
+    async def uids_after(self, uid: int, since: date | None) -> list[int]:
+        """UIDs greater than `uid` (arrived on or after `since`, when given), ascending."""
+
+    async def sizes(self, uids: Sequence[int]) -> dict[int, int]: ...
+
+    async def fetch(self, uids: Sequence[int]) -> list[FetchedMail]:
+        """Whole messages with BODY.PEEK (nothing is marked read); expunged ones are missing."""
+
+
+class EventSink(Publisher, RawProducer, Protocol):
+    """Kafka: events and dead letters, both returning after the acknowledgement."""
+
+
+Progress = Callable[[str, int, int], None]  # (folder, done, total)
+
+
+@dataclass
+class FolderSync:
+    mailbox: str
+    folder: str
+    direction: Literal["incoming", "outgoing"]
+    sink: EventSink
+    store: CheckpointStore
+    blobs: BlobSink
+    topic_prefix: str
+    clock: Callable[[], datetime]
+    import_since: date | None = None
+    historic_before: datetime | None = None
+    progress: Progress | None = None
+
+    async def run(self, source: FolderSource) -> int:
+        """Syncs the folder up to now; returns how many new events were published."""
+        status = await source.select(self.folder)
+        checkpoint = await self._checkpoint_for(status)
+        uids = [uid for uid in await source.uids_after(checkpoint.highest_uid, self.import_since) if uid > checkpoint.highest_uid]
+        published = 0
+        done = 0
+        for batch in await self._batches(source, uids):
+            checkpoint, count = await self._sync_batch(source, checkpoint, batch)
+            published += count
+            done += len(batch)
+            if self.progress is not None:
+                self.progress(self.folder, done, len(uids))
+        metrics.LAST_SYNC.labels(self.mailbox, self.folder).set(self.clock().timestamp())
+        return published
+
+    async def _checkpoint_for(self, status: FolderStatus) -> Checkpoint:
+        stored = await self.store.load(self.mailbox, self.folder)
+        if stored is not None and stored.uidvalidity == status.uidvalidity:
+            return stored
+        now = self.clock()
+        if stored is None:
+            fresh = Checkpoint(status.uidvalidity, 0, now)
+        else:
+            log.warning(
+                "UIDVALIDITY of %s/%s changed from %s to %s: reading the folder again, skipping mails already published",
+                self.mailbox, self.folder, stored.uidvalidity, status.uidvalidity,
+            )
+            fresh = Checkpoint(status.uidvalidity, 0, stored.first_synced_at)
+        # stored at once: the moment of the first sync is the default historic boundary
+        await self.store.advance(self.mailbox, self.folder, fresh, [], now)
+        return fresh
+
+    async def _batches(self, source: FolderSource, uids: list[int]) -> list[list[int]]:
+        batches: list[list[int]] = []
+        for start in range(0, len(uids), 2000):
+            chunk = uids[start : start + 2000]
+            sizes = await source.sizes(chunk)
+            current: list[int] = []
+            current_bytes = 0
+            for uid in chunk:
+                size = sizes.get(uid, 0)
+                if current and (len(current) >= BATCH_MAILS or current_bytes + size > BATCH_BYTES):
+                    batches.append(current)
+                    current, current_bytes = [], 0
+                current.append(uid)
+                current_bytes += size
+            if current:
+                batches.append(current)
+        return batches
+
+    async def _sync_batch(self, source: FolderSource, checkpoint: Checkpoint, batch: list[int]) -> tuple[Checkpoint, int]:
+        mails = await source.fetch(batch)
+        metrics.MAILS_FETCHED.labels(self.mailbox, self.folder).inc(len(mails))
+        metrics.BYTES_FETCHED.labels(self.mailbox, self.folder).inc(sum(len(m.raw) for m in mails))
+        # INTERNALDATE has whole seconds: mail from the second of the first sync counts as live
+        historic_before = self.historic_before or checkpoint.first_synced_at.replace(microsecond=0)
+        parsed = await asyncio.to_thread(self._parse_all, mails, checkpoint.uidvalidity, historic_before)
+        events = [(uid, event) for uid, event in parsed if not isinstance(event, DeadLetter)]
+        letters = [letter for _, letter in parsed if isinstance(letter, DeadLetter)]
+        seen = await self.store.already_published(str(event.event_id) for _, event in events)
+        fresh = []
+        for uid, event in events:
+            if str(event.event_id) not in seen:  # also drops a second copy within the batch
+                seen.add(str(event.event_id))
+                fresh.append((uid, event))
+        if fresh:
+            await self.sink.publish([event for _, event in fresh])
+        for letter in letters:
+            await send_to_deadletter(self.sink, self.topic_prefix, letter)
+        advanced = replace(checkpoint, highest_uid=max(batch))
+        await self.store.advance(
+            self.mailbox, self.folder, advanced, [PublishedMail(str(e.event_id), uid) for uid, e in fresh], self.clock()
+        )
+        metrics.MAILS_PUBLISHED.labels(self.mailbox, self.folder).inc(len(fresh))
+        metrics.MAILS_SKIPPED.labels(self.mailbox, self.folder).inc(len(events) - len(fresh))
+        return advanced, len(fresh)
+
+    def _parse_all(
+        self, mails: list[FetchedMail], uidvalidity: int, historic_before: datetime
+    ) -> list[tuple[int, EmailReceived | EmailSent | DeadLetter]]:
+        recorded_at = self.clock()
+        results: list[tuple[int, EmailReceived | EmailSent | DeadLetter]] = []
+        for mail in mails:
+            try:
+                event = parse_message(
+                    mail.raw, mailbox=self.mailbox, folder=self.folder, uid=mail.uid, uidvalidity=uidvalidity,
+                    direction=self.direction, received_at=mail.internaldate, blobs=self.blobs,
+                    recorded_at=recorded_at, historic_before=historic_before,
+                )
+            except OSError:
+                raise  # blob store trouble is transient: the batch is retried, nothing is skipped
+            except Exception as exc:  # a mail no event can describe: kept as a dead letter
+                log.exception("mail %s/%s uid %s cannot become an event", self.mailbox, self.folder, mail.uid)
+                metrics.PARSE_ERRORS.labels(self.mailbox, "dead_letter").inc()
+                results.append((mail.uid, self._dead_letter(mail, uidvalidity, exc)))
+                continue
+            if event.payload.parse_error:
+                metrics.PARSE_ERRORS.labels(self.mailbox, "parse_error").inc()
+            results.append((mail.uid, event))
+        return results
+
+    def _dead_letter(self, mail: FetchedMail, uidvalidity: int, exc: Exception) -> DeadLetter:
+        original = mail.raw
+        reason = f"{type(exc).__name__}: {exc}"
+        if len(original) > DEADLETTER_MAX_BYTES:
+            blob = self.blobs.put(original, "message/rfc822")
+            original = f"raw message stored as blob sha256:{blob.sha256}".encode()
+            reason += f" (raw message in blob {blob.sha256})"
+        return DeadLetter(
+            service="imap", reason=reason, original=original,
+            source=f"imap:{self.mailbox}/{self.folder};uidvalidity={uidvalidity};uid={mail.uid}",
+            first_seen=self.clock(),
+        )

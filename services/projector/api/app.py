@@ -1,0 +1,59 @@
+"""The agent API application. `create_app(settings, ...)` builds it; the engine and publisher
+are created at start-up (lifespan) unless passed in (tests pass their own). Other parts of
+the API (complaints, web pages) are mounted through `routers`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.projector.api.auth import Authorizer
+from services.projector.api.customers import customers_router
+from shared.config import Settings
+from shared.db.engine import make_engine
+from shared.kafka.publisher import KafkaPublisher, Publisher
+from shared.web import install_error_handlers, install_health_routes
+
+
+def create_app(settings: Settings, engine: AsyncEngine | None = None, publisher: Publisher | None = None,
+               routers: Sequence[APIRouter] = ()) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_engine = engine is None
+        if own_engine:
+            app.state.engine = make_engine(settings.db_url)
+        if publisher is None:
+            app.state.publisher = KafkaPublisher(settings.bootstrap_servers, settings.topic_prefix,
+                                                 settings.kafka_request_timeout_ms, client_id="touchpoint-api")
+        try:
+            yield
+        finally:
+            if publisher is None:
+                await app.state.publisher.stop()
+            if own_engine:
+                await app.state.engine.dispose()
+
+    app = FastAPI(title="Touchpoint agent API", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine, app.state.publisher = engine, publisher
+    authorizer = Authorizer(settings)
+    app.state.authorizer = authorizer
+    install_error_handlers(app)
+
+    async def readiness() -> dict[str, str]:
+        try:
+            async with app.state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return {"database": "ok"}
+        except Exception as exc:  # readiness reports any failure instead of raising
+            return {"database": f"unavailable: {type(exc).__name__}"}
+
+    install_health_routes(app, readiness)
+    app.include_router(customers_router(authorizer))
+    for router in routers:
+        app.include_router(router)
+    return app

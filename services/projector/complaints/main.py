@@ -1,0 +1,64 @@
+"""`run(settings)`: the complaints processor and SLA timers as one process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from prometheus_client import start_http_server
+
+from services.projector.complaints.detector import DetectorConfig
+from services.projector.complaints.policy import rules_from_settings
+from services.projector.complaints.service import ComplaintService
+from shared.config import Settings
+from shared.db.engine import make_engine
+from shared.db.migrate import upgrade_async
+from shared.kafka.publisher import KafkaPublisher
+from shared.logging import configure_logging
+
+log = logging.getLogger(__name__)
+
+
+def run(settings: Settings) -> None:
+    configure_logging("sla", settings.log_level)
+    if settings.sla_metrics_port:
+        # open complaints by state, SLA events published (Prometheus, process-wide registry)
+        start_http_server(settings.sla_metrics_port, addr=settings.api_host)
+    asyncio.run(serve(settings))
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Runs until `stop` is set, SIGINT/SIGTERM, or a non-transient error."""
+    rules = rules_from_settings(settings)  # a bad policy stops the start with a ConfigError
+    stop = stop or _stop_on_signals()
+    await upgrade_async(settings.db_url)
+    engine = make_engine(settings.db_url)
+    publisher = KafkaPublisher(settings.bootstrap_servers, settings.topic_prefix, settings.kafka_request_timeout_ms,
+                               settings.kafka_compression, client_id="touchpoint-complaints")
+    service = ComplaintService(settings.bootstrap_servers, settings.topic_prefix, engine, publisher, rules,
+                               DetectorConfig(sla=settings.file.sla, rules=rules))
+    try:
+        await publisher.start()
+        await service.start()
+        log.info("complaints processor and SLA timers running")
+        stopped = asyncio.create_task(stop.wait())
+        failed = asyncio.create_task(service.wait())
+        done, _ = await asyncio.wait({stopped, failed}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (stopped, failed):
+            if task not in done:
+                task.cancel()
+        if failed in done:
+            failed.result()
+    finally:
+        await service.stop()
+        await publisher.stop()
+        await engine.dispose()
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop

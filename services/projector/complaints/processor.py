@@ -1,0 +1,115 @@
+"""The complaints processor: reads the interaction topics and the complaints topic, derives
+complaint events from interactions (published to Kafka) and projects complaint events into
+the read model.
+
+Per batch, one transaction holds the read-model changes, the tracking rows and the stored
+positions; derived events are published (and acknowledged) before it commits. A crash before
+the commit replays the batch, derives the same ids and republishes them, which consumers
+deduplicate. Derived events are projected at once, so the next interaction in the same batch
+already sees the complaint it opened; their copies coming back from Kafka are skipped as
+already applied. Positions of the two sides are kept under separate tracking names, so that
+`rebuild sla` can replay the complaints topic without deriving anything again."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from events.envelope import Event
+from events.topics import Topic, topic_name
+from services.projector.complaints import metrics, store
+from services.projector.complaints.detector import DetectorConfig, detect
+from services.projector.complaints.policy import SlaRules
+from services.projector.complaints.segments import apply_customer_event, segment_for
+from shared.db.tracking import load_offsets, mark_applied, store_offsets, unapplied
+from shared.kafka.consumer import Batch
+from shared.kafka.deadletter import DeadLetter, send_to_deadletter
+
+PROJECTION = "complaints"  # the read model fed from the complaints topic
+DETECTOR = "complaint-detector"  # complaint detection from the interaction topics
+SERVICE = "complaints"
+# customers: master data with the segments that select SLA policies
+INTERACTION_TOPICS = (Topic.EMAIL, Topic.CALLS, Topic.WEBFORMS, Topic.CUSTOMERS)
+CUSTOMER_TYPES = ("customer.registered", "contact.linked", "contact.unlinked")
+log = logging.getLogger(__name__)
+
+
+def interaction_topics(prefix: str) -> list[str]:
+    return [topic_name(prefix, topic) for topic in INTERACTION_TOPICS]
+
+
+def complaints_topic(prefix: str) -> str:
+    return topic_name(prefix, Topic.COMPLAINTS)
+
+
+class ComplaintProcessor:
+    def __init__(
+        self, engine: AsyncEngine, publisher, topic_prefix: str, rules: SlaRules, detector: DetectorConfig,  # type: ignore[no-untyped-def]
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._engine, self._publisher, self._prefix = engine, publisher, topic_prefix
+        self._rules, self._detector, self._now = rules, detector, now
+
+    def topics(self) -> list[str]:
+        return [*interaction_topics(self._prefix), complaints_topic(self._prefix)]
+
+    async def start_offsets(self) -> dict[tuple[str, int], int]:
+        async with self._engine.connect() as conn:
+            return {**await load_offsets(conn, DETECTOR), **await load_offsets(conn, PROJECTION)}
+
+    async def handle(self, batch: Batch) -> list[Event]:
+        """Applies one batch; returns the complaint events it derived and published."""
+        for item in batch.invalid:
+            await send_to_deadletter(self._publisher, self._prefix, DeadLetter(
+                service=SERVICE, reason=item.reason, original=item.value, source_topic=item.topic,
+                source_partition=item.partition, source_offset=item.offset, key=item.key,
+            ))
+        complaints = complaints_topic(self._prefix)
+        offsets = batch.next_offsets()
+        async with self._engine.begin() as conn:
+            derived = await self._detect(conn, [c.event for c in batch.events if c.topic != complaints])
+            await self._project(conn, [c.event for c in batch.events if c.topic == complaints])
+            await store_offsets(conn, DETECTOR, {p: o for p, o in offsets.items() if p[0] != complaints})
+            await store_offsets(conn, PROJECTION, {p: o for p, o in offsets.items() if p[0] == complaints})
+            if derived:
+                await self._publisher.publish(derived)
+        for event in derived:
+            metrics.COMPLAINT_EVENTS_DETECTED.labels(type=event.type).inc()
+        return derived
+
+    async def _detect(self, conn: AsyncConnection, events: list[Event]) -> list[Event]:
+        fresh = await unapplied(conn, DETECTOR, (str(e.event_id) for e in events))
+        derived: list[Event] = []
+        for event in events:
+            event_id = str(event.event_id)
+            if event_id not in fresh:
+                continue
+            fresh.discard(event_id)
+            if event.type in CUSTOMER_TYPES:
+                await apply_customer_event(conn, event)
+                await mark_applied(conn, DETECTOR, [event_id])
+                continue
+            segment = await segment_for(conn, event)
+            found = detect(event, await store.known_complaints(conn, event), self._detector, segment)
+            if found:
+                # a copy may have come back through Kafka already (crash after publishing)
+                new = await unapplied(conn, PROJECTION, (str(e.event_id) for e in found))
+                await store.apply_events(conn, [e for e in found if str(e.event_id) in new], self._rules, self._now())
+                await mark_applied(conn, PROJECTION, new)
+                derived += found
+            await mark_applied(conn, DETECTOR, [event_id])
+        return derived
+
+    async def _project(self, conn: AsyncConnection, events: list[Event]) -> None:
+        fresh = await unapplied(conn, PROJECTION, (str(e.event_id) for e in events))
+        todo = []
+        for event in events:
+            if str(event.event_id) in fresh:
+                fresh.discard(str(event.event_id))
+                todo.append(event)
+        if todo:
+            await store.apply_events(conn, todo, self._rules, self._now())
+            await mark_applied(conn, PROJECTION, [str(e.event_id) for e in todo])

@@ -1,0 +1,86 @@
+"""The complaints service: the processor loop and the timer loop, with explicit start/stop.
+
+Both loops retry after transient failures (Kafka or the database unreachable): the processor
+resumes from the positions committed in the database, the timer loop simply tries again."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.projector.complaints import metrics, store, timers
+from services.projector.complaints.detector import DetectorConfig
+from services.projector.complaints.policy import SlaRules
+from services.projector.complaints.processor import ComplaintProcessor
+from shared.kafka.consumer import BatchReader
+from shared.kafka.errors import KafkaUnavailable
+
+TRANSIENT = (KafkaUnavailable, OperationalError, DBAPIError, OSError)
+log = logging.getLogger(__name__)
+
+
+class ComplaintService:
+    def __init__(
+        self, bootstrap_servers: str, topic_prefix: str, engine: AsyncEngine, publisher, rules: SlaRules,  # type: ignore[no-untyped-def]
+        detector: DetectorConfig, timer_interval: float = 1.0, retry_delay: float = 2.0,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._bootstrap = bootstrap_servers
+        self._engine, self._publisher, self._rules, self._now = engine, publisher, rules, now
+        self._interval, self._retry = timer_interval, retry_delay
+        self.processor = ComplaintProcessor(engine, publisher, topic_prefix, rules, detector, now)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        if not self._tasks:
+            self._tasks = [asyncio.create_task(self._process_forever(), name="complaints-processor"),
+                           asyncio.create_task(self._timers_forever(), name="sla-timers")]
+
+    async def stop(self) -> None:
+        """Cancels both loops and waits for them; safe to call twice."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def wait(self) -> None:
+        """Returns when a loop ends for good (a non-transient error); raises that error."""
+        done, _ = await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()
+
+    async def _process_forever(self) -> None:
+        while True:
+            try:
+                start = await self.processor.start_offsets()
+                async with BatchReader(self._bootstrap, self.processor.topics(), start_offsets=start,
+                                       client_id="touchpoint-complaints") as reader:
+                    async for batch in reader.batches(until_end=False):
+                        await self.processor.handle(batch)
+            except IntegrityError:
+                # another worker applied the same events first: resume from its positions
+                log.info("complaints processor: events applied by another worker; re-reading positions")
+                await asyncio.sleep(self._retry / 4)
+            except TRANSIENT as exc:
+                log.warning("complaints processor: %s; retrying in %.0fs", exc, self._retry)
+                await asyncio.sleep(self._retry)
+
+    async def _timers_forever(self) -> None:
+        while True:
+            try:
+                await timers.fire_due(self._engine, self._publisher, self._rules, self._now)
+                async with self._engine.connect() as conn:
+                    metrics.set_open_counts(await store.open_counts(conn))
+            except TRANSIENT as exc:
+                log.warning("SLA timers: %s; retrying in %.0fs", exc, self._retry)
+                await asyncio.sleep(self._retry)
+                continue
+            await asyncio.sleep(self._interval)

@@ -1,0 +1,144 @@
+"""`touchpoint projector`: the live path, a Faust agent per batch of records.
+
+Start-up: migrations, topics, then a bulk catch-up from the offsets stored with the read model
+(aiokafka directly, fast), then the group's committed offsets are moved up to those positions
+so the agent does not re-read what is applied. The agent stays thin: records → decode →
+`BatchProjector.handle` (pure apply + one transaction with tracking). Offsets are committed to
+Kafka by Faust only after a batch is written; anything redelivered is skipped as applied."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import faust
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from services.projector.catchup import catch_up, interaction_topics
+from services.projector.consume import BatchProjector, as_batch
+from services.projector.timeline.projection import PROJECTION
+from services.projector.timeline.writer import TimelineWriter
+from shared.config import Settings
+from shared.db.engine import make_engine
+from shared.db.migrate import upgrade_async
+from shared.db.tracking import load_offsets
+from shared.kafka.consumer import decode_record
+from shared.kafka.publisher import KafkaPublisher
+from shared.kafka.topics import ensure_for
+
+log = logging.getLogger("touchpoint.projector")
+Position = tuple[str, int]
+BATCH = 500
+WITHIN_SECONDS = 0.2
+
+
+def group_id(settings: Settings) -> str:
+    return f"{settings.topic_prefix}projector"
+
+
+@dataclass
+class Runtime:
+    """Clients built at start-up (never at import) and closed at shutdown."""
+
+    settings: Settings
+    projector: BatchProjector | None = None
+    closers: list = field(default_factory=list)
+
+    async def start(self) -> BatchProjector:
+        if self.projector is None:
+            engine = make_engine(self.settings.db_url)
+            publisher = KafkaPublisher(self.settings.bootstrap_servers, self.settings.topic_prefix,
+                                       client_id="touchpoint-projector")
+            await publisher.start()
+            self.closers += [publisher.stop, engine.dispose]
+            self.projector = BatchProjector(TimelineWriter(engine), publisher, self.settings.topic_prefix)
+        return self.projector
+
+    async def close(self) -> None:
+        for close in reversed(self.closers):
+            await close()
+        self.closers.clear()
+        self.projector = None
+
+
+def build_app(settings: Settings, runtime: Runtime) -> faust.App:
+    app = faust.App(
+        group_id(settings),
+        broker=[f"kafka://{server}" for server in settings.bootstrap_servers.split(",")],
+        store="memory://",
+        web_enabled=False,
+        topic_disable_leader=True,
+        datadir=str(settings.data_dir / "faust"),
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=10,
+        broker_heartbeat_interval=2,
+        stream_wait_empty=False,
+    )
+    source = app.topic(*interaction_topics(settings), value_type=bytes, key_type=bytes,
+                       value_serializer="raw", key_serializer="raw")
+
+    @app.agent(source, concurrency=1)
+    async def project(stream):  # type: ignore[no-untyped-def]
+        projector = await runtime.start()
+        try:
+            async for events in stream.take_events(BATCH, within=WITHIN_SECONDS):
+                records = [decode_record(e.message.topic, e.message.partition, e.message.offset, e.message.key,
+                                         e.message.value) for e in events]
+                await projector.handle(as_batch(records))
+        finally:
+            await runtime.close()
+
+    return app
+
+
+async def prepare(settings: Settings) -> None:
+    """Migrations, topics, bulk catch-up, and the group's offsets moved up to the tracked ones."""
+    await upgrade_async(settings.db_url)
+    await ensure_for(settings)
+    runtime = Runtime(settings)
+    try:
+        projector = await runtime.start()
+        async with projector.writer.engine.connect() as conn:
+            stored = await load_offsets(conn, PROJECTION)
+        reached = await catch_up(settings, projector, stored)
+    finally:
+        await runtime.close()
+    await seed_group_offsets(settings, reached)
+
+
+async def seed_group_offsets(settings: Settings, positions: Mapping[Position, int]) -> None:
+    """Commits the tracked positions for the Faust group where its own offsets are behind.
+    Best effort: if the group is busy (another worker runs), redelivered records are skipped
+    as already applied anyway."""
+    if not positions:
+        return
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=group_id(settings),
+                                enable_auto_commit=False)
+    try:
+        await consumer.start()
+        partitions = [TopicPartition(topic, partition) for topic, partition in positions]
+        consumer.assign(partitions)
+        ahead = {}
+        for tp in partitions:
+            committed = await consumer.committed(tp)
+            if committed is None or committed < positions[(tp.topic, tp.partition)]:
+                ahead[tp] = positions[(tp.topic, tp.partition)]
+        if ahead:
+            await consumer.commit(ahead)
+    except KafkaError as exc:
+        log.warning("could not move the group's offsets up to the tracked positions (%r); "
+                    "the agent will skip what it re-reads", exc)
+    finally:
+        await consumer.stop()
+
+
+def run(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(prepare(settings))
+    runtime = Runtime(settings)
+    app = build_app(settings, runtime)
+    worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()

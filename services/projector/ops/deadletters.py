@@ -1,0 +1,150 @@
+"""Dead letters for the ops page: list them with reason, time, source and a payload preview,
+and replay one (after the cause was fixed) to the topic it came from, recording who did it.
+
+A replay is recorded in `deadletter_replays` before the record is produced; the position of
+the dead letter is its primary key, so the same dead letter is never replayed twice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.kafka.consumer import partitions_of, stop_consumer
+from shared.kafka.deadletter import DeadLetter
+from shared.kafka.errors import KafkaUnavailable
+from shared.kafka.publisher import KafkaPublisher
+from shared.kafka.topics import SERVICES_WITH_DEADLETTERS
+from events.topics import deadletter_topic
+
+ops_metadata = MetaData()
+
+deadletter_replays = Table(
+    "deadletter_replays",
+    ops_metadata,
+    Column("topic", String(255), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("offset", BigInteger, primary_key=True),
+    Column("replayed_by", String(255), nullable=False),
+    Column("replayed_at", DateTime(timezone=True), nullable=False),
+    Column("target_topic", String(255), nullable=False),
+)
+
+PREVIEW_BYTES = 600
+
+
+class ReplayRefused(ValueError):
+    """The dead letter cannot be replayed (unknown, no source topic, already replayed)."""
+
+
+@dataclass(frozen=True)
+class DeadLetterView:
+    topic: str
+    partition: int
+    offset: int
+    letter: DeadLetter
+    replayed_by: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
+    @property
+    def preview(self) -> str:
+        text = self.letter.original[:PREVIEW_BYTES].decode("utf-8", errors="replace")
+        return text + ("…" if len(self.letter.original) > PREVIEW_BYTES else "")
+
+
+def parse_id(value: str) -> tuple[str, int, int]:
+    topic, partition, offset = value.rsplit(":", 2)
+    return topic, int(partition), int(offset)
+
+
+async def read_dead_letters(bootstrap_servers: str, topic_prefix: str, limit: int = 200) -> list[DeadLetterView]:
+    """The newest `limit` dead letters of every service, newest first."""
+    topics = [deadletter_topic(topic_prefix, service) for service in SERVICES_WITH_DEADLETTERS]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    views: list[DeadLetterView] = []
+    try:
+        await consumer.start()
+        partitions = await partitions_of(consumer, topics)
+        ends = await consumer.end_offsets(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+        consumer.assign(partitions)
+        for tp in partitions:
+            consumer.seek(tp, max(starts[tp], ends[tp] - limit))
+        remaining = {tp for tp in partitions if ends[tp] > max(starts[tp], ends[tp] - limit)}
+        while remaining:
+            fetched = await consumer.getmany(*remaining, timeout_ms=1000)
+            if not fetched:
+                break
+            for tp, records in fetched.items():
+                for record in records:
+                    letter = DeadLetter.from_record(record.value or b"", record.key, list(record.headers))
+                    views.append(DeadLetterView(tp.topic, tp.partition, record.offset, letter))
+                    if record.offset + 1 >= ends[tp]:
+                        remaining.discard(tp)
+    except KafkaError as exc:
+        raise KafkaUnavailable(f"cannot read dead letters: {exc!r}") from exc
+    finally:
+        await stop_consumer(consumer)
+    views.sort(key=lambda v: (v.letter.first_seen or datetime.min.replace(tzinfo=UTC)), reverse=True)
+    return views[:limit]
+
+
+async def with_replays(engine: AsyncEngine, views: list[DeadLetterView]) -> list[DeadLetterView]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(deadletter_replays))
+        done = {(r.topic, r.partition, r.offset): r.replayed_by for r in rows}
+    return [
+        DeadLetterView(v.topic, v.partition, v.offset, v.letter, done.get((v.topic, v.partition, v.offset)))
+        for v in views
+    ]
+
+
+async def fetch_one(bootstrap_servers: str, topic: str, partition: int, offset: int) -> DeadLetter:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    try:
+        await consumer.start()
+        tp = TopicPartition(topic, partition)
+        if tp not in await partitions_of(consumer, [topic]):
+            raise ReplayRefused(f"no partition {partition} in {topic}")
+        consumer.assign([tp])
+        consumer.seek(tp, offset)
+        fetched = await consumer.getmany(tp, timeout_ms=5000, max_records=1)
+        records = fetched.get(tp, [])
+        if not records or records[0].offset != offset:
+            raise ReplayRefused(f"no dead letter at {topic}:{partition}:{offset}")
+        record = records[0]
+        return DeadLetter.from_record(record.value or b"", record.key, list(record.headers))
+    finally:
+        await stop_consumer(consumer)
+
+
+async def replay(
+    engine: AsyncEngine, publisher: KafkaPublisher, bootstrap_servers: str, letter_id: str, actor: str
+) -> str:
+    """Republishes a dead letter's original bytes to its source topic; returns that topic."""
+    topic, partition, offset = parse_id(letter_id)
+    letter = await fetch_one(bootstrap_servers, topic, partition, offset)
+    if not letter.source_topic:
+        raise ReplayRefused("this dead letter did not come from a topic (e.g. a rejected webhook); it cannot be replayed")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(deadletter_replays.insert().values(
+                topic=topic, partition=partition, offset=offset, replayed_by=actor,
+                replayed_at=datetime.now(UTC), target_topic=letter.source_topic,
+            ))
+            # produce inside the transaction: if Kafka fails, the replay is not recorded
+            await publisher.send_raw(
+                letter.source_topic, letter.original, letter.key,
+                [("replayed_from", letter_id.encode()), ("replayed_by", actor.encode())],
+            )
+    except IntegrityError:
+        raise ReplayRefused(f"{letter_id} was already replayed") from None
+    return letter.source_topic

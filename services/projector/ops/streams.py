@@ -1,0 +1,147 @@
+"""Stream health for the ops page and Prometheus: throughput per topic over the last minutes
+(sampled end offsets), consumer lag per group and partition, dead letters per service."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer
+from prometheus_client import Gauge
+
+from events.topics import EVENT_TOPICS, deadletter_topic, topic_name
+from shared.kafka.consumer import partitions_of, stop_consumer
+from shared.kafka.lag import PartitionLag, consumer_lag
+from shared.kafka.topics import SERVICES_WITH_DEADLETTERS
+
+log = logging.getLogger(__name__)
+
+TOPIC_END_OFFSET = Gauge("touchpoint_topic_end_offset", "Sum of end offsets over a topic's partitions", ["topic"])
+CONSUMER_LAG = Gauge("touchpoint_consumer_lag", "Records not yet consumed", ["group", "topic", "partition"])
+DEAD_LETTERS_STORED = Gauge("touchpoint_dead_letters_stored", "Records in a service's dead letter topic", ["service"])
+
+
+@dataclass(frozen=True)
+class Sample:
+    at: float
+    end_offsets: dict[str, int]
+
+
+@dataclass
+class StreamHistory:
+    """End-offset samples; throughput is the difference between samples."""
+
+    window_seconds: float = 900
+    samples: deque[Sample] = field(default_factory=deque)
+
+    def add(self, sample: Sample) -> None:
+        self.samples.append(sample)
+        while self.samples and sample.at - self.samples[0].at > self.window_seconds:
+            self.samples.popleft()
+
+    def per_minute(self, topic: str, minutes: int = 10) -> list[float]:
+        """Events per minute for each of the last `minutes` minutes (oldest first)."""
+        if not self.samples:
+            return [0.0] * minutes
+        now = self.samples[-1].at
+        result = []
+        for minute in range(minutes, 0, -1):
+            start, end = now - minute * 60, now - (minute - 1) * 60
+            result.append(float(max(0, self._value_at(topic, end) - self._value_at(topic, start))))
+        return result
+
+    def _value_at(self, topic: str, at: float) -> int:
+        best = None
+        for sample in self.samples:
+            if sample.at <= at:
+                best = sample
+            else:
+                break
+        if best is None:
+            best = self.samples[0]
+        return best.end_offsets.get(topic, 0)
+
+
+@dataclass
+class StreamSnapshot:
+    throughput: dict[str, list[float]]
+    totals: dict[str, int]
+    lag: list[PartitionLag]
+    dead_letters: dict[str, int]
+
+
+class StreamMonitor:
+    """Samples the broker every `interval` seconds; also feeds the Prometheus gauges."""
+
+    def __init__(self, bootstrap_servers: str, topic_prefix: str, interval: float = 15.0) -> None:
+        self.bootstrap = bootstrap_servers
+        self.prefix = topic_prefix
+        self.interval = interval
+        self.history = StreamHistory()
+        self.lag: list[PartitionLag] = []
+        self.dead_letters: dict[str, int] = {}
+        self._task: asyncio.Task | None = None
+
+    @property
+    def event_topics(self) -> list[str]:
+        return [topic_name(self.prefix, topic) for topic in EVENT_TOPICS]
+
+    async def sample_once(self) -> None:
+        dl_topics = {deadletter_topic(self.prefix, s): s for s in SERVICES_WITH_DEADLETTERS}
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        try:
+            await consumer.start()
+            partitions = await partitions_of(consumer, self.event_topics + list(dl_topics))
+            ends = await consumer.end_offsets(partitions)
+            starts = await consumer.beginning_offsets(partitions)
+        finally:
+            await stop_consumer(consumer)
+        totals: dict[str, int] = {}
+        stored: dict[str, int] = {}
+        for tp, end in ends.items():
+            if tp.topic in dl_topics:
+                stored[dl_topics[tp.topic]] = stored.get(dl_topics[tp.topic], 0) + end - starts[tp]
+            else:
+                totals[tp.topic] = totals.get(tp.topic, 0) + end
+        self.history.add(Sample(time.time(), totals))
+        self.dead_letters = stored
+        self.lag = await consumer_lag(self.bootstrap, self.prefix)
+        for topic, total in totals.items():
+            TOPIC_END_OFFSET.labels(topic).set(total)
+        for service, count in stored.items():
+            DEAD_LETTERS_STORED.labels(service).set(count)
+        for row in self.lag:
+            CONSUMER_LAG.labels(row.group, row.topic, str(row.partition)).set(row.lag)
+
+    def snapshot(self, minutes: int = 10) -> StreamSnapshot:
+        latest = self.history.samples[-1].end_offsets if self.history.samples else {}
+        return StreamSnapshot(
+            throughput={topic: self.history.per_minute(topic, minutes) for topic in self.event_topics},
+            totals=dict(latest),
+            lag=list(self.lag),
+            dead_letters=dict(self.dead_letters),
+        )
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.sample_once()
+            except Exception as exc:  # monitoring must never take the API down; it says why
+                log.warning("stream sampling failed: %r", exc)
+            await asyncio.sleep(self.interval)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None

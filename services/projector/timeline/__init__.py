@@ -1,0 +1,1 @@
+"""The customer timeline projection: customers, identities and timeline entries from the log."""

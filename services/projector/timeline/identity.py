@@ -1,0 +1,60 @@
+"""Identity resolution: which timeline an interaction belongs on.
+
+An interaction goes to the customer who alone claims the highest-priority identifier that
+exactly one customer claims. Failing that it goes to the unmatched contact of its
+highest-priority identifier; if some identifier is claimed by two or more customers the
+entry is flagged `ambiguous` with the candidates, never given to one of them at random.
+Resolution depends only on the entry's identifiers and the identities, never on the order
+events arrived in, so a live projection and a rebuild agree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from services.projector.timeline.rows import EntryRow, Identifier, IdentityRow, contact_id_for
+from services.projector.timeline.view import View
+
+
+@dataclass(frozen=True)
+class Resolution:
+    owner_id: str
+    contact_id: str
+    ambiguous: bool = False
+    candidates: tuple[str, ...] = ()
+
+
+def resolve(identifiers: list[Identifier], view: View) -> Resolution | None:
+    """None when the interaction names no identifier at all."""
+    if not identifiers:
+        return None
+    contact_id = contact_id_for(identifiers[0])
+    identities = [view.identity(identifier) for identifier in identifiers]
+    for identity in identities:
+        if identity is not None and identity.customer_id is not None:
+            return Resolution(identity.customer_id, contact_id)
+    candidates = sorted({c for identity in identities if identity is not None and identity.ambiguous for c in identity.claimants})
+    return Resolution(contact_id, contact_id, ambiguous=bool(candidates), candidates=tuple(candidates))
+
+
+def placed(entry: EntryRow, view: View) -> EntryRow:
+    """The entry on the timeline its identifiers resolve to now."""
+    resolution = resolve(entry.identifiers(), view)
+    if resolution is None:
+        return entry
+    return replace(
+        entry,
+        owner_id=resolution.owner_id,
+        contact_id=resolution.contact_id,
+        ambiguous=resolution.ambiguous,
+        candidates=resolution.candidates,
+    )
+
+
+def with_claim(identity: IdentityRow | None, identifier: Identifier, customer_id: str) -> IdentityRow:
+    claimants = set(identity.claimants if identity else ()) | {customer_id}
+    return IdentityRow(identifier[0], identifier[1], tuple(sorted(claimants)))
+
+
+def without_claim(identity: IdentityRow | None, identifier: Identifier, customer_id: str) -> IdentityRow:
+    claimants = set(identity.claimants if identity else ()) - {customer_id}
+    return IdentityRow(identifier[0], identifier[1], tuple(sorted(claimants)))

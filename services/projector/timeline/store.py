@@ -1,0 +1,177 @@
+"""Reading and writing the timeline rows in the database (the projection's only I/O).
+
+`load_view` fetches exactly the rows a batch of events will look at into a `MemoryView`;
+`write_changes` upserts the changed rows in bulk. Both run inside the writer's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Table, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from events.call import CallAnswered, CallEnded, CallStarted
+from events.customer import ContactLinked, ContactUnlinked, CustomerRegistered
+from events.envelope import Event
+from events.shipment import ShipmentStatusChanged
+from services.projector.timeline.entries import call_key, shipment_key
+from services.projector.timeline.rows import (
+    IDENTIFIER_KINDS,
+    CustomerRow,
+    EntryRow,
+    Identifier,
+    IdentityRow,
+    customer_id_for,
+    entry_id_for,
+    utc,
+)
+from services.projector.timeline.tables import TimelineTables
+from services.projector.timeline.view import Change, MemoryView, change_key
+
+CHUNK = 500
+
+
+def event_identifiers(event: Event) -> list[Identifier]:
+    return [(kind, getattr(event.contact, kind)) for kind in IDENTIFIER_KINDS if getattr(event.contact, kind)]
+
+
+def folded_entry_id(event: Event) -> str | None:
+    match event:
+        case CallStarted() | CallAnswered() | CallEnded():
+            return entry_id_for(call_key(event))
+        case ShipmentStatusChanged():
+            return entry_id_for(shipment_key(event))
+    return None
+
+
+async def load_view(conn: AsyncConnection, tables: TimelineTables, events: Sequence[Event]) -> MemoryView:
+    view = MemoryView()
+    customer_ids = {customer_id_for(e.payload.customer_ref) for e in events if isinstance(e, CustomerRegistered)}
+    view.record(await fetch_customers(conn, tables, customer_ids))
+    identifiers: set[Identifier] = {i for e in events for i in event_identifiers(e)}
+    moving: set[Identifier] = set()
+    for event in events:
+        match event:
+            case CustomerRegistered(payload=p):
+                moving |= {("customer_ref", p.customer_ref)} | {("email", v) for v in p.emails}
+                moving |= {("phone", v) for v in p.phones} | {("order_ref", v) for v in p.order_refs}
+                before = view.customer(customer_id_for(p.customer_ref))
+                moving |= before.identifiers() if before else set()
+            case ContactLinked(payload=p) | ContactUnlinked(payload=p):
+                moving.add((p.identifier.kind, p.identifier.value))
+    entry_ids = {i for i in (folded_entry_id(e) for e in events) if i}
+    complaints = {c for c in (getattr(e.payload, "complaint_id", None) for e in events) if c}
+    entries = await fetch_entries(conn, tables, entry_ids, moving, complaints)
+    view.record(entries)
+    identifiers |= moving | {i for entry in entries for i in entry.identifiers()}
+    view.record(await fetch_identities(conn, tables, identifiers))
+    return view
+
+
+async def fetch_customers(conn: AsyncConnection, tables: TimelineTables, ids: Iterable[str]) -> list[CustomerRow]:
+    found: list[CustomerRow] = []
+    for chunk in chunks(sorted(ids)):
+        rows = await conn.execute(select(tables.customers).where(tables.customers.c.id.in_(chunk)))
+        found += [customer_from_row(row._mapping) for row in rows]
+    return found
+
+
+async def fetch_identities(conn: AsyncConnection, tables: TimelineTables, identifiers: Iterable[Identifier]) -> list[IdentityRow]:
+    t = tables.identities
+    found: list[IdentityRow] = []
+    for chunk in chunks(sorted(identifiers)):
+        rows = await conn.execute(select(t.c.kind, t.c.value, t.c.claimants).where(tuple_(t.c.kind, t.c.value).in_(chunk)))
+        found += [IdentityRow(kind, value, tuple(claimants)) for kind, value, claimants in rows]
+    return found
+
+
+async def fetch_entries(conn: AsyncConnection, tables: TimelineTables, ids: set[str], carrying: set[Identifier],
+                        complaints: set[str]) -> list[EntryRow]:
+    t = tables.entries
+    conditions: list[Any] = [t.c.id.in_(chunk) for chunk in chunks(sorted(ids))]
+    by_kind: dict[str, list[str]] = {}
+    for kind, value in carrying:
+        by_kind.setdefault(kind, []).append(value)
+    conditions += [t.c[kind].in_(chunk) for kind, values in by_kind.items() for chunk in chunks(sorted(values))]
+    conditions += [t.c.complaint_id.in_(chunk) for chunk in chunks(sorted(complaints))]
+    found: dict[str, EntryRow] = {}
+    for condition in conditions:
+        for row in await conn.execute(select(t).where(condition)):
+            entry = entry_from_row(row._mapping)
+            found[entry.id] = entry
+    return list(found.values())
+
+
+def chunks(values: list[Any]) -> list[list[Any]]:
+    return [values[i : i + CHUNK] for i in range(0, len(values), CHUNK)]
+
+
+# ---- rows <-> values -------------------------------------------------------------------------
+
+
+def customer_from_row(m: Any) -> CustomerRow:
+    return CustomerRow(
+        id=m["id"], kind=m["kind"], name=m["name"], customer_ref=m["customer_ref"], emails=tuple(m["emails"]),
+        phones=tuple(m["phones"]), order_refs=tuple(m["order_refs"]), segment=m["segment"], language=m["language"],
+        attributes=dict(m["attributes"]), updated_at=utc(m["updated_at"]) if m["updated_at"] else None,
+    )
+
+
+def entry_from_row(m: Any) -> EntryRow:
+    values = dict(m)
+    values["occurred_at"] = utc(values["occurred_at"])
+    values["recorded_at"] = utc(values["recorded_at"])
+    values["candidates"] = tuple(values["candidates"])
+    return EntryRow(**values)
+
+
+def customer_values(row: CustomerRow) -> dict[str, Any]:
+    return {
+        "id": row.id, "kind": row.kind, "name": row.name, "customer_ref": row.customer_ref, "emails": list(row.emails),
+        "phones": list(row.phones), "order_refs": list(row.order_refs), "segment": row.segment,
+        "language": row.language, "attributes": row.attributes, "updated_at": row.updated_at,
+    }
+
+
+def identity_values(row: IdentityRow) -> dict[str, Any]:
+    return {"kind": row.kind, "value": row.value, "claimants": list(row.claimants), "customer_id": row.customer_id,
+            "ambiguous": row.ambiguous}
+
+
+def entry_values(row: EntryRow) -> dict[str, Any]:
+    values = dict(row.__dict__)
+    values["candidates"] = list(row.candidates)
+    return values
+
+
+# ---- writing ---------------------------------------------------------------------------------
+
+
+async def write_changes(conn: AsyncConnection, tables: TimelineTables, changes: Iterable[Change]) -> None:
+    """Upserts the last state of every changed row."""
+    latest: dict[tuple[str, ...], Change] = {}
+    for change in changes:
+        latest[change_key(change)] = change
+    customers = [customer_values(c) for c in latest.values() if isinstance(c, CustomerRow)]
+    identities = [identity_values(c) for c in latest.values() if isinstance(c, IdentityRow)]
+    entries = [entry_values(c) for c in latest.values() if isinstance(c, EntryRow)]
+    await upsert(conn, tables.customers, customers)
+    await upsert(conn, tables.identities, identities)
+    await upsert(conn, tables.entries, entries)
+
+
+async def upsert(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    keys = [c.name for c in table.primary_key.columns]
+    statement = dialect.insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=keys, set_={c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
+    )
+    for chunk in chunks(rows):
+        await conn.execute(statement, chunk)
+
+

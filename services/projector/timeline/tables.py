@@ -1,0 +1,95 @@
+"""The timeline read model's tables (SQLAlchemy Core). `timeline_tables(suffix)` builds the
+same tables under other names: a rebuild fills `<name>__rebuild` tables and swaps them in.
+Alembic revision 0003_timeline creates the live ones; keep the two in step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import JSON, Boolean, Column, DateTime, Index, MetaData, String, Table, Text
+from sqlalchemy.dialects.postgresql import JSONB
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+IDENTIFIER_COLUMNS = ("email", "phone", "customer_ref", "order_ref", "tracking_number")
+
+
+@dataclass(frozen=True)
+class TimelineTables:
+    metadata: MetaData
+    customers: Table
+    identities: Table
+    entries: Table
+    suffix: str
+
+    def all(self) -> tuple[Table, ...]:
+        return (self.customers, self.identities, self.entries)
+
+    def indexes(self) -> list[Index]:
+        return [index for table in self.all() for index in table.indexes]
+
+
+def timeline_tables(suffix: str = "", with_indexes: bool = True) -> TimelineTables:
+    metadata = MetaData()
+    customers = Table(
+        f"customers{suffix}",
+        metadata,
+        Column("id", String(36), primary_key=True),
+        Column("kind", String(16), nullable=False),  # customer | contact (unmatched)
+        Column("name", Text),
+        Column("customer_ref", String(255)),
+        Column("emails", Json, nullable=False),
+        Column("phones", Json, nullable=False),
+        Column("order_refs", Json, nullable=False),
+        Column("segment", String(64)),
+        Column("language", String(16)),
+        Column("attributes", Json, nullable=False),
+        Column("updated_at", DateTime(timezone=True)),
+    )
+    identities = Table(
+        f"identities{suffix}",
+        metadata,
+        Column("kind", String(32), primary_key=True),
+        Column("value", String(320), primary_key=True),
+        Column("claimants", Json, nullable=False),
+        Column("customer_id", String(36)),  # the one claimant, when exactly one
+        Column("ambiguous", Boolean, nullable=False),
+    )
+    entries = Table(
+        f"timeline_entries{suffix}",
+        metadata,
+        Column("id", String(36), primary_key=True),
+        Column("entry_key", Text, nullable=False),
+        Column("owner_id", String(36), nullable=False),
+        Column("contact_id", String(36)),
+        Column("event_id", String(36), nullable=False),
+        Column("type", String(64), nullable=False),
+        Column("channel", String(16), nullable=False),
+        Column("direction", String(16)),
+        Column("occurred_at", DateTime(timezone=True), nullable=False),
+        Column("recorded_at", DateTime(timezone=True), nullable=False),
+        Column("summary", Text, nullable=False),
+        Column("details", Json, nullable=False),
+        Column("ambiguous", Boolean, nullable=False),
+        Column("candidates", Json, nullable=False),
+        *(Column(name, String(320)) for name in IDENTIFIER_COLUMNS),
+        Column("complaint_id", String(255)),
+    )
+    if with_indexes:
+        add_indexes(customers, identities, entries, suffix)
+    return TimelineTables(metadata, customers, identities, entries, suffix)
+
+
+def add_indexes(customers: Table, identities: Table, entries: Table, suffix: str) -> None:
+    Index(f"ix_customers_ref{suffix}", customers.c.customer_ref)
+    Index(f"ix_identities_customer{suffix}", identities.c.customer_id)
+    # newest-first pages per timeline: keyset on (occurred_at DESC, id)
+    Index(f"ix_timeline_owner_time{suffix}", entries.c.owner_id, entries.c.occurred_at.desc(), entries.c.id)
+    Index(f"ix_timeline_owner_channel_time{suffix}", entries.c.owner_id, entries.c.channel,
+          entries.c.occurred_at.desc(), entries.c.id)
+    # entries carrying an identifier move when it is linked, unlinked or registered
+    for name in (*IDENTIFIER_COLUMNS, "complaint_id"):
+        column = entries.c[name]
+        Index(f"ix_timeline_{name}{suffix}", column, postgresql_where=column.isnot(None), sqlite_where=column.isnot(None))
+
+
+TIMELINE = timeline_tables()

@@ -1,0 +1,75 @@
+"""What the pure projection may read: the current rows it needs, through a small port.
+
+`MemoryView` holds rows in dicts. Unit tests fold events into one directly; the writer
+fills one per batch with the rows the batch's events touch, so `apply` never does I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from services.projector.timeline.rows import CustomerRow, EntryRow, Identifier, IdentityRow
+
+
+class View(Protocol):
+    def customer(self, customer_id: str) -> CustomerRow | None: ...
+
+    def identity(self, identifier: Identifier) -> IdentityRow | None: ...
+
+    def entry(self, entry_id: str) -> EntryRow | None: ...
+
+    def entries_with(self, identifier: Identifier) -> list[EntryRow]:
+        """Every entry carrying this identifier, on whichever timeline it is."""
+
+    def entries_of_complaint(self, complaint_id: str) -> list[EntryRow]: ...
+
+
+Change = CustomerRow | IdentityRow | EntryRow  # the new state of one row (an upsert)
+
+
+def change_key(change: Change) -> tuple[str, ...]:
+    if isinstance(change, CustomerRow):
+        return ("customer", change.id)
+    if isinstance(change, IdentityRow):
+        return ("identity", change.kind, change.value)
+    return ("entry", change.id)
+
+
+@dataclass
+class MemoryView:
+    customers: dict[str, CustomerRow] = field(default_factory=dict)
+    identities: dict[Identifier, IdentityRow] = field(default_factory=dict)
+    entries: dict[str, EntryRow] = field(default_factory=dict)
+
+    def customer(self, customer_id: str) -> CustomerRow | None:
+        return self.customers.get(customer_id)
+
+    def identity(self, identifier: Identifier) -> IdentityRow | None:
+        return self.identities.get(identifier)
+
+    def entry(self, entry_id: str) -> EntryRow | None:
+        return self.entries.get(entry_id)
+
+    def entries_with(self, identifier: Identifier) -> list[EntryRow]:
+        kind, value = identifier
+        return sorted((e for e in self.entries.values() if getattr(e, kind) == value), key=lambda e: e.id)
+
+    def entries_of_complaint(self, complaint_id: str) -> list[EntryRow]:
+        return sorted((e for e in self.entries.values() if e.complaint_id == complaint_id), key=lambda e: e.id)
+
+    def record(self, changes: Iterable[Change]) -> None:
+        for change in changes:
+            if isinstance(change, CustomerRow):
+                self.customers[change.id] = change
+            elif isinstance(change, IdentityRow):
+                self.identities[(change.kind, change.value)] = change
+            else:
+                self.entries[change.id] = change
+
+    def timeline(self, owner_id: str) -> list[EntryRow]:
+        """Newest first, as the API shows it."""
+        owned = [e for e in self.entries.values() if e.owner_id == owner_id]
+        owned.sort(key=lambda e: e.id)
+        owned.sort(key=lambda e: e.occurred_at, reverse=True)
+        return owned

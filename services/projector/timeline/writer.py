@@ -1,0 +1,73 @@
+"""The one writer of the timeline read model.
+
+`write(batch)` commits, in ONE transaction, the rows the events change and the tracking
+records (applied event ids and next offsets per partition). An event already tracked is
+skipped, so redelivery, a crash between two batches and a restart change nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from events.envelope import Event
+from services.projector.metrics import BATCH_SIZE, DUPLICATES_SKIPPED, EVENTS_APPLIED, LAG_SECONDS
+from services.projector.timeline.projection import PROJECTION, apply
+from services.projector.timeline.store import load_view, write_changes
+from services.projector.timeline.tables import TIMELINE, TimelineTables
+from shared.db.tracking import mark_applied, store_offsets, unapplied
+
+Position = tuple[str, int]
+# Serialises writers of one projection across processes on PostgreSQL (two projector workers
+# would otherwise read-modify-write the same identity rows concurrently).
+ADVISORY_LOCK = 0x7470_7469  # "tpti"
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    applied: int
+    skipped: int
+
+
+class TimelineWriter:
+    def __init__(self, engine: AsyncEngine, tables: TimelineTables = TIMELINE, projection: str = PROJECTION) -> None:
+        self.engine, self.tables, self.projection = engine, tables, projection
+
+    async def write(self, events: Sequence[Event], next_offsets: Mapping[Position, int] | None = None) -> WriteResult:
+        """Applies the events not applied before, in order; returns how many it applied and skipped."""
+        async with self.engine.begin() as conn:
+            await self.lock(conn)
+            fresh = await unapplied(conn, self.projection, (str(e.event_id) for e in events))
+            todo: list[Event] = []
+            for event in events:
+                if str(event.event_id) in fresh:
+                    fresh.discard(str(event.event_id))
+                    todo.append(event)
+            view = await load_view(conn, self.tables, todo)
+            changes = []
+            for event in todo:
+                produced = apply(event, view)
+                view.record(produced)
+                changes += produced
+            await write_changes(conn, self.tables, changes)
+            await mark_applied(conn, self.projection, (str(e.event_id) for e in todo))
+            await store_offsets(conn, self.projection, next_offsets or {})
+        self.observe(todo, len(events) - len(todo))
+        return WriteResult(applied=len(todo), skipped=len(events) - len(todo))
+
+    async def lock(self, conn: AsyncConnection) -> None:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK})
+
+    def observe(self, applied: list[Event], skipped: int) -> None:
+        BATCH_SIZE.labels(self.projection).observe(len(applied) + skipped)
+        if skipped:
+            DUPLICATES_SKIPPED.labels(self.projection).inc(skipped)
+        for event in applied:
+            EVENTS_APPLIED.labels(self.projection, event.type).inc()
+        if applied:
+            newest = max(event.occurred_at for event in applied)
+            LAG_SECONDS.labels(self.projection).set((datetime.now(UTC) - newest).total_seconds())

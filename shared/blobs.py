@@ -1,0 +1,101 @@
+"""Content kept outside Kafka (attachments, oversized bodies, raw messages), addressed by the
+sha256 of its bytes: `<root>/ab/cd/abcd…` under `settings.attachments_path`.
+
+Writing is atomic (temporary file, fsync, rename), so a reader never sees half a blob, and
+idempotent: storing the same bytes twice keeps one file. Events carry only the `StoredBlob`
+reference (hash, size, type, name); the agent UI opens the bytes by hash for download."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from events.envelope import StoredBlob
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class BlobNotFound(LookupError):
+    """No blob with that hash is stored here."""
+
+
+class BlobSink(Protocol):
+    def put(self, data: bytes, content_type: str = "application/octet-stream", filename: str | None = None) -> StoredBlob:
+        """Stores `data` durably (or finds it already stored) and returns its reference."""
+
+
+def describe(data: bytes, content_type: str = "application/octet-stream", filename: str | None = None) -> StoredBlob:
+    """The reference of `data` without storing it."""
+    return StoredBlob(
+        sha256=hashlib.sha256(data).hexdigest(), size=len(data), content_type=content_type, filename=filename or None
+    )
+
+
+class BlobStore:
+    """Blobs as files under `root`; safe for several processes writing the same blob."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path_of(self, sha256: str) -> Path:
+        if not _SHA256.match(sha256):
+            raise BlobNotFound(f"{sha256!r} is not a sha256 hex digest")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def put(self, data: bytes, content_type: str = "application/octet-stream", filename: str | None = None) -> StoredBlob:
+        blob = describe(data, content_type, filename)
+        target = self.path_of(blob.sha256)
+        if target.exists() and target.stat().st_size == blob.size:
+            return blob
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return blob
+
+    def exists(self, sha256: str) -> bool:
+        try:
+            return self.path_of(sha256).is_file()
+        except BlobNotFound:
+            return False
+
+    def open(self, sha256: str) -> BinaryIO:
+        """The stored bytes for reading; raises BlobNotFound when absent."""
+        try:
+            return self.path_of(sha256).open("rb")
+        except FileNotFoundError:
+            raise BlobNotFound(f"no blob {sha256} under {self.root}") from None
+
+    def read(self, sha256: str) -> bytes:
+        with self.open(sha256) as handle:
+            return handle.read()
+
+
+@dataclass
+class InMemoryBlobStore:
+    """For unit tests: keeps blobs in a dict by hash."""
+
+    blobs: dict[str, bytes] = field(default_factory=dict)
+
+    def put(self, data: bytes, content_type: str = "application/octet-stream", filename: str | None = None) -> StoredBlob:
+        blob = describe(data, content_type, filename)
+        self.blobs[blob.sha256] = data
+        return blob
+
+    def read(self, sha256: str) -> bytes:
+        try:
+            return self.blobs[sha256]
+        except KeyError:
+            raise BlobNotFound(f"no blob {sha256}") from None

@@ -1,0 +1,110 @@
+"""A private Dovecot IMAP server for tests and benchmarks (Debian's `dovecot-imapd`, which
+`scripts/setup --test` installs): own configuration, a free loopback port, plain login from a
+passwd-file, Maildirs in a temporary directory owned by `nobody`. Stopped by its PID."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.kafka.local_broker import free_port, port_open
+
+DOVECOT = Path("/usr/sbin/dovecot")
+
+CONFIG = """\
+instance_name = {instance}
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+info_log_path = {root}/dovecot.log
+listen = 127.0.0.1
+protocols = imap
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:{root}/mail/%u
+mail_max_userip_connections = 200
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/passwd.d/%u
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home={root}/mail/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+"""
+
+
+@dataclass
+class Dovecot:
+    root: Path
+    port: int
+    process: subprocess.Popen | None = None
+    users: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    def start(self, wait_seconds: float = 20) -> None:
+        if not DOVECOT.exists():
+            raise RuntimeError("Dovecot is not installed: run scripts/setup --test (it installs dovecot-imapd)")
+        for sub in ("run", "state", "mail"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self.root.chmod(0o755)
+        if os.geteuid() == 0:
+            shutil.chown(self.root / "mail", "nobody", "nogroup")
+        # one passwd-file per user: Dovecot notices a changed file by its mtime, which two
+        # users added within one second would not change
+        (self.root / "passwd.d").mkdir(exist_ok=True)
+        config = self.root / "dovecot.conf"
+        config.write_text(CONFIG.format(instance=f"tp-test-{uuid.uuid4().hex[:8]}", root=self.root, port=self.port))
+        # a direct child, in the foreground, so that its PID is the one we stop
+        self.process = subprocess.Popen(
+            [str(DOVECOT), "-c", str(config), "-F"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + wait_seconds
+        while not port_open(self.port):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Dovecot exited: {self.process.stderr.read().decode(errors='replace')}; see {self.root}/dovecot.log")  # type: ignore[union-attr]
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"Dovecot did not listen on {self.port}; see {self.root}/dovecot.log")
+            time.sleep(0.05)
+
+    def add_user(self, name: str | None = None, password: str = "secret-pass") -> tuple[str, str]:
+        """A new IMAP user with an empty mailbox; returns (username, password)."""
+        name = name or f"u{uuid.uuid4().hex[:10]}"
+        (self.root / "passwd.d" / name).write_text(f"{name}:{{PLAIN}}{password}\n")
+        self.users[name] = password
+        return name, password
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+
+def start_dovecot(base_dir: Path) -> Dovecot:
+    server = Dovecot(root=base_dir / f"dovecot-{uuid.uuid4().hex[:6]}", port=free_port())
+    server.start()
+    return server

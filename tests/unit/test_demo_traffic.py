@@ -1,0 +1,48 @@
+import hashlib
+import hmac
+import json
+import random
+from datetime import UTC, datetime
+from email import message_from_bytes
+
+from services.demo.data import demo_customers
+from services.demo.traffic import HttpStep, MailStep, next_scenario, parcel
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def test_the_demo_produces_every_channel_and_missed_calls():
+    rng = random.Random(7)
+    customers = demo_customers()
+    names = {next_scenario(rng, customers, NOW, i, "s").name for i in range(300)}
+    assert {"mail thread", "form contact", "form complaint", "call (answered)", "call (noAnswer)",
+            "parcel (exception)", "parcel (delivered)"} <= names
+
+
+def test_demo_parcel_updates_are_signed_like_generic_webhooks():
+    scenario = parcel(random.Random(1), demo_customers()[0], "secret-1", NOW, exception=True)
+    statuses = []
+    for step in scenario.steps:
+        assert isinstance(step, HttpStep)
+        expected = hmac.new(b"secret-1", step.body, hashlib.sha256).hexdigest()
+        assert step.headers["X-Touchpoint-Signature"] == expected
+        statuses.append(json.loads(step.body)["status"])
+    assert statuses[-1] == "exception"
+
+
+def test_demo_mails_are_well_formed_and_replies_thread():
+    rng = random.Random(3)
+    customers = demo_customers()
+    for i in range(50):
+        scenario = next_scenario(rng, customers, NOW, i, "s")
+        if scenario.name == "mail thread" and len(scenario.steps) == 2:
+            first, reply = (message_from_bytes(step.raw) for step in scenario.steps if isinstance(step, MailStep))
+            assert reply["In-Reply-To"] == first["Message-ID"]
+            assert reply["Subject"] == "Re: " + first["Subject"]
+            return
+    raise AssertionError("no mail thread with a reply in 50 scenarios")
+
+
+def test_demo_customers_are_synthetic():
+    for customer in demo_customers():
+        assert customer.emails[0].endswith(("example.org", "example.com"))
