@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.notifier.business_hours import is_open, next_open, parse_span
+from services.notifier.business_hours import CalendarError, is_open, next_open
 from shared.config import Calendar
 
 OFFICE = Calendar(
@@ -59,5 +59,6 @@ def test_a_calendar_without_hours_never_opens_and_says_so():
 
 @pytest.mark.parametrize("bad", ["8-12", "12:00-08:00", "noon"])
 def test_malformed_hours_are_rejected_with_the_expected_form(bad):
-    with pytest.raises(ValueError, match="opening hours"):
-        parse_span(bad)
+    broken = Calendar(name="broken", timezone="Europe/Berlin", hours={"mon": [bad]})
+    with pytest.raises(CalendarError, match="broken"):
+        is_open(broken, datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
