@@ -9,10 +9,12 @@ reuses a Message-ID for different content gets a different event."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from datetime import UTC, datetime
 from email import policy
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
@@ -88,8 +90,20 @@ def parse_message(
     return _within_size(event, blobs)
 
 
+class _ReusingHeaderRegistry(HeaderRegistry):
+    """policy.default parses a header again on every access (Content-Type is read a dozen
+    times per message); header objects are immutable, so the parsed ones are reused."""
+
+    @functools.lru_cache(maxsize=512)  # noqa: B019 - one registry for the whole process
+    def __call__(self, name: str, value: str) -> BaseHeader:  # type: ignore[override]
+        return super().__call__(name, value)
+
+
+MAIL_POLICY = policy.default.clone(header_factory=_ReusingHeaderRegistry())
+
+
 def _read(raw: bytes, direction: Direction, blobs: BlobSink) -> dict:
-    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    msg = BytesParser(policy=MAIL_POLICY).parsebytes(raw)
     if not msg.keys():
         return _read_leniently(raw, "no RFC 5322 header found")
     subject = header_text(msg, "Subject")[:MAX_SUBJECT_CHARS]

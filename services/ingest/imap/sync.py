@@ -158,6 +158,12 @@ class FolderSync:
     def _parse_all(
         self, mails: list[FetchedMail], uidvalidity: int, historic_before: datetime
     ) -> list[tuple[int, EmailReceived | EmailSent | DeadLetter]]:
+        with self.blobs.durable_batch():  # blobs are on disk before their events are published
+            return self._parse_each(mails, uidvalidity, historic_before)
+
+    def _parse_each(
+        self, mails: list[FetchedMail], uidvalidity: int, historic_before: datetime
+    ) -> list[tuple[int, EmailReceived | EmailSent | DeadLetter]]:
         recorded_at = self.clock()
         results: list[tuple[int, EmailReceived | EmailSent | DeadLetter]] = []
         for mail in mails:
