@@ -17,6 +17,7 @@ from email import policy
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.parser import BytesParser
+from email.header import decode_header, make_header
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Literal
 
@@ -41,6 +42,7 @@ MAX_HTML_CHARS = 200_000
 MAX_ADDRESSES = 100
 MAX_REFERENCES = 50
 MAX_SUBJECT_CHARS = 998  # the RFC 5322 line limit
+LONG_ADDRESS_HEADER = 8192
 
 
 def parse_message(
@@ -167,17 +169,33 @@ def _lenient_headers(raw: bytes) -> dict[str, str]:
 
 
 def _addresses(msg: EmailMessage, name: str) -> list[Address]:
-    try:
-        header = msg.get(name)
-        pairs = [] if header is None else [(a.display_name, a.addr_spec) for a in header.addresses]
-    except Exception:  # malformed address list: fall back to the lenient parser of email.utils
-        pairs = getaddresses(raw_values(msg, name))
-    found: list[Address] = []
+    raw = raw_values(msg, name)
+    if not raw:
+        return []
+    if sum(map(len, raw)) > LONG_ADDRESS_HEADER:
+        # the email package needs minutes for tens of thousands of addresses
+        pairs = [(_decoded(display), spec) for display, spec in getaddresses(raw)]
+    else:
+        try:
+            header = msg.get(name)
+            pairs = [] if header is None else [(a.display_name, a.addr_spec) for a in header.addresses]
+        except Exception:  # malformed address list: fall back to the lenient parser of email.utils
+            pairs = [(_decoded(display), spec) for display, spec in getaddresses(raw)]
+    found: dict[str, Address] = {}
     for display_name, spec in pairs:
         email = normalise_email(repair(spec or ""))
-        if email and all(existing.email != email for existing in found):
-            found.append(Address(email=email, name=repair(display_name or "").strip()[:200] or None))
-    return found
+        if email and email not in found:
+            found[email] = Address(email=email, name=repair(display_name or "").strip()[:200] or None)
+            if len(found) == MAX_ADDRESSES:
+                break
+    return list(found.values())
+
+
+def _decoded(words: str) -> str:
+    try:
+        return str(make_header(decode_header(words)))
+    except Exception:
+        return words
 
 
 def _date(msg: EmailMessage, defects: list[str]) -> datetime | None:
@@ -239,21 +257,35 @@ def _fingerprint(raw: bytes, senders: list[Address], to: list[Address], cc: list
     return hashlib.sha256(head.encode("utf-8", errors="surrogateescape") + b"\x00" + body).hexdigest()
 
 
+class EventTooLarge(ValueError):
+    """Even without bodies the event does not fit in a Kafka record (a dead letter, raw kept)."""
+
+
 def _within_size(event: EmailReceived | EmailSent, blobs: BlobSink) -> EmailReceived | EmailSent:
-    """Cuts bodies until the encoded event fits in a Kafka record; the whole body stays stored."""
+    """Cuts bodies until the encoded event fits in a Kafka record; the whole body stays stored.
+    Then, for pathological mails, long recipient and attachment lists are shortened."""
     payload = event.payload
-    while len(encode(event)) > MAX_EVENT_BYTES:
+    while len(encode(event)) > MAX_EVENT_BYTES and (payload.text or payload.html):
         text, html = payload.text, payload.html
-        if not text and not html:
-            break  # nothing left to cut; the publisher's own limit reports it
-        full = payload.full_body or blobs.put((html or text or "").encode("utf-8"), "text/html; charset=utf-8" if html else "text/plain; charset=utf-8")
-        if html:
-            update = {"html": html[: len(html) // 2] or None}
-        else:
-            update = {"text": (text or "")[: len((text or "")) // 2] or None}
+        full = payload.full_body or blobs.put(
+            (html or text or "").encode("utf-8"), "text/html; charset=utf-8" if html else "text/plain; charset=utf-8"
+        )
+        update = {"html": html[: len(html) // 2] or None} if html else {"text": (text or "")[: len(text or "") // 2] or None}
         payload = payload.model_copy(update={**update, "body_truncated": True, "full_body": full})
         event = event.model_copy(update={"payload": payload})
+    if len(encode(event)) > MAX_EVENT_BYTES:
+        payload = payload.model_copy(update={
+            "to": payload.to[:10], "cc": payload.cc[:10], "reply_to": payload.reply_to[:10],
+            "attachments": payload.attachments[:50], "references": payload.references[:1] + payload.references[-9:],
+            "classification_reasons": payload.classification_reasons[:10], "defects": (
+                *payload.defects[:10], "recipient, attachment and reference lists shortened to fit a Kafka record",
+            ),
+        })
+        event = event.model_copy(update={"payload": payload})
+    size = len(encode(event))
+    if size > MAX_EVENT_BYTES:
+        raise EventTooLarge(f"the event needs {size} bytes even without bodies; the limit is {MAX_EVENT_BYTES}")
     return event
 
 
-__all__ = ["MAX_EVENT_BYTES", "parse_message"]
+__all__ = ["MAX_EVENT_BYTES", "EventTooLarge", "parse_message"]

@@ -77,14 +77,17 @@ class FolderSync:
     historic_before: datetime | None = None
     progress: Progress | None = None
 
-    async def run(self, source: FolderSource) -> int:
-        """Syncs the folder up to now; returns how many new events were published."""
+    async def run(self, source: FolderSource, stop: asyncio.Event | None = None) -> int:
+        """Syncs the folder up to now (or until `stop`, between batches); returns how many new
+        events were published."""
         status = await source.select(self.folder)
         checkpoint = await self._checkpoint_for(status)
         uids = [uid for uid in await source.uids_after(checkpoint.highest_uid, self.import_since) if uid > checkpoint.highest_uid]
         published = 0
         done = 0
         for batch in await self._batches(source, uids):
+            if stop is not None and stop.is_set():
+                return published
             checkpoint, count = await self._sync_batch(source, checkpoint, batch)
             published += count
             done += len(batch)

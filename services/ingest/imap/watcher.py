@@ -78,7 +78,7 @@ class FolderWatcher:
             try:
                 await connection.open()
                 metrics.CONNECTED.labels(self.sync.mailbox, self.sync.folder).set(1)
-                await self.sync.run(connection)
+                await self.sync.run(connection, stop)
                 self.backoff.reset()
                 await self._follow(connection, stop)
             except Exception as exc:  # retried below: reconnect and resume from the checkpoint
@@ -123,7 +123,7 @@ class FolderWatcher:
             if stop.is_set():
                 break
             # also after a quiet IDLE period: a cheap safety net for a change the server did not push
-            await self.sync.run(connection)
+            await self.sync.run(connection, stop)
 
 
 async def _interrupt_when(stop: asyncio.Event, connection: Connection) -> None:
