@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
 from email.headerregistry import BaseHeader, HeaderRegistry
@@ -19,7 +20,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.header import decode_header, make_header
 from email.utils import getaddresses, parsedate_to_datetime
-from typing import Literal
+from typing import Any, Literal
 
 from events.codec import encode
 from events.email import EmailPayload, EmailReceived, EmailSent, MailboxPosition
@@ -62,41 +63,51 @@ def parse_message(
     before `historic_before` is marked historic (shown, but never starts SLAs)."""
     raw_blob = blobs.put(raw, "message/rfc822")
     try:
-        fields = _read(raw, direction, blobs)
+        read = _read(raw, direction, blobs)
     except OSError:
         raise  # the blob store failed: transient, retried by the caller
     except Exception as exc:  # whatever the mail does to the email package, the mail is kept
-        fields = _read_leniently(raw, f"{type(exc).__name__}: {exc}"[:500])
+        read = _read_leniently(raw, f"{type(exc).__name__}: {exc}"[:500])
     event_type = EmailReceived if direction == "incoming" else EmailSent
-    natural_key = ("message-id", fields["message_id"]) if fields["message_id"] else ("content",)
+    message_id = read.payload.get("message_id")
     thread = thread_key(
-        fields["message_id"], fields.pop("in_reply_to_raw"), fields.pop("references_raw"), fields["subject"],
-        fields["contact"], fallback=fields["fingerprint"][:32],
+        message_id, read.in_reply_to_raw, read.references_raw, read.payload.get("subject", ""), read.contact,
+        fallback=read.fingerprint[:32],
     )
-    contact = fields.pop("contact")
-    payload = dict(
-        fields, position=MailboxPosition(mailbox=mailbox, folder=folder, uidvalidity=uidvalidity, uid=uid),
-        raw=raw_blob, content_hash=hashlib.sha256(raw).hexdigest(), thread_key=thread.key,
-        thread_evidence=thread.evidence,
-    )
-    fingerprint = payload.pop("fingerprint")
+    natural_key = ("message-id", message_id) if message_id else ("content",)
     event = event_type(
-        event_id=event_id_for(event_type.model_fields["type"].default, *natural_key, fingerprint),
+        event_id=event_id_for(event_type.model_fields["type"].default, *natural_key, read.fingerprint),
         occurred_at=received_at,
         recorded_at=recorded_at or received_at,
         source=f"imap:{mailbox}",
-        contact=ContactIdentifiers(email=contact),
+        contact=ContactIdentifiers(email=read.contact),
         historic=historic_before is not None and received_at < historic_before,
-        payload=EmailPayload(**payload),
+        payload=EmailPayload(
+            **read.payload,
+            position=MailboxPosition(mailbox=mailbox, folder=folder, uidvalidity=uidvalidity, uid=uid),
+            raw=raw_blob,
+            content_hash=hashlib.sha256(raw).hexdigest(),
+            thread_key=thread.key,
+            thread_evidence=thread.evidence,
+        ),
     )
     return _within_size(event, blobs)
+
+
+@dataclass
+class _ReadMail:
+    payload: dict[str, Any]  # the EmailPayload fields the message itself provides
+    contact: str | None  # the customer's address
+    fingerprint: str  # what identifies the content (see the module docstring)
+    in_reply_to_raw: str = ""
+    references_raw: str = ""
 
 
 class _ReusingHeaderRegistry(HeaderRegistry):
     """policy.default parses a header again on every access (Content-Type is read a dozen
     times per message); header objects are immutable, so the parsed ones are reused."""
 
-    @functools.lru_cache(maxsize=512)  # noqa: B019 - one registry for the whole process
+    @functools.lru_cache(maxsize=512)  # one registry lives as long as the process
     def __call__(self, name: str, value: str) -> BaseHeader:  # type: ignore[override]
         return super().__call__(name, value)
 
@@ -104,7 +115,7 @@ class _ReusingHeaderRegistry(HeaderRegistry):
 MAIL_POLICY = policy.default.clone(header_factory=_ReusingHeaderRegistry())
 
 
-def _read(raw: bytes, direction: Direction, blobs: BlobSink) -> dict:
+def _read(raw: bytes, direction: Direction, blobs: BlobSink) -> _ReadMail:
     msg = BytesParser(policy=MAIL_POLICY).parsebytes(raw)
     if not msg.keys():
         return _read_leniently(raw, "no RFC 5322 header found")
@@ -115,19 +126,16 @@ def _read(raw: bytes, direction: Direction, blobs: BlobSink) -> dict:
     verdict = classify(msg, sender_email, subject)
     body = read_body(msg, blobs)
     defects = list(body.defects)
-    date = _date(msg, defects)
-    return dict(
+    payload = dict(
         message_id=first_message_id(header_text(msg, "Message-ID")),
         in_reply_to=first_message_id(header_text(msg, "In-Reply-To")),
-        in_reply_to_raw=header_text(msg, "In-Reply-To"),
         references=_capped_references(message_ids(header_text(msg, "References"))),
-        references_raw=header_text(msg, "References"),
         sender=senders[0] if senders else None,
-        to=tuple(to[:MAX_ADDRESSES]),
-        cc=tuple(cc[:MAX_ADDRESSES]),
-        reply_to=tuple(_addresses(msg, "Reply-To")[:MAX_ADDRESSES]),
+        to=tuple(to),
+        cc=tuple(cc),
+        reply_to=tuple(_addresses(msg, "Reply-To")),
         subject=subject,
-        date=date,
+        date=_date(msg, defects),
         **_body_fields(body, blobs),
         attachments=body.attachments,
         classification=verdict.classification,
@@ -135,27 +143,34 @@ def _read(raw: bytes, direction: Direction, blobs: BlobSink) -> dict:
         bounced_message_id=verdict.bounced_message_id,
         bounced_recipients=verdict.bounced_recipients,
         defects=tuple(defects),
+    )
+    return _ReadMail(
+        payload=payload,
         contact=_customer_address(direction, sender_email, to, cc, verdict),
         fingerprint=_fingerprint(raw, senders, to, cc, subject, header_text(msg, "Date")),
+        in_reply_to_raw=header_text(msg, "In-Reply-To"),
+        references_raw=header_text(msg, "References"),
     )
 
 
-def _read_leniently(raw: bytes, error: str) -> dict:
+def _read_leniently(raw: bytes, error: str) -> _ReadMail:
     """What can still be said about a message the parser could not read."""
     headers = _lenient_headers(raw)
-    subject = headers.get("subject", "")[:MAX_SUBJECT_CHARS]
     sender = normalise_email(headers.get("from"))
-    return dict(
+    payload = dict(
         message_id=first_message_id(headers.get("message-id", "")),
         in_reply_to=first_message_id(headers.get("in-reply-to", "")),
-        in_reply_to_raw=headers.get("in-reply-to", ""),
         references=_capped_references(message_ids(headers.get("references", ""))),
-        references_raw=headers.get("references", ""),
         sender=Address(email=sender) if sender else None,
-        subject=subject,
+        subject=headers.get("subject", "")[:MAX_SUBJECT_CHARS],
         parse_error=error,
+    )
+    return _ReadMail(
+        payload=payload,
         contact=sender,
         fingerprint=hashlib.sha256(raw).hexdigest(),
+        in_reply_to_raw=headers.get("in-reply-to", ""),
+        references_raw=headers.get("references", ""),
     )
 
 
