@@ -243,3 +243,27 @@ async def test_a_mail_no_event_can_hold_goes_to_the_dead_letter_topic_and_the_po
     assert letter.original == hostile
     assert letter.reason.startswith("EventTooLarge: the event needs")
     assert letter.source == f"imap:{settings.file.mailboxes[0].name}/INBOX;uidvalidity={imap_account.uidvalidity('INBOX')};uid=1"
+
+
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+async def test_mail_is_fetched_over_tls_and_starttls(kafka_settings, imap_account, email_topic, tmp_path, security):
+    imap_account.append("INBOX", (FIXTURES / "latin1.eml").read_bytes())
+    port = imap_account.tls_port if security == "tls" else imap_account.port
+    settings = settings_for(kafka_settings, imap_account, tmp_path, {"INBOX": "incoming"})
+    box = settings.file.mailboxes[0].model_copy(update={"security": security, "port": port, "tls_ca_file": imap_account.ca_file})
+    async with poller(settings.model_copy(update={"file": FileConfig(mailboxes=[box])})):
+        await wait_for_checkpoint(settings, "INBOX", 1)
+    assert [e.payload.subject for e in await email_topic.drain()] == ["Rückfrage zur Erstattung"]
+
+
+async def test_a_server_certificate_nobody_vouches_for_is_refused(kafka_settings, imap_account, email_topic, tmp_path):
+    imap_account.append("INBOX", (FIXTURES / "latin1.eml").read_bytes())
+    settings = settings_for(kafka_settings, imap_account, tmp_path, {"INBOX": "incoming"})
+    box = settings.file.mailboxes[0].model_copy(update={"security": "tls", "port": imap_account.tls_port})
+    refused = {"mailbox": box.name, "reason": "SSLCertVerificationError"}
+    async with poller(settings.model_copy(update={"file": FileConfig(mailboxes=[box])})):
+        deadline = time.monotonic() + 30
+        while not REGISTRY.get_sample_value("touchpoint_imap_failures_total", refused):
+            assert time.monotonic() < deadline, "the poller never tried to connect"
+            await asyncio.sleep(0.05)
+    assert await email_topic.drain() == []

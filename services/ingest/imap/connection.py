@@ -45,7 +45,7 @@ class ImapConnection:
 
     def _open(self) -> None:
         box = self.mailbox
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=str(box.tls_ca_file) if box.tls_ca_file else None)
         client = IMAPClient(box.host, port=box.port, ssl=box.security == "tls", ssl_context=context, timeout=self.timeout)
         try:
             if box.security == "starttls":
