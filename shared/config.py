@@ -53,6 +53,7 @@ class Mailbox(Section):
     host: str
     port: int = 993
     security: Literal["tls", "starttls", "plain"] = "tls"
+    tls_ca_file: Path | None = Field(default=None, description="PEM CA certificate(s) to trust instead of the system's")
     username: str
     password: SecretStr
     folders: dict[str, Literal["incoming", "outgoing"]] = Field(default_factory=lambda: {"INBOX": "incoming"})
