@@ -32,7 +32,7 @@ from shared.kafka.topics import ensure_for
 log = logging.getLogger("touchpoint.projector")
 Position = tuple[str, int]
 BATCH = 500
-WITHIN_SECONDS = 0.2
+WITHIN_SECONDS = 0.05
 
 
 def group_id(settings: Settings) -> str:

@@ -23,6 +23,7 @@ from services.projector.timeline.rows import (
     EntryRow,
     Identifier,
     IdentityRow,
+    contact_id_for,
     customer_id_for,
     entry_id_for,
     utc,
@@ -49,6 +50,8 @@ def folded_entry_id(event: Event) -> str | None:
 async def load_view(conn: AsyncConnection, tables: TimelineTables, events: Sequence[Event]) -> MemoryView:
     view = MemoryView()
     customer_ids = {customer_id_for(e.payload.customer_ref) for e in events if isinstance(e, CustomerRegistered)}
+    # unmatched contacts the batch's interactions may need (existing ones are not written again)
+    customer_ids |= {contact_id_for(ids[0]) for ids in map(event_identifiers, events) if ids}
     view.record(await fetch_customers(conn, tables, customer_ids))
     identifiers: set[Identifier] = {i for e in events for i in event_identifiers(e)}
     moving: set[Identifier] = set()
