@@ -212,7 +212,8 @@ async def visible_latency(settings: Settings, url: str) -> tuple[list[float], li
     a plain consumer of the topic receives it."""
     env = {**os.environ, "TOUCHPOINT_KAFKA_BOOTSTRAP": settings.bootstrap_servers,
            "TOUCHPOINT_TOPIC_PREFIX": settings.topic_prefix, "TOUCHPOINT_DATABASE_URL": url,
-           "TOUCHPOINT_DATA_DIR": str(settings.data_dir), "TOUCHPOINT_LOG_LEVEL": "WARNING"}
+           "TOUCHPOINT_DATA_DIR": str(settings.data_dir), "TOUCHPOINT_LOG_LEVEL": "WARNING",
+           "TOUCHPOINT_PROJECTOR_METRICS_PORT": "0"}
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log = open(settings.data_dir / "projector.log", "ab")  # noqa: SIM115 - the child keeps it
     process = subprocess.Popen([sys.executable, "-m", "shared.cli", "projector"], env=env, cwd=ROOT, stdout=log, stderr=log)

@@ -227,6 +227,7 @@ class Settings(BaseSettings):
     ingest_port: int = 8080
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    projector_metrics_port: int = Field(default=9464, ge=0, description="projector's Prometheus /metrics; 0: off")
     public_url: str | None = Field(default=None, description="how users reach the agent UI (links in mails)")
     default_region: str | None = Field(
         default=None, description="ISO country for phone numbers written without a country code"

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -26,6 +27,7 @@ from shared.db.migrate import upgrade_async
 from shared.db.tracking import applied_events
 from shared.kafka.consumer import BatchReader, stop_consumer
 from shared.kafka.deadletter import DeadLetter
+from shared.kafka.local_broker import free_port
 from shared.kafka.publisher import KafkaPublisher
 from tests import timeline_factories as f
 
@@ -35,7 +37,7 @@ PHONE = "+4915112345678"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_projector(settings, db_url: str) -> subprocess.Popen:
+def start_projector(settings, db_url: str, metrics_port: int = 0) -> subprocess.Popen:
     env = {
         **os.environ,
         "TOUCHPOINT_KAFKA_BOOTSTRAP": settings.bootstrap_servers,
@@ -44,6 +46,7 @@ def start_projector(settings, db_url: str) -> subprocess.Popen:
         "TOUCHPOINT_DATABASE_URL": db_url,
         "TOUCHPOINT_DATA_DIR": str(settings.data_dir),
         "TOUCHPOINT_LOG_LEVEL": "WARNING",
+        "TOUCHPOINT_PROJECTOR_METRICS_PORT": str(metrics_port),
     }
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log = open(settings.data_dir / "projector.log", "ab")  # noqa: SIM115 - the child keeps it
@@ -126,7 +129,8 @@ async def publisher(kafka_settings):
 async def test_a_cross_channel_history_lands_in_order_and_redelivery_changes_nothing(
         kafka_settings, db_url, engine, publisher):
     events = cross_channel_history()
-    process = start_projector(kafka_settings, db_url)
+    metrics_port = free_port()
+    process = start_projector(kafka_settings, db_url, metrics_port)
     try:
         await publisher.publish(events)
         await wait_for(lambda: applied_all(engine, len(events)), "applying the history", process, kafka_settings)
@@ -144,6 +148,11 @@ async def test_a_cross_channel_history_lands_in_order_and_redelivery_changes_not
         await publisher.publish([marker])
         await wait_for(lambda: applied_all(engine, len(events) + 1), "applying the marker", process, kafka_settings)
         assert await stored_entries(engine) == fold([*events, marker])
+
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+        assert 'touchpoint_projector_events_applied_total{projection="timeline",type="email.received"} 2.0' in metrics
+        assert 'touchpoint_projector_duplicates_skipped_total{projection="timeline"}' in metrics
+        assert "touchpoint_projector_lag_seconds" in metrics and "touchpoint_projector_batch_size_bucket" in metrics
     finally:
         stop(process)
 
