@@ -267,6 +267,7 @@ class Settings(BaseSettings):
     api_port: int = 8000
     notifier_metrics_port: int = Field(default=8090, ge=0, description="the notifier's /metrics; 0: none")
     sla_metrics_port: int = Field(default=8091, ge=0, description="the complaints/SLA process's /metrics; 0: none")
+    projector_metrics_port: int = Field(default=8092, ge=0, description="the projector's /metrics; 0: none")
     public_url: str | None = Field(default=None, description="how users reach the agent UI (links in mails)")
     default_region: str | None = Field(
         default=None, description="ISO country for phone numbers written without a country code"

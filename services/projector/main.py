@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
+from prometheus_client import start_http_server
 
 from services.projector.catchup import catch_up, interaction_topics
 from services.projector.consume import BatchProjector, as_batch
@@ -32,7 +33,7 @@ from shared.kafka.topics import ensure_for
 log = logging.getLogger("touchpoint.projector")
 Position = tuple[str, int]
 BATCH = 500
-WITHIN_SECONDS = 0.2
+WITHIN_SECONDS = 0.05
 
 
 def group_id(settings: Settings) -> str:
@@ -135,8 +136,20 @@ async def seed_group_offsets(settings: Settings, positions: Mapping[Position, in
         await consumer.stop()
 
 
+def serve_metrics(settings: Settings) -> None:
+    """The worker has no web server of its own; Prometheus scrapes this port."""
+    if not settings.projector_metrics_port:
+        return
+    try:
+        start_http_server(settings.projector_metrics_port, addr=settings.api_host)
+    except OSError as exc:
+        log.warning("metrics not served on %s:%d (%s); set TOUCHPOINT_PROJECTOR_METRICS_PORT to a free port or 0",
+                    settings.api_host, settings.projector_metrics_port, exc)
+
+
 def run(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    serve_metrics(settings)
     asyncio.run(prepare(settings))
     runtime = Runtime(settings)
     app = build_app(settings, runtime)
