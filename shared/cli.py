@@ -33,6 +33,7 @@ SERVICE_ENTRYPOINTS: dict[str, str] = {
     "ingest": "services.ingest.http.main:run",
     "imap": "services.ingest.imap.main:run",
     "projector": "services.projector.main:run",
+    "complaints": "services.projector.complaints.main:run",
     "notifier": "services.notifier.main:run",
     "api": "services.projector.api.main:run",
 }
@@ -99,6 +100,7 @@ def _service_command(name: str, help_text: str) -> None:
 _service_command("ingest", "Ingest HTTP service: telephony, web form and shipping webhooks.")
 _service_command("imap", "IMAP pollers for the configured mailboxes.")
 _service_command("projector", "Projector: the log into customer timelines, identities and SLA views.")
+_service_command("complaints", "Complaints processor and SLA timers (sla.warning / sla.breached).")
 _service_command("notifier", "Notifier: escalation routing and delivery.")
 _service_command("api", "Agent API and web UI.")
 

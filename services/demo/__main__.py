@@ -7,13 +7,17 @@ import asyncio
 import logging
 import random
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 
 from services.demo.config import DemoSecrets
 from services.demo.data import demo_customers, write_customers_csv
 from services.demo.mailsink import start_mail_sink
+from services.demo.mail import MailPublisher
 from services.demo.traffic import HttpStep, MailStep, Scenario, next_scenario
+from services.projector.customers_csv import parse_customers
+from services.projector.customers_import import publish_all
 from shared.config import Settings, load_settings
 from shared.logging import configure_logging
 
@@ -52,9 +56,15 @@ async def play(scenario: Scenario, *args) -> None:
             log.exception("demo step of %s failed", scenario.name)
 
 
-async def main(settings: Settings) -> None:
-    from services.demo.mail import MailPublisher
+async def import_customers(settings: Settings, csv_path: Path) -> None:
+    """The same parsing and publishing `touchpoint customers import` does, inside this loop."""
+    events, problems = parse_customers(csv_path.read_text(encoding="utf-8"), datetime.now(UTC), settings.default_region)
+    for problem in problems:
+        log.warning("demo customers: %s", problem)
+    await publish_all(settings, events)
 
+
+async def main(settings: Settings) -> None:
     secrets = DemoSecrets()
     sink = start_mail_sink(settings.data_dir / "demo-mail", secrets.smtp_port)
     ingest = f"http://{settings.ingest_host}:{settings.ingest_port}"
@@ -67,8 +77,6 @@ async def main(settings: Settings) -> None:
             await wait_ready(client, f"{ingest}/readyz")
             await wait_ready(client, f"{api}/readyz")
             csv_path = write_customers_csv(settings.data_dir / "demo-customers.csv", customers)
-            from services.projector.customers_import import import_customers
-
             await import_customers(settings, csv_path)
             print(f"demo: {len(customers)} customers imported; open {api}/ and log in with token "
                   f"'{secrets.agent_token}' (agent) or '{secrets.lead_token}' (lead)", flush=True)
