@@ -24,9 +24,11 @@ def artifacts() -> Path:
 @pytest.fixture(scope="session")
 async def stack(kafka_bootstrap: str, session_dir: Path) -> AsyncIterator[Stack]:
     running = make_stack(session_dir / "e2e", kafka_bootstrap)
+    from shared.db.migrate import upgrade_async
     from shared.kafka.topics import ensure_for
 
     await ensure_for(running.settings)
+    await upgrade_async(running.settings.db_url)  # once, before the services race to do it
     running.start()
     try:
         await running.wait_ready()
