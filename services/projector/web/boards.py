@@ -14,10 +14,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from services.ingest.imap.checkpoints import checkpoints as imap_checkpoints
+from services.projector.api import queries
 from services.projector.complaints import store, views
 from services.projector.complaints.policy import rules_from_settings
 from services.projector.complaints.tables import complaints as complaints_table
 from services.projector.ops.deadletters import ReplayRefused, read_dead_letters, replay, with_replays
+from services.projector.timeline.rows import contact_id_for, customer_id_for
 from services.projector.web.guards import check_csrf, session_of
 from shared.kafka.errors import KafkaUnavailable
 
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 
 PRIORITIES = ("urgent", "high", "normal", "low")
 THROUGHPUT_MINUTES = 10
+FRESH_SECONDS = 1  # the page shows the broker as it is now; the background samples feed the per-minute history
 LAST_WEBHOOK_METRIC = "touchpoint_webhook_last_accepted_timestamp_seconds"
 
 
@@ -42,8 +45,10 @@ def boards_router(ui: WebUi) -> APIRouter:
             ids = await store.list_complaint_ids(conn, ("open", "paused"), team or None, priority or None, 500)
             events = await store.events_of_many(conn, ids)
             teams = [t for (t,) in await conn.execute(select(complaints_table.c.team).distinct()) if t]
-        now = datetime.now(UTC)
-        rows = views.sort_by_urgency(views.board_entry(events[i], rules, now) for i in ids if events[i])
+            now = datetime.now(UTC)
+            rows = views.sort_by_urgency(views.board_entry(events[i], rules, now) for i in ids if events[i])
+            for row in rows:
+                row["timeline_link"] = await timeline_link(conn, row["customer"])
         return pages.render(request, "complaints.html", rows=rows, teams=sorted(teams), team=team, priority=priority,
                             priorities=PRIORITIES, now=now, page="complaints")
 
@@ -51,13 +56,13 @@ def boards_router(ui: WebUi) -> APIRouter:
     async def ops_page(request: Request, done: str = "", error: str = "") -> Response:
         session_of(request, "ops")
         problems: list[str] = []
-        snapshot = ui.monitor.snapshot(THROUGHPUT_MINUTES)
-        if not ui.monitor.history.samples:
+        samples = ui.monitor.history.samples
+        if not samples or time.time() - samples[-1].at > FRESH_SECONDS:
             try:
                 await ui.monitor.sample_once()
-                snapshot = ui.monitor.snapshot(THROUGHPUT_MINUTES)
             except Exception as exc:  # the page still shows what it has, and says why the rest is missing
                 problems.append(f"Kafka: {exc!r}")
+        snapshot = ui.monitor.snapshot(THROUGHPUT_MINUTES)
         try:
             letters = await with_replays(ui.engine, await read_dead_letters(ui.settings.bootstrap_servers,
                                                                              ui.settings.topic_prefix, 100))
@@ -84,6 +89,21 @@ def boards_router(ui: WebUi) -> APIRouter:
         return RedirectResponse(f"/ops?done={quote(letter_id + ' → ' + topic)}#dead-letters", status_code=303)
 
     return router
+
+
+async def timeline_link(conn, customer: dict[str, Any]) -> str | None:  # type: ignore[no-untyped-def]
+    """The customer's timeline; a complaint opened before its sender was known to be a customer
+    names only an address, which leads to the customer (or the unmatched contact) now."""
+    if customer.get("customer_id"):
+        return f"/customers/{customer['customer_id']}"
+    if customer.get("customer_ref"):
+        return f"/customers/{customer_id_for(customer['customer_ref'])}"
+    for kind in ("email", "phone"):
+        value = customer.get(kind)
+        if value:
+            found = await queries.identity(conn, kind, value)
+            return f"/customers/{found.customer_id if found and found.customer_id else contact_id_for((kind, value))}"
+    return None
 
 
 def ingest_url(ui: WebUi) -> str:
