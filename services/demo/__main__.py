@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -64,6 +65,20 @@ async def import_customers(settings: Settings, csv_path: Path) -> None:
     await publish_all(settings, events)
 
 
+async def seed_history(rng: random.Random, customers, client: httpx.AsyncClient, settings: Settings,
+                       secrets: DemoSecrets, mail_sender, per_customer: int = 3) -> int:
+    """A short history for every customer before the gentle live traffic starts, so the first
+    page an agent opens is not empty: the same scenarios, their steps sent without pauses."""
+    seq = 0
+    for customer in customers:
+        for _ in range(per_customer):
+            seq += 1
+            scenario = next_scenario(rng, [customer], datetime.now(UTC), seq, secrets.shipping_secret)
+            await play(Scenario(scenario.name, tuple(replace(step, delay=0) for step in scenario.steps)),
+                       client, settings, secrets, mail_sender)
+    return seq
+
+
 async def main(settings: Settings) -> None:
     secrets = DemoSecrets()
     sink = start_mail_sink(settings.data_dir / "demo-mail", secrets.smtp_port)
@@ -79,9 +94,9 @@ async def main(settings: Settings) -> None:
             csv_path = write_customers_csv(settings.data_dir / "demo-customers.csv", customers)
             await import_customers(settings, csv_path)
             print(f"demo: {len(customers)} customers imported; open {api}/ and log in with token "
-                  f"'{secrets.agent_token}' (agent) or '{secrets.lead_token}' (lead)", flush=True)
+                  f"'{secrets.agent_token}' (agent), '{secrets.lead_token}' (lead) or '{secrets.ops_token}' (ops)", flush=True)
+            seq = await seed_history(rng, customers, client, settings, secrets, mail_sender)
             tasks: set[asyncio.Task] = set()
-            seq = 0
             while True:
                 seq += 1
                 scenario = next_scenario(rng, customers, datetime.now(UTC), seq, secrets.shipping_secret)
