@@ -50,9 +50,13 @@ async def test_agent_logs_in_searches_and_reads_a_cross_channel_timeline(stack, 
     await traffic.wait_for_entry(stack, ERIKA_ID, lambda e: e["channel"] == "email")
 
     page = await context.new_page()
+    await page.goto(f"{stack.api}/")
+    await page.wait_for_url("**/login**")
+    await page.screenshot(path=str(artifacts / "login.png"))
     await log_in(page, stack)
     await page.fill("#q", "Erika Muster")
     await page.press("#q", "Enter")
+    await page.screenshot(path=str(artifacts / "search.png"))
     await page.click(f"a[href='/customers/{ERIKA_ID}']")
     await page.wait_for_url(f"**/customers/{ERIKA_ID}")
     assert await page.inner_text("h1") == ERIKA.name
