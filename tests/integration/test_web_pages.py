@@ -133,6 +133,19 @@ async def test_the_ops_page_is_for_the_ops_role_only(site):
     assert (await site.get("/complaints")).status_code == 403
 
 
+async def test_the_live_feed_starts_on_an_empty_read_model(db_url):
+    await upgrade_async(db_url)
+    engine = make_engine(db_url)
+    try:
+        watcher = CommitWatcher(engine)
+        await watcher.prime()
+        await TimelineWriter(engine).write([f.call("started", "first", PHONE, 0)], {("t.calls", 0): 1})
+        [first] = await watcher.poll()
+        assert first.entry["details"]["call_id"] == "first"
+    finally:
+        await engine.dispose()
+
+
 async def test_the_live_feed_hands_over_what_the_projector_commits_once(site):
     watcher = CommitWatcher(site.engine)
     await watcher.prime()

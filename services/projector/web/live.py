@@ -17,7 +17,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -32,6 +32,7 @@ from shared.db.tracking import projection_offsets
 log = logging.getLogger("touchpoint.web.live")
 SLACK = timedelta(seconds=60)  # how far back of the newest seen entry to look for late commits
 QUEUE_LIMIT = 1000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class CommitWatcher:
         if mark == self._mark:
             return []
         self._mark = mark
-        since = (self._newest - SLACK) if self._newest else datetime.min.replace(tzinfo=None)
+        since = (self._newest - SLACK) if self._newest else EPOCH
         changed: list[LiveEntry] = []
         for owner_id, entry in await self.recent_entries(since):
             stamp = datetime.fromisoformat(entry["recorded_at"])
