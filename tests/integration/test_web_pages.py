@@ -93,6 +93,13 @@ async def test_search_finds_the_customer_by_phone(site):
     assert f'href="/customers/{ERIKA}"' in page.text and "Erika Muster" in page.text
 
 
+async def test_the_start_page_lists_unmatched_contacts_to_link(site):
+    await log_in(site, "agent-token-1")
+    page = await site.get("/")
+    assert f'href="/customers/{contact_id_for(("phone", STRANGER))}"' in page.text and STRANGER in page.text
+    assert f'href="/customers/{ERIKA}"' not in page.text
+
+
 async def test_a_long_timeline_is_served_in_pages_by_cursor(site):
     await log_in(site, "agent-token-1")
     page = await site.get(f"/customers/{ERIKA}")

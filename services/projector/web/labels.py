@@ -83,6 +83,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "fields": ("Fields", "Felder"),
     "message": ("Message", "Nachricht"),
     "details": ("Details", "Details"),
+    "unmatched": ("Unmatched contacts", "Nicht zugeordnete Kontakte"),
     "link_title": ("Link to customer", "Kunde zuordnen"),
     "link_hint": ("Give the customer number this {kind} belongs to.",
                   "Geben Sie die Kundennummer an, zu der diese Angabe ({kind}) gehört."),

@@ -81,7 +81,22 @@ def pages_router(ui: WebUi) -> APIRouter:
         session_of(request)
         q = q.strip()[:200]
         found = await search(request, q) if q else []
-        return pages.render(request, "home.html", q=q, found=found, page="home")
+        unmatched = [] if q else await recent_contacts()
+        return pages.render(request, "home.html", q=q, found=found, unmatched=unmatched, page="home")
+
+    async def recent_contacts(limit: int = 10) -> list[dict[str, Any]]:
+        """Unmatched contacts with their latest entry, newest first: who still needs linking."""
+        from sqlalchemy import func, select
+
+        from services.projector.timeline.tables import TIMELINE
+
+        c, e = TIMELINE.customers, TIMELINE.entries
+        latest = func.max(e.c.occurred_at).label("latest")
+        query = (select(c.c.id, c.c.emails, c.c.phones, latest).join(e, e.c.owner_id == c.c.id)
+                 .where(c.c.kind == "contact").group_by(c.c.id, c.c.emails, c.c.phones).order_by(latest.desc()).limit(limit))
+        async with ui.engine.connect() as conn:
+            rows = await conn.execute(query)
+            return [{"id": r.id, "label": ", ".join([*r.phones, *r.emails]), "latest": r.latest} for r in rows]
 
     async def search(request: Request, q: str) -> list[dict[str, Any]]:
         region = ui.settings.default_region
