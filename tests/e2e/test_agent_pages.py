@@ -116,3 +116,18 @@ async def test_new_mail_appears_on_the_open_timeline_without_reload(stack, conte
     await traffic.send_mail(stack, traffic.plain_mail(BOB.emails[0], BOB.name, subject, "Hello, any news?"))
     await page.locator("#timeline li.entry.fresh", has_text=subject).wait_for(timeout=30_000)
     assert await marker.get_attribute("data-same-document") == "yes"  # no reload happened
+
+
+async def test_a_call_while_the_agent_reads_another_customer_shows_a_banner_instead_of_leaving_the_page(stack, context):
+    page = await context.new_page()
+    await log_in(page, stack, target=f"/customers/{ERIKA_ID}")
+    await live(page)
+    call_id = f"b-{uuid.uuid4().hex[:8]}"
+    await traffic.cti(stack, "newCall", call_id, BOB.phones[0], **{"user[]": "21"})
+    await traffic.wait_for_entry(stack, BOB_ID, lambda e: e["details"].get("call_id") == call_id)
+    banner = page.locator("#pop")
+    await banner.get_by_role("link").wait_for(timeout=1000)
+    assert BOB.name in await banner.inner_text()
+    assert page.url.endswith(f"/customers/{ERIKA_ID}")
+    await page.keyboard.press("Enter")  # the banner's link has the focus
+    await page.wait_for_url(f"**/customers/{BOB_ID}?pop=1")

@@ -32,6 +32,7 @@ from shared.db.tracking import projection_offsets
 log = logging.getLogger("touchpoint.web.live")
 SLACK = timedelta(seconds=60)  # how far back of the newest seen entry to look for late commits
 QUEUE_LIMIT = 1000
+PRIME_WAIT_SECONDS = 10
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -55,6 +56,7 @@ class CommitWatcher:
         self._mark: tuple[int, int] | None = None
         self._newest: datetime | None = None
         self._seen: dict[str, tuple[str, str, str]] = {}
+        self._primed = asyncio.Event()
 
     async def commit_mark(self) -> tuple[int, int]:
         p = projection_offsets
@@ -103,9 +105,12 @@ class CommitWatcher:
         self._seen = {k: v for k, v in self._seen.items() if v[1] >= cutoff}
 
     async def _run(self) -> None:
-        await self.prime()
         while True:
             try:
+                if not self._primed.is_set():
+                    await self.prime()
+                    self._primed.set()
+                    continue
                 for item in await self.poll():
                     for queue in list(self._subscribers):
                         if queue.qsize() < QUEUE_LIMIT:
@@ -127,15 +132,27 @@ class CommitWatcher:
                 pass
             self._task = None
 
-    @asynccontextmanager
-    async def subscription(self) -> AsyncIterator[asyncio.Queue[LiveEntry]]:
+    async def subscribe(self) -> asyncio.Queue[LiveEntry]:
+        """A queue of what is committed from now on (returns once the watcher knows "now")."""
         self.start()
         queue: asyncio.Queue[LiveEntry] = asyncio.Queue()
         self._subscribers.add(queue)
         try:
+            await asyncio.wait_for(self._primed.wait(), PRIME_WAIT_SECONDS)
+        except TimeoutError:
+            log.warning("live feed not primed after %s s (database?); the page will get what follows", PRIME_WAIT_SECONDS)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[LiveEntry]) -> None:
+        self._subscribers.discard(queue)
+
+    @asynccontextmanager
+    async def subscription(self) -> AsyncIterator[asyncio.Queue[LiveEntry]]:
+        queue = await self.subscribe()
+        try:
             yield queue
         finally:
-            self._subscribers.discard(queue)
+            self.unsubscribe(queue)
 
 
 def pops_for(item: LiveEntry, extension: str | None) -> bool:

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
 
 from events.customer import ContactLinked
 from events.envelope import ActorRef
@@ -228,12 +229,15 @@ def pages_router(ui: WebUi) -> APIRouter:
         extension = session.principal.extension
         labels = pages.labels_for(request, session)
 
+        # subscribed before the response starts: once the page sees the stream open, nothing
+        # committed afterwards is missed
+        queue = await ui.live.subscribe()
+
         async def stream():  # type: ignore[no-untyped-def]
             loop = asyncio.get_running_loop()
             ends = loop.time() + STREAM_SECONDS
-            yield "retry: 1000\n\n"
-            async with ui.live.subscription() as queue:
-                yield ": subscribed\n\n"
+            try:
+                yield "retry: 1000\n\n"
                 while loop.time() < ends:
                     try:
                         item = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
@@ -245,9 +249,13 @@ def pages_router(ui: WebUi) -> APIRouter:
                         yield sse("entry", {"id": item.entry["id"], "channel": item.entry["channel"], "html": html})
                     if pops_for(item, extension):
                         yield sse("pop", await pop_payload(item.owner_id, item.entry, labels))
+            finally:
+                ui.live.unsubscribe(queue)
 
+        # also when the client leaves before the stream starts
         return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+                                 background=BackgroundTask(ui.live.unsubscribe, queue))
 
     async def pop_payload(owner_id: str, entry: dict[str, Any], labels) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         async with ui.engine.connect() as conn:
