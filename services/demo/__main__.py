@@ -6,14 +6,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 
 from services.demo.config import DemoSecrets
 from services.demo.data import demo_customers, write_customers_csv
 from services.demo.mailsink import start_mail_sink
+from services.demo.mail import MailPublisher
 from services.demo.traffic import HttpStep, MailStep, Scenario, next_scenario
+from services.projector.customers_csv import parse_customers
+from services.projector.customers_import import publish_all
 from shared.config import Settings, load_settings
 from shared.logging import configure_logging
 
@@ -52,9 +57,29 @@ async def play(scenario: Scenario, *args) -> None:
             log.exception("demo step of %s failed", scenario.name)
 
 
-async def main(settings: Settings) -> None:
-    from services.demo.mail import MailPublisher
+async def import_customers(settings: Settings, csv_path: Path) -> None:
+    """The same parsing and publishing `touchpoint customers import` does, inside this loop."""
+    events, problems = parse_customers(csv_path.read_text(encoding="utf-8"), datetime.now(UTC), settings.default_region)
+    for problem in problems:
+        log.warning("demo customers: %s", problem)
+    await publish_all(settings, events)
 
+
+async def seed_history(rng: random.Random, customers, client: httpx.AsyncClient, settings: Settings,
+                       secrets: DemoSecrets, mail_sender, per_customer: int = 3) -> int:
+    """A short history for every customer before the gentle live traffic starts, so the first
+    page an agent opens is not empty: the same scenarios, their steps sent without pauses."""
+    seq = 0
+    for customer in customers:
+        for _ in range(per_customer):
+            seq += 1
+            scenario = next_scenario(rng, [customer], datetime.now(UTC), seq, secrets.shipping_secret)
+            await play(Scenario(scenario.name, tuple(replace(step, delay=0) for step in scenario.steps)),
+                       client, settings, secrets, mail_sender)
+    return seq
+
+
+async def main(settings: Settings) -> None:
     secrets = DemoSecrets()
     sink = start_mail_sink(settings.data_dir / "demo-mail", secrets.smtp_port)
     ingest = f"http://{settings.ingest_host}:{settings.ingest_port}"
@@ -67,13 +92,11 @@ async def main(settings: Settings) -> None:
             await wait_ready(client, f"{ingest}/readyz")
             await wait_ready(client, f"{api}/readyz")
             csv_path = write_customers_csv(settings.data_dir / "demo-customers.csv", customers)
-            from services.projector.customers_import import import_customers
-
             await import_customers(settings, csv_path)
             print(f"demo: {len(customers)} customers imported; open {api}/ and log in with token "
-                  f"'{secrets.agent_token}' (agent) or '{secrets.lead_token}' (lead)", flush=True)
+                  f"'{secrets.agent_token}' (agent), '{secrets.lead_token}' (lead) or '{secrets.ops_token}' (ops)", flush=True)
+            seq = await seed_history(rng, customers, client, settings, secrets, mail_sender)
             tasks: set[asyncio.Task] = set()
-            seq = 0
             while True:
                 seq += 1
                 scenario = next_scenario(rng, customers, datetime.now(UTC), seq, secrets.shipping_secret)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -13,7 +14,8 @@ class DemoSecrets:
     ops_token: str = "demo-ops-token"
     cti_token: str = "demo-cti-token"
     shipping_secret: str = "demo-shipping-secret"
-    smtp_port: int = 8025
+    # the notifications' mail sink; TOUCHPOINT_DEMO_SMTP_PORT moves it when 8025 is taken
+    smtp_port: int = field(default_factory=lambda: int(os.environ.get("TOUCHPOINT_DEMO_SMTP_PORT", "8025")))
 
 
 def demo_config_toml(secrets: DemoSecrets) -> str:
@@ -74,9 +76,9 @@ email = ["leads@demo.example"]
 """
 
 
-def write_demo_config(data_dir: Path, secrets: DemoSecrets = DemoSecrets()) -> Path:
+def write_demo_config(data_dir: Path, secrets: DemoSecrets | None = None) -> Path:
     path = data_dir / "demo.toml"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(demo_config_toml(secrets))
+        path.write_text(demo_config_toml(secrets or DemoSecrets()))
     return path

@@ -87,7 +87,8 @@ def parcel(rng: random.Random, customer: DemoCustomer, secret: str, now: datetim
 
 
 def mail(sender: str, sender_name: str, to: str, subject: str, text: str, now: datetime,
-         in_reply_to: str | None = None) -> tuple[bytes, str]:
+         in_reply_to: str | None = None, html: str | None = None,
+         attachment: tuple[str, bytes] | None = None) -> tuple[bytes, str]:
     message = EmailMessage()
     message["From"] = f"{sender_name} <{sender}>"
     message["To"] = to
@@ -99,15 +100,29 @@ def mail(sender: str, sender_name: str, to: str, subject: str, text: str, now: d
         message["In-Reply-To"] = in_reply_to
         message["References"] = in_reply_to
     message.set_content(text)
+    if html:
+        message.add_alternative(html, subtype="html")
+    if attachment:
+        filename, data = attachment
+        message.add_attachment(data, maintype="application", subtype="pdf", filename=filename)
     return bytes(message), message_id
+
+
+def html_version(greeting: str, subject: str, name: str) -> str:
+    """A signature with a remote logo, as many mail clients send: the UI blocks it by default."""
+    return (f"<p>{greeting},</p><p><b>{subject}</b>.</p><p>{name}</p>"
+            '<p><img src="https://images.example.com/signature-logo.png" alt="logo" width="120"></p>')
 
 
 def mail_thread(rng: random.Random, customer: DemoCustomer, now: datetime) -> Scenario:
     language = customer.language
     subject = rng.choice(_SUBJECTS[language]).format(order=customer.order_refs[0])
     greeting = "Hallo" if language == "de" else "Hello"
+    rich = rng.random() < 0.5
     raw, message_id = mail(customer.emails[0], customer.name, SUPPORT_ADDRESS, subject,
-                           f"{greeting},\n\n{subject}.\n\n{customer.name}", now)
+                           f"{greeting},\n\n{subject}.\n\n{customer.name}", now,
+                           html=html_version(greeting, subject, customer.name) if rich else None,
+                           attachment=(f"{customer.order_refs[0]}.pdf", b"%PDF-1.4\n% synthetic demo document\n") if rich else None)
     steps: list[HttpStep | MailStep] = [MailStep(0, raw, "incoming")]
     if rng.random() < 0.6:
         reply, _ = mail(SUPPORT_ADDRESS, "Support", customer.emails[0], f"Re: {subject}",

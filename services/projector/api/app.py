@@ -4,8 +4,8 @@ the API (complaints, web pages) are mounted through `routers`."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import text
@@ -20,7 +20,8 @@ from shared.web import install_error_handlers, install_health_routes
 
 
 def create_app(settings: Settings, engine: AsyncEngine | None = None, publisher: Publisher | None = None,
-               routers: Sequence[APIRouter] = ()) -> FastAPI:
+               routers: Sequence[APIRouter] = (),
+               lifespans: Sequence[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = ()) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_engine = engine is None
@@ -30,7 +31,10 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None, publisher:
             app.state.publisher = KafkaPublisher(settings.bootstrap_servers, settings.topic_prefix,
                                                  settings.kafka_request_timeout_ms, client_id="touchpoint-api")
         try:
-            yield
+            async with AsyncExitStack() as stack:
+                for extra in lifespans:  # e.g. the web pages' live feed
+                    await stack.enter_async_context(extra(app))
+                yield
         finally:
             if publisher is None:
                 await app.state.publisher.stop()

@@ -11,7 +11,7 @@ from typing import Any
 
 from events.call import CallAnswered, CallEnded, CallStarted
 from events.email import EmailReceived, EmailSent
-from events.envelope import Event
+from events.envelope import Event, StoredBlob
 from events.shipment import ShipmentStatusChanged
 from events.webform import WebformSubmitted
 from services.projector.timeline.rows import IDENTIFIER_KINDS, EntryRow, entry_id_for, utc
@@ -81,8 +81,19 @@ def mail_entry(event: EmailReceived | EmailSent) -> EntryRow:
         "bounce": p.classification == "bounce",
         "preview": one_line(p.text)[:300] if p.text else None,
         "attachments": len(p.attachments),
+        # the agent UI shows the whole message when an entry is opened
+        "text": p.text,
+        "html": p.html,
+        "body_truncated": p.body_truncated,
+        "files": [blob_json(b) for b in p.attachments],
+        "full_body": blob_json(p.full_body) if p.full_body else None,
+        "raw": blob_json(p.raw) if p.raw else None,
     }
     return new_entry(event, f"event:{event.event_id}", summary, details, "inbound" if inbound else "outbound")
+
+
+def blob_json(blob: StoredBlob) -> dict[str, Any]:
+    return {"sha256": blob.sha256, "size": blob.size, "content_type": blob.content_type, "filename": blob.filename}
 
 
 # ---- web forms -----------------------------------------------------------------------------

@@ -86,6 +86,8 @@ def add_indexes(customers: Table, identities: Table, entries: Table, suffix: str
     Index(f"ix_timeline_owner_time{suffix}", entries.c.owner_id, entries.c.occurred_at.desc(), entries.c.id)
     Index(f"ix_timeline_owner_channel_time{suffix}", entries.c.owner_id, entries.c.channel,
           entries.c.occurred_at.desc(), entries.c.id)
+    # the agent UI's live feed reads what was recorded lately
+    Index(f"ix_timeline_recorded{suffix}", entries.c.recorded_at)
     # entries carrying an identifier move when it is linked, unlinked or registered
     for name in (*IDENTIFIER_COLUMNS, "complaint_id"):
         column = entries.c[name]

@@ -1,0 +1,284 @@
+"""The agent's pages: login, search and screen pop, the customer page with its timeline
+(fragments for infinite scroll and expanded entries), mail bodies, attachments, the
+"link to customer" action and the live feed (server-sent events)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
+
+from events.customer import ContactLinked
+from events.envelope import ActorRef
+from events.ids import event_id_for
+from services.projector.api import queries
+from services.projector.api.customers import CHANNELS
+from services.projector.api.cursor import BadCursor, decode_cursor, encode_cursor
+from services.projector.web.guards import check_csrf, session_of
+from services.projector.web.live import pops_for
+from services.projector.web.mailhtml import BLOCKED_IMAGES_CSP, LOADED_IMAGES_CSP, mail_document, sanitise_mail_html
+from services.projector.web.session import COOKIE, LOGIN_COOKIE, MAX_AGE
+from shared.blobs import BlobNotFound
+from shared.contacts import normalise_email, normalise_phone
+from shared.kafka.errors import KafkaUnavailable
+
+if TYPE_CHECKING:
+    from services.projector.web.ui import WebUi
+
+PAGE_SIZE = 50
+HEARTBEAT_SECONDS = 15
+STREAM_SECONDS = 600  # the browser reconnects; keeps shutdowns and proxies simple
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def safe_next(target: str | None) -> str:
+    return target if target and target.startswith("/") and not target.startswith("//") else "/"
+
+
+def pages_router(ui: WebUi) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    pages = ui.pages
+
+    # ---- login ------------------------------------------------------------------------------
+
+    @router.get("/login")
+    async def login_form(request: Request, next: str = "/", failed: str | None = None) -> Response:
+        token, cookie = ui.sessions.login_token()
+        response = pages.render(request, "login.html", next=safe_next(next), login_csrf=token, failed=failed)
+        response.set_cookie(LOGIN_COOKIE, cookie, max_age=600, httponly=True, secure=True, samesite="strict")
+        return response
+
+    @router.post("/login")
+    async def login(request: Request, token: str = Form(""), csrf_token: str = Form(""), next: str = Form("/")) -> Response:
+        target = safe_next(next)
+        if not ui.sessions.login_token_matches(request.cookies.get(LOGIN_COOKIE), csrf_token):
+            return RedirectResponse(f"/login?failed=expired&next={quote(target)}", status_code=303)
+        cookie = ui.sessions.issue(token.strip())
+        if cookie is None:
+            return RedirectResponse(f"/login?failed=token&next={quote(target)}", status_code=303)
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(COOKIE, cookie, max_age=MAX_AGE, httponly=True, secure=True, samesite="lax")
+        response.delete_cookie(LOGIN_COOKIE)
+        return response
+
+    @router.post("/logout")
+    async def logout(request: Request, csrf_token: str = Form("")) -> Response:
+        check_csrf(session_of(request), csrf_token)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    # ---- search and screen pop -------------------------------------------------------------------
+
+    @router.get("/")
+    async def home(request: Request, q: str = "") -> Response:
+        session_of(request)
+        q = q.strip()[:200]
+        found = await search(request, q) if q else []
+        unmatched = [] if q else await recent_contacts()
+        return pages.render(request, "home.html", q=q, found=found, unmatched=unmatched, page="home")
+
+    async def recent_contacts(limit: int = 10) -> list[dict[str, Any]]:
+        """Unmatched contacts with their latest entry, newest first: who still needs linking."""
+        from sqlalchemy import func, select
+
+        from services.projector.timeline.tables import TIMELINE
+
+        c, e = TIMELINE.customers, TIMELINE.entries
+        latest = func.max(e.c.occurred_at).label("latest")
+        query = (select(c.c.id, c.c.emails, c.c.phones, latest).join(e, e.c.owner_id == c.c.id)
+                 .where(c.c.kind == "contact").group_by(c.c.id, c.c.emails, c.c.phones).order_by(latest.desc()).limit(limit))
+        async with ui.engine.connect() as conn:
+            rows = await conn.execute(query)
+            return [{"id": r.id, "label": ", ".join([*r.phones, *r.emails]), "latest": r.latest} for r in rows]
+
+    async def search(request: Request, q: str) -> list[dict[str, Any]]:
+        region = ui.settings.default_region
+        identifiers = [(k, v) for k, v in (("email", normalise_email(q)), ("phone", normalise_phone(q, region))) if v]
+        identifiers += [("order_ref", q), ("tracking_number", q)]
+        async with ui.engine.connect() as conn:
+            rows = await queries.search(conn, q, identifiers, 50)
+        return [queries.customer_json(row) for row in rows]
+
+    # ---- the customer page ------------------------------------------------------------------------
+
+    @router.get("/customers/{customer_id}")
+    async def customer_page(request: Request, customer_id: str, channel: str = "", pop: str = "",
+                            linked: str = "", link_error: str = "") -> Response:
+        session_of(request)
+        channel = channel if channel in CHANNELS else ""
+        async with ui.engine.connect() as conn:
+            owner = await queries.customer(conn, customer_id)
+            if owner is None:
+                labels = pages.labels_for(request, request.state.session)
+                return pages.render(request, "error.html", status=404, title=labels("not_found"),
+                                    detail=labels("not_found_detail"))
+            entries = await queries.timeline_page(conn, customer_id, PAGE_SIZE + 1, channel or None, None)
+        page, cursor = paged(entries)
+        return pages.render(request, "customer.html", customer=queries.customer_json(owner), entries=page,
+                            cursor=cursor, channel=channel, channels=CHANNELS, pop=pop == "1", linked=linked == "1",
+                            link_error=link_error, page="customer")
+
+    @router.get("/customers/{customer_id}/entries")
+    async def more_entries(request: Request, customer_id: str, before: str = "", channel: str = "") -> Response:
+        session_of(request)
+        try:
+            cursor = decode_cursor(before) if before else None
+        except BadCursor:
+            return HTMLResponse("bad cursor", status_code=422)
+        async with ui.engine.connect() as conn:
+            entries = await queries.timeline_page(conn, customer_id, PAGE_SIZE + 1,
+                                                  channel if channel in CHANNELS else None, cursor)
+        page, next_cursor = paged(entries)
+        body = pages.fragment(request, "entries.html", entries=page)
+        return HTMLResponse(body, headers={"X-Next-Cursor": next_cursor or ""})
+
+    @router.get("/entries/{entry_id}")
+    async def entry_detail(request: Request, entry_id: str) -> Response:
+        session_of(request)
+        entry = await one_entry(entry_id)
+        if entry is None:
+            return HTMLResponse("not found", status_code=404)
+        return HTMLResponse(pages.fragment(request, "entry_detail.html", entry=entry))
+
+    @router.get("/entries/{entry_id}/mail")
+    async def mail_body(request: Request, entry_id: str, images: str = "0") -> Response:
+        session_of(request)
+        entry = await one_entry(entry_id)
+        if entry is None or not entry["details"].get("html"):
+            return HTMLResponse("no formatted body", status_code=404)
+        load = images == "1"
+        cleaned, _ = sanitise_mail_html(entry["details"]["html"], load_images=load)
+        document = mail_document(cleaned, "/static/mail.css", pages.labels_for(request, request.state.session).language)
+        return HTMLResponse(document, headers={"Content-Security-Policy": LOADED_IMAGES_CSP if load else BLOCKED_IMAGES_CSP,
+                                               "Cache-Control": "no-store"})
+
+    @router.get("/blobs/{sha256}")
+    async def download(request: Request, sha256: str, name: str = "attachment") -> Response:
+        session_of(request)
+        if not SHA256.match(sha256):
+            return HTMLResponse("not a blob id", status_code=404)
+        try:
+            data = await asyncio.to_thread(ui.blobs.read, sha256)
+        except BlobNotFound:
+            return HTMLResponse("this attachment is not stored here", status_code=404)
+        filename = re.sub(r"[^A-Za-z0-9._ -]", "_", name)[:120] or "attachment"
+        # always a download, never rendered: an HTML attachment must not run in our origin
+        return Response(data, media_type="application/octet-stream", headers={
+            "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, no-store"})
+
+    async def one_entry(entry_id: str) -> dict[str, Any] | None:
+        from sqlalchemy import select
+
+        from services.projector.timeline.tables import TIMELINE
+
+        async with ui.engine.connect() as conn:
+            row = (await conn.execute(select(TIMELINE.entries).where(TIMELINE.entries.c.id == entry_id))).first()
+        return queries.entry_json(row._mapping) if row else None
+
+    # ---- link an unmatched contact -----------------------------------------------------------------
+
+    @router.post("/customers/{contact_id}/link")
+    async def link(request: Request, contact_id: str, csrf_token: str = Form(""), identifier: str = Form(""),
+                   customer_ref: str = Form("")) -> Response:
+        session = session_of(request, "agent", "lead")
+        check_csrf(session, csrf_token)
+        kind, _, value = identifier.partition(":")
+        async with ui.engine.connect() as conn:
+            contact = await queries.customer(conn, contact_id)
+            target = await find_by_ref(conn, customer_ref.strip())
+        problem = None
+        if contact is None or contact.kind != "contact" or (kind, value) not in contact_identifiers(contact):
+            problem = "unknown contact or identifier"
+        elif target is None:
+            problem = f"no customer with the number {customer_ref.strip()!r}"
+        if problem is None:
+            now = datetime.now(UTC)
+            event = ContactLinked(
+                event_id=event_id_for("contact.linked", target.customer_ref, kind, value, session.principal.user, now.isoformat()),
+                occurred_at=now, recorded_at=now, channel="agent", source="web",
+                payload={"identifier": {"kind": kind, "value": value}, "customer_ref": target.customer_ref,
+                         "actor": ActorRef(kind="agent", name=session.principal.user), "reason": "linked in the agent UI"},
+            )
+            try:
+                await ui.publisher.publish([event])
+            except KafkaUnavailable as exc:
+                problem = f"Kafka does not answer, try again ({exc})"
+        if problem:
+            return RedirectResponse(f"/customers/{contact_id}?link_error={quote(problem)}", status_code=303)
+        return RedirectResponse(f"/customers/{target.id}?linked=1", status_code=303)
+
+    async def find_by_ref(conn, ref: str):  # type: ignore[no-untyped-def]
+        if not ref:
+            return None
+        found = await queries.search(conn, ref, [("customer_ref", ref)], 5)
+        return next((c for c in found if c.kind == "customer" and c.customer_ref == ref), None)
+
+    # ---- live ----------------------------------------------------------------------------------
+
+    @router.get("/live")
+    async def live(request: Request, customer: str = "") -> Response:
+        session = session_of(request)
+        extension = session.principal.extension
+        labels = pages.labels_for(request, session)
+
+        # subscribed before the response starts: once the page sees the stream open, nothing
+        # committed afterwards is missed
+        queue = await ui.live.subscribe()
+
+        async def stream():  # type: ignore[no-untyped-def]
+            loop = asyncio.get_running_loop()
+            ends = loop.time() + STREAM_SECONDS
+            try:
+                yield "retry: 1000\n\n"
+                while loop.time() < ends:
+                    try:
+                        item = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+                    except TimeoutError:
+                        yield ": still here\n\n"
+                        continue
+                    if customer and item.owner_id == customer:
+                        html = pages.fragment(request, "entries.html", entries=[item.entry], labels=labels, fresh=True)
+                        yield sse("entry", {"id": item.entry["id"], "channel": item.entry["channel"], "html": html})
+                    if pops_for(item, extension):
+                        yield sse("pop", await pop_payload(item.owner_id, item.entry, labels))
+            finally:
+                ui.live.unsubscribe(queue)
+
+        # also when the client leaves before the stream starts
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+                                 background=BackgroundTask(ui.live.unsubscribe, queue))
+
+    async def pop_payload(owner_id: str, entry: dict[str, Any], labels) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+        async with ui.engine.connect() as conn:
+            owner = await queries.customer(conn, owner_id)
+        known = owner is not None and owner.kind == "customer"
+        caller = entry["details"].get("from") or ""
+        return {"url": f"/customers/{owner_id}?pop=1", "known": known, "caller": caller,
+                "name": (owner.name if owner and known else None) or labels("new_caller")}
+
+    return router
+
+
+def paged(entries: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str | None]:
+    page = entries[:PAGE_SIZE]
+    if len(entries) <= PAGE_SIZE or not page:
+        return page, None
+    last = page[-1]
+    return page, encode_cursor(datetime.fromisoformat(last["occurred_at"]), last["id"])
+
+
+def contact_identifiers(contact) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    return {("email", e) for e in contact.emails} | {("phone", p) for p in contact.phones}
+
+
+def sse(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n"

@@ -1,0 +1,103 @@
+"""Login sessions of the web pages: a signed cookie naming the token (by its fingerprint, so a
+token removed from the configuration ends its sessions) plus a per-session CSRF token.
+
+The cookie is `HttpOnly`, `Secure` and `SameSite=Lax`; every state-changing request made with it
+must also carry the CSRF token (form field `csrf_token` or header `X-CSRF-Token`)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass
+
+from services.projector.api.auth import Principal
+from shared.config import Settings
+
+COOKIE = "touchpoint_session"
+LOGIN_COOKIE = "touchpoint_login"
+MAX_AGE = 12 * 3600
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+@dataclass(frozen=True)
+class Session:
+    principal: Principal
+    csrf: str
+
+
+def fingerprint(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+class SessionCodec:
+    """Signs and reads session cookies; `secret` comes from `[auth] session_secret` or is drawn
+    at start-up (then a restart of the API ends every session)."""
+
+    def __init__(self, settings: Settings, now=time.time) -> None:  # type: ignore[no-untyped-def]
+        configured = settings.file.auth.session_secret
+        self._key = (configured.get_secret_value() if configured else secrets.token_hex(32)).encode()
+        self._principals = {fingerprint(t.token.get_secret_value()): Principal.from_token(t)
+                            for t in settings.file.auth.tokens}
+        self._now = now
+
+    def sign(self, data: bytes) -> str:
+        mac = hmac.new(self._key, data, hashlib.sha256).digest()
+        return f"{_b64(data)}.{_b64(mac)}"
+
+    def unsign(self, value: str) -> bytes | None:
+        body, _, mac = value.partition(".")
+        try:
+            data, given = _unb64(body), _unb64(mac)
+        except ValueError:
+            return None
+        expected = hmac.new(self._key, data, hashlib.sha256).digest()
+        return data if hmac.compare_digest(expected, given) else None
+
+    def issue(self, token: str) -> str | None:
+        """The cookie value for a login with `token`, or None when the token is unknown."""
+        print_ = fingerprint(token)
+        if print_ not in self._principals:
+            return None
+        payload = {"t": print_, "c": secrets.token_urlsafe(24), "e": int(self._now()) + MAX_AGE}
+        return self.sign(json.dumps(payload, separators=(",", ":")).encode())
+
+    def read(self, cookie: str | None) -> Session | None:
+        data = self.unsign(cookie) if cookie else None
+        if data is None:
+            return None
+        try:
+            payload = json.loads(data)
+            principal = self._principals.get(payload["t"])
+            if principal is None or payload["e"] < self._now():
+                return None
+            return Session(principal, payload["c"])
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def login_token(self) -> tuple[str, str]:
+        """A CSRF token for the login form and its signed cookie (double submit)."""
+        value = secrets.token_urlsafe(24)
+        return value, self.sign(value.encode())
+
+    def login_token_matches(self, cookie: str | None, submitted: str | None) -> bool:
+        data = self.unsign(cookie) if cookie else None
+        return bool(data and submitted) and hmac.compare_digest(data, (submitted or "").encode())
+
+
+def csrf_matches(session: Session, submitted: str | None) -> bool:
+    return bool(submitted) and hmac.compare_digest(session.csrf.encode(), (submitted or "").encode())
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(str(exc)) from None

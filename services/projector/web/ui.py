@@ -1,0 +1,99 @@
+"""`WebUi`: the web pages mounted into the agent API app.
+
+`install(app)` adds the session middleware (cookie → principal, CSRF for cookie-authenticated
+API calls), the security headers (a strict Content-Security-Policy on every page), the static
+files and the page routers; `lifespan` starts and stops the live feed and the stream monitor."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.projector.api.auth import Authorizer
+from services.projector.ops.streams import StreamMonitor
+from services.projector.web.boards import boards_router
+from services.projector.web.guards import BadCsrf, Forbidden, LoginRequired
+from services.projector.web.live import CommitWatcher
+from services.projector.web.pages import pages_router
+from services.projector.web.rendering import STATIC, Pages
+from services.projector.web.session import COOKIE, SAFE_METHODS, SessionCodec, csrf_matches
+from shared.blobs import BlobStore
+from shared.config import Settings
+from shared.kafka.publisher import Publisher
+
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "frame-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+)
+
+
+class WebUi:
+    def __init__(self, settings: Settings, engine: AsyncEngine, publisher: Publisher, authorizer: Authorizer,
+                 live_interval: float = 0.2, monitor_interval: float = 15.0) -> None:
+        self.settings, self.engine, self.publisher, self.authorizer = settings, engine, publisher, authorizer
+        self.sessions = SessionCodec(settings)
+        self.pages = Pages(settings.file.sla.timezone)
+        self.live = CommitWatcher(engine, live_interval)
+        self.monitor = StreamMonitor(settings.bootstrap_servers, settings.topic_prefix, monitor_interval)
+        self.blobs = BlobStore(settings.attachments_path)
+
+    def install(self, app: FastAPI) -> None:
+        app.state.web = self
+        app.middleware("http")(self.session_middleware)
+        app.add_exception_handler(LoginRequired, self.login_required)
+        app.add_exception_handler(Forbidden, self.forbidden)
+        app.add_exception_handler(BadCsrf, self.bad_csrf)
+        app.mount("/static", StaticFiles(directory=STATIC), name="static")
+        app.include_router(pages_router(self))
+        app.include_router(boards_router(self))
+
+    @asynccontextmanager
+    async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        self.monitor.start()
+        try:
+            yield
+        finally:
+            await self.live.stop()
+            await self.monitor.stop()
+
+    async def session_middleware(self, request: Request, call_next) -> Response:  # type: ignore[no-untyped-def]
+        session = self.sessions.read(request.cookies.get(COOKIE))
+        request.state.session = session
+        if session is not None:
+            # a cookie alone authenticates reads; a cookie-authenticated API write must also
+            # carry the CSRF token (web form routes check their `csrf_token` field themselves)
+            api_write = request.url.path.startswith("/api/") and request.method not in SAFE_METHODS
+            if not api_write or csrf_matches(session, request.headers.get("x-csrf-token")):
+                request.state.principal = session.principal
+        response = await call_next(request)
+        if not request.url.path.startswith("/api/"):
+            response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
+            response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    async def login_required(self, request: Request, exc: LoginRequired) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={_quote(target)}", status_code=303)
+
+    async def forbidden(self, request: Request, exc: Forbidden) -> Response:
+        labels = self.pages.labels_for(request, request.state.session)
+        return self.pages.render(request, "error.html", status=403, title=labels("forbidden"),
+                                 detail=labels("forbidden_detail", role=exc.role))
+
+    async def bad_csrf(self, request: Request, exc: BadCsrf) -> Response:
+        labels = self.pages.labels_for(request, request.state.session)
+        return self.pages.render(request, "error.html", status=403, title=labels("forbidden"),
+                                 detail=labels("session_expired"))
+
+
+def _quote(path: str) -> str:
+    from urllib.parse import quote
+
+    return quote(path, safe="/")

@@ -1,0 +1,78 @@
+"""`touchpoint up --demo` from nothing: its own Kafka, SQLite, every service and the demo
+traffic on free ports in a temporary directory; the API serves a populated timeline, and
+Ctrl-C (SIGINT) stops everything cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shared.kafka.local_broker import free_port
+
+pytestmark = pytest.mark.integration
+AGENT = {"Authorization": "Bearer demo-agent-token"}
+
+
+def touchpoint() -> list[str]:
+    script = Path(sys.executable).parent / "touchpoint"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "shared.cli"]
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def populated_timeline(api: str) -> list[dict] | None:
+    """The entries of some demo customer, once the projector has written any."""
+    with httpx.Client(base_url=api, headers=AGENT, timeout=5) as client:
+        customers = client.get("/api/customers", params={"q": "e", "limit": 50}).json().get("customers", [])
+        for customer in customers:
+            entries = client.get(f"/api/customers/{customer['id']}/timeline").json()["entries"]
+            if entries:
+                return entries
+    return None
+
+
+def test_up_demo_serves_a_populated_timeline_and_stops_on_ctrl_c(tmp_path: Path):
+    ports = {name: free_port() for name in ("KAFKA", "KAFKA_CONTROLLER", "INGEST", "API", "NOTIFIER_METRICS", "DEMO_SMTP")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHPOINT_")}
+    env.update({f"TOUCHPOINT_{name}_PORT": str(port) for name, port in ports.items()})
+    env["TOUCHPOINT_DATA_DIR"] = str(tmp_path / "var")
+    api = f"http://127.0.0.1:{ports['API']}"
+    log = (tmp_path / "up.log").open("wb")
+    hub = subprocess.Popen([*touchpoint(), "up", "--demo"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        entries = None
+        deadline = time.monotonic() + 240
+        while entries is None:
+            assert hub.poll() is None, (tmp_path / "up.log").read_text()[-4000:]
+            assert time.monotonic() < deadline, "no populated timeline after 240 s:\n" + (tmp_path / "up.log").read_text()[-4000:]
+            try:
+                entries = populated_timeline(api)
+            except (httpx.HTTPError, ValueError, KeyError):
+                entries = None
+            time.sleep(1)
+        assert {"channel", "summary", "occurred_at"} <= set(entries[0])
+        login = httpx.get(f"{api}/login")
+        assert login.status_code == 200 and "Content-Security-Policy" in login.headers
+
+        hub.send_signal(signal.SIGINT)
+        assert hub.wait(90) == 0
+    finally:
+        if hub.poll() is None:
+            hub.kill()
+            hub.wait()
+        log.close()
+    output = (tmp_path / "up.log").read_text()
+    assert "demo: 12 customers imported" in output and "demo-agent-token" in output
+    assert output.rstrip().endswith("stopped")
+    assert not [name for name, port in ports.items() if listening(port)]
