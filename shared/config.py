@@ -273,7 +273,8 @@ class Settings(BaseSettings):
         default=None, description="ISO country for phone numbers written without a country code"
     )
     attachments_dir: Path | None = None
-    imap_metrics_port: int | None = Field(default=None, description="serve the IMAP pollers' /metrics on this port")
+    imap_metrics_port: int = Field(default=8093, ge=0, description="the IMAP pollers' /metrics; 0: none")
+    status_host: str = Field(default="127.0.0.1", description="address of the workers' /metrics, /healthz, /readyz")
     log_level: str = "INFO"
     config: Path | None = Field(default=None, description="the TOML file")
     file: FileConfig = FileConfig()

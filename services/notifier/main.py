@@ -16,7 +16,6 @@ from functools import partial
 
 import faust
 import mode
-from prometheus_client import start_http_server
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from events.topics import Topic, topic_name
@@ -26,6 +25,7 @@ from shared.db.migrate import upgrade_async
 from shared.kafka.errors import TransientError
 from shared.kafka.topics import ensure_for
 from shared.logging import configure_logging
+from shared.status_http import serve_status
 
 log = logging.getLogger(__name__)
 
@@ -109,14 +109,7 @@ def run(settings: Settings) -> None:
     configure_logging("notifier", settings.log_level)
     check_settings(settings)
     asyncio.run(prepare(settings))
-    if settings.notifier_metrics_port:
-        try:
-            start_http_server(settings.notifier_metrics_port, addr=settings.api_host)
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot serve the notifier's metrics on {settings.api_host}:{settings.notifier_metrics_port} "
-                f"({exc.strerror}); set TOUCHPOINT_NOTIFIER_METRICS_PORT to a free port, or 0 for none"
-            ) from None
+    serve_status("notifier", settings, settings.notifier_metrics_port)
     (settings.data_dir / "notifier").mkdir(parents=True, exist_ok=True)
     runtime = NotifierRuntime(settings)
     app = build_app(settings, runtime)

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
-from prometheus_client import start_http_server
 
 from services.projector.catchup import catch_up, interaction_topics
 from services.projector.consume import BatchProjector, as_batch
@@ -29,6 +28,8 @@ from shared.db.tracking import load_offsets
 from shared.kafka.consumer import decode_record
 from shared.kafka.publisher import KafkaPublisher
 from shared.kafka.topics import ensure_for
+from shared.logging import configure_logging
+from shared.status_http import serve_status
 
 log = logging.getLogger("touchpoint.projector")
 Position = tuple[str, int]
@@ -136,20 +137,9 @@ async def seed_group_offsets(settings: Settings, positions: Mapping[Position, in
         await consumer.stop()
 
 
-def serve_metrics(settings: Settings) -> None:
-    """The worker has no web server of its own; Prometheus scrapes this port."""
-    if not settings.projector_metrics_port:
-        return
-    try:
-        start_http_server(settings.projector_metrics_port, addr=settings.api_host)
-    except OSError as exc:
-        log.warning("metrics not served on %s:%d (%s); set TOUCHPOINT_PROJECTOR_METRICS_PORT to a free port or 0",
-                    settings.api_host, settings.projector_metrics_port, exc)
-
-
 def run(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    serve_metrics(settings)
+    configure_logging("projector", settings.log_level)
+    serve_status("projector", settings, settings.projector_metrics_port)
     asyncio.run(prepare(settings))
     runtime = Runtime(settings)
     app = build_app(settings, runtime)

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import signal
 
-from prometheus_client import start_http_server
 
 from services.projector.complaints.detector import DetectorConfig
 from services.projector.complaints.policy import rules_from_settings
@@ -16,15 +15,14 @@ from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
 from shared.kafka.publisher import KafkaPublisher
 from shared.logging import configure_logging
+from shared.status_http import serve_status
 
 log = logging.getLogger(__name__)
 
 
 def run(settings: Settings) -> None:
     configure_logging("sla", settings.log_level)
-    if settings.sla_metrics_port:
-        # open complaints by state, SLA events published (Prometheus, process-wide registry)
-        start_http_server(settings.sla_metrics_port, addr=settings.api_host)
+    serve_status("sla", settings, settings.sla_metrics_port)
     asyncio.run(serve(settings))
 
 
