@@ -14,6 +14,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from rich.console import Console
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from services.ingest.imap.checkpoints import CheckpointStore, SqlCheckpointStore
@@ -24,6 +26,7 @@ from shared.blobs import BlobSink, BlobStore
 from shared.config import ConfigError, Mailbox, Settings
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
+from shared.kafka.errors import TransientError
 from shared.kafka.publisher import KafkaPublisher
 from shared.kafka.topics import ensure_for
 from shared.logging import configure_logging
@@ -43,7 +46,11 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     if stop is None:
         stop = asyncio.Event()
         _stop_on_signals(stop)
-    await upgrade_async(settings.db_url)
+    try:
+        await upgrade_async(settings.db_url)
+    except (OSError, DBAPIError) as exc:
+        where = make_url(settings.db_url).render_as_string(hide_password=True)
+        raise TransientError(f"cannot migrate the database {where}: {exc}; check TOUCHPOINT_DATABASE_URL") from exc
     await ensure_for(settings)
     engine = make_engine(settings.db_url)
     publisher = KafkaPublisher(
@@ -51,7 +58,11 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         settings.kafka_compression, client_id="touchpoint-imap",
     )
     await publisher.start()
-    serve_status("imap", settings, settings.imap_metrics_port)
+    try:
+        serve_status("imap", settings, settings.imap_metrics_port)
+    except ConfigError:
+        await publisher.stop()
+        raise
     with _progress_display() as progress:
         watchers = build_watchers(settings, publisher, SqlCheckpointStore(engine), BlobStore(settings.attachments_path), progress)
         log.info("watching %d folder(s) of %d mailbox(es)", len(watchers), len(settings.file.mailboxes))

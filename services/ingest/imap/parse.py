@@ -107,8 +107,13 @@ class _ReusingHeaderRegistry(HeaderRegistry):
     """policy.default parses a header again on every access (Content-Type is read a dozen
     times per message); header objects are immutable, so the parsed ones are reused."""
 
-    @functools.lru_cache(maxsize=512)  # one registry lives as long as the process
     def __call__(self, name: str, value: str) -> BaseHeader:  # type: ignore[override]
+        if len(value) > 2048:  # rare, and not worth keeping in memory
+            return super().__call__(name, value)
+        return self._parsed(name, value)
+
+    @functools.lru_cache(maxsize=512)  # one registry lives as long as the process
+    def _parsed(self, name: str, value: str) -> BaseHeader:
         return super().__call__(name, value)
 
 
