@@ -1,6 +1,7 @@
 """Webhook throughput and latency: the CTI route (token check, parse, publish with acks=all
 to the real broker, answer) against a plain Starlette route that only reads the same form
-body (`await request.form()`) and answers. Both run in their own process with the same
+body (`await request.form()`) and answers; the same route with an in-memory publisher shows
+how much of the difference is the route and how much the wait for Kafka's acknowledgement. Both run in their own process with the same
 uvicorn settings (one worker, uvloop, httptools) on 127.0.0.1, in the same run; the load
 comes from keep-alive connections in this process, a fixed number of requests per
 concurrency, each run bounded in time."""
@@ -23,23 +24,25 @@ TOKEN = "bench-token-0123456789"
 PATH = "/webhooks/telephony/cti"
 
 
-def _serve_webhooks(port: int, bootstrap: str, prefix: str) -> None:
+def _serve_webhooks(port: int, bootstrap: str | None, prefix: str) -> None:
     import uvloop
 
     uvloop.run(_webhooks(port, bootstrap, prefix))
 
 
-async def _webhooks(port: int, bootstrap: str, prefix: str) -> None:
-    # the same serving path as `touchpoint ingest` (services.ingest.http.main.serve)
+async def _webhooks(port: int, bootstrap: str | None, prefix: str) -> None:
+    # the same serving path as `touchpoint ingest` (services.ingest.http.main.serve); without a
+    # bootstrap the events go to an in-memory publisher, which isolates the route's own cost
     import uvicorn
 
     from services.ingest.http.app import create_app
     from shared.config import FileConfig, Settings, Webhooks
-    from shared.kafka.publisher import KafkaPublisher
+    from shared.kafka.publisher import InMemoryPublisher, KafkaPublisher
 
     settings = Settings(kafka_bootstrap=bootstrap, topic_prefix=prefix, default_region="DE",
                         file=FileConfig(webhooks=Webhooks.model_validate({"cti": {"token": TOKEN}})))
-    app = create_app(settings, KafkaPublisher(bootstrap, prefix, client_id="bench-ingest"))
+    publisher = KafkaPublisher(bootstrap, prefix, client_id="bench-ingest") if bootstrap else InMemoryPublisher()
+    app = create_app(settings, publisher)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, http="httptools", log_level="warning", access_log=False)
     await uvicorn.Server(config).serve()
 
@@ -136,26 +139,31 @@ async def run(ctx: BenchContext) -> list[Measurement]:
     bootstrap = ctx.kafka_bootstrap()
     prefix = f"bench{uuid.uuid4().hex[:8]}."
     await ensure_for(Settings(kafka_bootstrap=bootstrap, topic_prefix=prefix))
-    webhook_port, baseline_port = free_port(), free_port()
-    servers = [_start(_serve_webhooks, webhook_port, bootstrap, prefix), _start(_serve_baseline, baseline_port)]
+    webhook_port, memory_port, baseline_port = free_port(), free_port(), free_port()
+    servers = [_start(_serve_webhooks, webhook_port, bootstrap, prefix), _start(_serve_baseline, baseline_port),
+               _start(_serve_webhooks, memory_port, None, prefix)]
     for process in servers:
         ctx.add_cleanup(lambda process=process: _stop(process))
-    await _wait_for_port(webhook_port, servers[0])
-    await _wait_for_port(baseline_port, servers[1])
+    for port, process in zip((webhook_port, baseline_port, memory_port), servers, strict=True):
+        await _wait_for_port(port, process)
 
     measurements: list[Measurement] = []
     next_number = 0
-    for port in (webhook_port, baseline_port):
+    for port in (webhook_port, baseline_port, memory_port):
         await load(port, 4, WARMUP, next_number)
         next_number += WARMUP
     for concurrency in CONCURRENCIES:
         base_rate, base_lat, base_fail = await load(baseline_port, concurrency, REQUESTS, next_number)
         hook_rate, hook_lat, hook_fail = await load(webhook_port, concurrency, REQUESTS, next_number + REQUESTS)
-        next_number += 2 * REQUESTS
+        memory_rate, _, memory_fail = await load(memory_port, concurrency, REQUESTS, next_number + 2 * REQUESTS)
+        next_number += 3 * REQUESTS
         notes = {"concurrency": concurrency, "requests": REQUESTS, "non_200_webhook": len(hook_fail),
-                 "non_200_baseline": len(base_fail), "uvicorn": "1 worker, uvloop, httptools, keep-alive"}
+                 "non_200_in_memory": len(memory_fail), "non_200_baseline": len(base_fail),
+                 "uvicorn": "1 worker, uvloop, httptools, keep-alive"}
         measurements += [
             Measurement(f"CTI webhook acks=all, c={concurrency}", "req/s", hook_rate,
+                        "Starlette request.form()", base_rate, notes=notes),
+            Measurement(f"CTI webhook in-memory publisher, c={concurrency}", "req/s", memory_rate,
                         "Starlette request.form()", base_rate, notes=notes),
             Measurement(f"CTI webhook p50, c={concurrency}", "ms", percentile(hook_lat, 50) * 1000,
                         "Starlette request.form()", percentile(base_lat, 50) * 1000, higher_is_better=False, notes=notes),

@@ -1,16 +1,20 @@
 """Content kept outside Kafka (attachments, oversized bodies, raw messages), addressed by the
 sha256 of its bytes: `<root>/ab/cd/abcd…` under `settings.attachments_path`.
 
-Writing is atomic (temporary file, fsync, rename), so a reader never sees half a blob, and
-idempotent: storing the same bytes twice keeps one file. Events carry only the `StoredBlob`
+Writing is atomic (temporary file, rename), so a reader never sees half a blob, idempotent
+(storing the same bytes twice keeps one file) and durable when `put` returns; inside
+`durable_batch()` the flush to disk happens once for the whole batch, at its end. Events carry only the `StoredBlob`
 reference (hash, size, type, name); the agent UI opens the bytes by hash for download."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -28,6 +32,9 @@ class BlobSink(Protocol):
     def put(self, data: bytes, content_type: str = "application/octet-stream", filename: str | None = None) -> StoredBlob:
         """Stores `data` durably (or finds it already stored) and returns its reference."""
 
+    def durable_batch(self) -> contextlib.AbstractContextManager[None]:
+        """Defers durability of the blobs put inside to the end of the block."""
+
 
 def describe(data: bytes, content_type: str = "application/octet-stream", filename: str | None = None) -> StoredBlob:
     """The reference of `data` without storing it."""
@@ -41,6 +48,7 @@ class BlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._pending: list[Path] | None = None
 
     def path_of(self, sha256: str) -> Path:
         if not _SHA256.match(sha256):
@@ -57,13 +65,30 @@ class BlobStore:
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
+                if self._pending is None:
+                    out.flush()
+                    os.fsync(out.fileno())
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        if self._pending is not None:
+            self._pending.append(target)
         return blob
+
+    @contextlib.contextmanager
+    def durable_batch(self) -> Iterator[None]:
+        """Blobs put inside are on disk when the block ends (one filesystem sync, not one per blob)."""
+        if self._pending is not None:
+            yield
+            return
+        self._pending = []
+        try:
+            yield
+            if self._pending:
+                _sync_filesystem(self.root, self._pending)
+        finally:
+            self._pending = None
 
     def exists(self, sha256: str) -> bool:
         try:
@@ -83,6 +108,22 @@ class BlobStore:
             return handle.read()
 
 
+def _sync_filesystem(root: Path, written: list[Path]) -> None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(root, os.O_RDONLY)
+        try:
+            if libc.syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    except (OSError, AttributeError):  # no syncfs here: flush file by file
+        pass
+    for path in written:
+        with path.open("rb") as handle:
+            os.fsync(handle.fileno())
+
+
 @dataclass
 class InMemoryBlobStore:
     """For unit tests: keeps blobs in a dict by hash."""
@@ -93,6 +134,10 @@ class InMemoryBlobStore:
         blob = describe(data, content_type, filename)
         self.blobs[blob.sha256] = data
         return blob
+
+    @contextlib.contextmanager
+    def durable_batch(self) -> Iterator[None]:
+        yield
 
     def read(self, sha256: str) -> bytes:
         try:

@@ -33,9 +33,9 @@ SERVICE_ENTRYPOINTS: dict[str, str] = {
     "ingest": "services.ingest.http.main:run",
     "imap": "services.ingest.imap.main:run",
     "projector": "services.projector.main:run",
-    "complaints": "services.projector.complaints.main:run",
     "notifier": "services.notifier.main:run",
     "api": "services.projector.api.main:run",
+    "sla": "services.projector.complaints.main:run",
 }
 
 
@@ -100,9 +100,9 @@ def _service_command(name: str, help_text: str) -> None:
 _service_command("ingest", "Ingest HTTP service: telephony, web form and shipping webhooks.")
 _service_command("imap", "IMAP pollers for the configured mailboxes.")
 _service_command("projector", "Projector: the log into customer timelines, identities and SLA views.")
-_service_command("complaints", "Complaints processor and SLA timers (sla.warning / sla.breached).")
 _service_command("notifier", "Notifier: escalation routing and delivery.")
 _service_command("api", "Agent API and web UI.")
+_service_command("sla", "Complaints processor and SLA timers (complaint events, clocks, warnings, breaches).")
 
 
 @app.command()
@@ -170,12 +170,27 @@ def customers_import(
     run_entrypoint("services.projector.customers_import:run", settings_or_exit(), file)
 
 
+REBUILDS = {
+    "timeline": "services.projector.rebuild:run",
+    "sla": "services.projector.complaints.rebuild:rebuild",
+}
+
+
 @app.command()
 def rebuild(
     projection: str = typer.Argument("all", help="timeline, sla or all"),
+    recompute: bool = typer.Option(
+        False, "--recompute", help="sla: measure historic clocks under the current policies too"
+    ),
 ) -> None:
-    """Drop and replay read models from the log, with a progress bar."""
-    run_entrypoint("services.projector.rebuild:run", settings_or_exit(), projection)
+    """Drop and replay read models from the log, with a progress bar. Stop the projector
+    (and `touchpoint sla`) first when rebuilding sla."""
+    if projection not in (*REBUILDS, "all"):
+        fail(f"unknown projection {projection!r}; choose one of: {', '.join(REBUILDS)}, all", status=2)
+    settings = settings_or_exit()
+    for name in REBUILDS if projection == "all" else (projection,):
+        args = (settings, name) if name == "timeline" else (settings, recompute)
+        run_entrypoint(REBUILDS[name], *args)
 
 
 @app.command()

@@ -53,6 +53,7 @@ class Mailbox(Section):
     host: str
     port: int = 993
     security: Literal["tls", "starttls", "plain"] = "tls"
+    tls_ca_file: Path | None = Field(default=None, description="PEM CA certificate(s) to trust instead of the system's")
     username: str
     password: SecretStr
     folders: dict[str, Literal["incoming", "outgoing"]] = Field(default_factory=lambda: {"INBOX": "incoming"})
@@ -192,6 +193,7 @@ class Smtp(Section):
     password: SecretStr | None = None
     sender: str
     timeout: float = 30.0
+    ca_file: Path | None = Field(default=None, description="PEM bundle to trust (a private relay's CA)")
 
 
 class RoutingRule(Section):
@@ -218,6 +220,9 @@ class Notifier(Section):
     unanswered_within: str = Field(default="24h", description="... within this span trigger contacts.unanswered")
     shipment_statuses: list[str] = Field(default_factory=lambda: ["exception", "failed_attempt", "returned"])
     missed_call_dispositions: list[str] = Field(default_factory=lambda: ["missed", "busy", "rejected", "voicemail"])
+    max_trigger_age: str | None = Field(
+        default="2d", description="older triggers (a first start reading history) notify nobody; None: no limit"
+    )
     max_attempts: int = Field(default=8, ge=1, description="delivery attempts before a notification fails")
     retry_initial: float = Field(default=5.0, gt=0, description="seconds before the first retry, doubled per attempt")
     retry_max: float = Field(default=600.0, gt=0, description="longest wait between attempts, seconds")
@@ -261,12 +266,15 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     notifier_metrics_port: int = Field(default=8090, ge=0, description="the notifier's /metrics; 0: none")
+    sla_metrics_port: int = Field(default=8091, ge=0, description="the complaints/SLA process's /metrics; 0: none")
+    projector_metrics_port: int = Field(default=8092, ge=0, description="the projector's /metrics; 0: none")
     public_url: str | None = Field(default=None, description="how users reach the agent UI (links in mails)")
     default_region: str | None = Field(
         default=None, description="ISO country for phone numbers written without a country code"
     )
     attachments_dir: Path | None = None
-    imap_metrics_port: int | None = Field(default=None, description="serve the IMAP pollers' /metrics on this port")
+    imap_metrics_port: int = Field(default=8093, ge=0, description="the IMAP pollers' /metrics; 0: none")
+    status_host: str = Field(default="127.0.0.1", description="address of the workers' /metrics, /healthz, /readyz")
     log_level: str = "INFO"
     config: Path | None = Field(default=None, description="the TOML file")
     file: FileConfig = FileConfig()

@@ -35,18 +35,21 @@ def normalise_phone(raw: str | None, default_region: str | None = None) -> str |
         return None
     if digits.startswith("00"):
         digits = "+" + digits[2:]
-    candidates = [digits]
-    if not digits.startswith("+"):
-        # a national number in the default region, else international without the plus
-        candidates = [digits, "+" + digits] if not digits.startswith("0") else [digits]
-    for candidate in candidates:
-        region = None if candidate.startswith("+") else default_region
-        if region is None and not candidate.startswith("+"):
-            continue
-        try:
-            number = phonenumbers.parse(candidate, region)
-        except phonenumbers.NumberParseException:
-            continue
-        if phonenumbers.is_possible_number(number):
-            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return None
+    if digits.startswith("+"):
+        return _format(digits, None, strict=False)
+    if digits.startswith("0"):
+        return _format(digits, default_region, strict=False) if default_region else None
+    # Digits without a trunk prefix: international without the plus, as CTI providers send
+    # it, when that is a valid number; else a national number of the default region.
+    return _format("+" + digits, None, strict=True) or (
+        _format(digits, default_region, strict=False) if default_region else None
+    )
+
+
+def _format(candidate: str, region: str | None, strict: bool) -> str | None:
+    try:
+        number = phonenumbers.parse(candidate, region)
+    except phonenumbers.NumberParseException:
+        return None
+    ok = phonenumbers.is_valid_number(number) if strict else phonenumbers.is_possible_number(number)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if ok else None

@@ -16,6 +16,24 @@ from tests.infra.kafka import start_test_broker
 from tests.infra.postgres import PostgresCluster, create_database, start_cluster
 
 
+@pytest.fixture(scope="session", autouse=True)
+def quiet_status_ports() -> Iterator[None]:
+    """Services started by tests serve /metrics only where a test asks for a free port;
+    the fixed default ports could be taken on a developer's machine."""
+    import os
+
+    names = [f"TOUCHPOINT_{name}_METRICS_PORT" for name in ("PROJECTOR", "SLA", "NOTIFIER", "IMAP")]
+    saved = {name: os.environ.get(name) for name in names}
+    for name in names:
+        os.environ.setdefault(name, "0")
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture(scope="session")
 def session_dir() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="touchpoint-tests-") as tmp:

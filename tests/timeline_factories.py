@@ -81,7 +81,7 @@ def form(n: int, email: str, minute: float, message: str = "Where is my order?",
 
 def parcel(tracking: str, status: str, minute: float, **contact: str | None) -> ShipmentStatusChanged:
     return ShipmentStatusChanged(
-        **envelope("shipment.status_changed", f"{tracking}:{status}", minute, tracking_number=tracking, **contact),
+        **envelope("shipment.status_changed", f"{tracking}:{status}:{minute}", minute, tracking_number=tracking, **contact),
         payload={"provider": "generic", "tracking_number": tracking, "carrier": "DHL", "status": status},
     )
 

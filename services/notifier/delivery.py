@@ -65,6 +65,7 @@ class SmtpMailer:
             use_tls=c.security == "tls",
             start_tls=c.security == "starttls",
             timeout=c.timeout,
+            cert_bundle=str(c.ca_file) if c.ca_file else None,
         )
 
     async def send(self, message: EmailMessage, before_handover: Handover) -> None:
@@ -99,7 +100,9 @@ class HttpWebhookPoster:
     async def post(self, url: str, body: dict[str, object], idempotency_key: str, before_handover: Handover) -> None:
         try:
             request = self._client.build_request(
-                "POST", url, json=body,
+                "POST",
+                url,
+                json=body,
                 headers={"Idempotency-Key": idempotency_key, "X-Touchpoint-Notification": idempotency_key},
             )
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:

@@ -22,25 +22,41 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.codec import decode
 from services.notifier import sent_log
 from services.notifier.delivery import (
-    Mailer, PermanentDeliveryError, TransientDeliveryError, WebhookPoster, retry_delay,
+    Mailer,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    WebhookPoster,
+    retry_delay,
 )
 from services.notifier.metrics import (
-    NOTIFICATIONS_FAILED, NOTIFICATIONS_IN_DOUBT, NOTIFICATIONS_RETRIED, NOTIFICATIONS_SENT,
+    NOTIFICATIONS_FAILED,
+    NOTIFICATIONS_IN_DOUBT,
+    NOTIFICATIONS_RETRIED,
+    NOTIFICATIONS_SENT,
 )
 from services.notifier.rendering import message_id_for, render_escalation, render_webhook
 from shared.config import Notifier as NotifierConfig
 from shared.kafka.deadletter import DeadLetter, send_to_deadletter
+from shared.kafka.errors import TransientError
+from shared.kafka.publisher import Publisher
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 AfterSend = Callable[[str], Awaitable[None]]
+
+
+class OutcomePublisher(Publisher, Protocol):
+    """Events and dead letters to Kafka (KafkaPublisher, InMemoryPublisher)."""
+
+    async def send_raw(self, topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]) -> None: ...
 
 
 def system_clock() -> datetime:
@@ -56,7 +72,7 @@ class Dispatcher:
     engine: AsyncEngine
     mailer: Mailer
     webhooks: WebhookPoster
-    publisher: object  # Publisher + RawProducer (KafkaPublisher / InMemoryPublisher)
+    publisher: OutcomePublisher
     sender: str
     public_url: str | None
     config: NotifierConfig
@@ -71,12 +87,19 @@ class Dispatcher:
         """Recovers dead claims, delivers what is due, publishes the outbox; returns deliveries tried."""
         for claimed in await sent_log.recover_expired(self.engine, self.clock()):
             await self._in_doubt(claimed)
-        await self.publish_outbox()
+        await self._publish_outbox_or_later()
         claimed = await sent_log.claim_due(self.engine, self.clock(), self.lease)
         if claimed:
             await asyncio.gather(*(self._deliver(item) for item in claimed))
-            await self.publish_outbox()
+            await self._publish_outbox_or_later()
         return len(claimed)
+
+    async def _publish_outbox_or_later(self) -> None:
+        # a Kafka outage must not stop people from being told; the reports wait in the outbox
+        try:
+            await self.publish_outbox()
+        except TransientError as exc:
+            log.warning("outcomes stay in the outbox until Kafka is back: %s", exc)
 
     async def run_forever(self) -> None:
         while True:
@@ -124,14 +147,23 @@ class Dispatcher:
         delay = retry_delay(attempt, self.config.retry_initial, self.config.retry_max, self.rand)
         await sent_log.schedule_retry(self.engine, claimed, error, self.clock() + timedelta(seconds=delay))
         NOTIFICATIONS_RETRIED.labels(claimed.notification.target_kind).inc()
-        log.info("notification %s: attempt %d failed, retry in %.1fs: %s",
-                 claimed.notification.notification_id, attempt, delay, error)
+        log.info(
+            "notification %s: attempt %d failed, retry in %.1fs: %s",
+            claimed.notification.notification_id,
+            attempt,
+            delay,
+            error,
+        )
 
     async def _fail(self, claimed: sent_log.Claimed, error: str) -> None:
         await sent_log.record_failed(self.engine, claimed, error, self.clock())
         NOTIFICATIONS_FAILED.labels(claimed.notification.target_kind).inc()
-        log.error("notification %s to %s failed: %s", claimed.notification.notification_id,
-                  claimed.notification.target_kind, error)
+        log.error(
+            "notification %s to %s failed: %s",
+            claimed.notification.notification_id,
+            claimed.notification.target_kind,
+            error,
+        )
 
     async def _in_doubt(self, claimed: sent_log.Claimed) -> None:
         n = claimed.notification
@@ -141,7 +173,9 @@ class Dispatcher:
         log.warning(
             "notification %s (%s) was handed over but its outcome was not recorded; not sending it again. "
             "Look for %s in the relay's log / the receiver to confirm delivery",
-            n.notification_id, n.target_kind, message_id or f"Idempotency-Key {n.notification_id}",
+            n.notification_id,
+            n.target_kind,
+            message_id or f"Idempotency-Key {n.notification_id}",
         )
 
     async def publish_outbox(self) -> None:
@@ -151,11 +185,15 @@ class Dispatcher:
             return
         events = [decode(item.body) for item in items if item.kind == "event"]
         if events:
-            await self.publisher.publish(events)  # type: ignore[attr-defined]
+            await self.publisher.publish(events)
         for item in items:
             if item.kind == "deadletter":
-                letter = DeadLetter(service="notifier", reason=item.reason or "delivery failed",
-                                    original=item.body, source="notifier")
-                await send_to_deadletter(self.publisher, self.topic_prefix, letter)  # type: ignore[arg-type]
+                letter = DeadLetter(
+                    service="notifier",
+                    reason=item.reason or "delivery failed",
+                    original=item.body,
+                    source="notifier",
+                    key=item.outbox_id.encode(),
+                )
+                await send_to_deadletter(self.publisher, self.topic_prefix, letter)
         await sent_log.mark_published(self.engine, [item.outbox_id for item in items], self.clock())
-

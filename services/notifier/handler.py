@@ -13,12 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.codec import InvalidEvent, decode
 from events.envelope import Event
+from services.notifier.durations import parse_duration
 from services.notifier.metrics import NOTIFICATIONS_HELD, NOTIFICATIONS_PLANNED
 from services.notifier.routing import Notification, route_escalation
 from services.notifier.sent_log import record_intents
 from services.notifier.state import changes_for
 from services.notifier.state_store import apply_changes, load_view
-from services.notifier.triggers import detect_triggers
+from services.notifier.triggers import Trigger, detect_triggers
 from shared.config import Calendar, RoutingRule
 from shared.config import Notifier as NotifierConfig
 from shared.db.tracking import mark_applied, unapplied
@@ -44,6 +45,15 @@ class EventHandler:
     clock: Callable[[], datetime] = _now
     on_planned: Callable[[], None] = field(default=lambda: None)  # wakes the dispatcher
 
+    def _current(self, trigger: Trigger) -> bool:
+        """A trigger from long ago (the log read from its beginning) is history, not an emergency."""
+        if self.config.max_trigger_age is None:
+            return True
+        if trigger.occurred_at >= self.clock() - parse_duration(self.config.max_trigger_age):
+            return True
+        log.info("%s of %s is older than notifier.max_trigger_age; nobody is notified", trigger.type, trigger.event_id)
+        return False
+
     async def handle(self, event: Event) -> list[Notification]:
         """Applies one event; returns the notifications it newly owes."""
         event_id = str(event.event_id)
@@ -51,10 +61,11 @@ class EventHandler:
             if not await unapplied(conn, TRACKING_NAME, [event_id]):
                 return []
             view = await load_view(conn, event)
-            changes = changes_for(event, view)
+            changes = changes_for(event, view, parse_duration(self.config.unanswered_within))
             notifications = [
                 notification
                 for trigger in detect_triggers(event, view, self.config)
+                if self._current(trigger)
                 for notification in route_escalation(trigger, self.rules, self.calendars, self.default_timezone)
             ]
             if not changes and not notifications:
@@ -89,8 +100,13 @@ async def handle_record(
         event = decode(value)
     except InvalidEvent as exc:
         letter = DeadLetter(
-            service="notifier", reason=str(exc), original=value or b"", source_topic=topic,
-            source_partition=partition, source_offset=offset, key=key,
+            service="notifier",
+            reason=str(exc),
+            original=value or b"",
+            source_topic=topic,
+            source_partition=partition,
+            source_offset=offset,
+            key=key,
         )
         await send_to_deadletter(deadletters, topic_prefix, letter)
         DEAD_LETTERS.labels("notifier", "invalid_event").inc()

@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 
 import faust
 import mode
-from prometheus_client import start_http_server
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from events.topics import Topic, topic_name
 from services.notifier.runtime import NotifierRuntime, check_settings
-from shared.config import Settings
+from shared.config import ConfigError, Settings
 from shared.db.migrate import upgrade_async
 from shared.kafka.errors import TransientError
 from shared.kafka.topics import ensure_for
 from shared.logging import configure_logging
+from shared.status_http import serve_status
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,10 @@ def build_app(settings: Settings, runtime: NotifierRuntime) -> faust.App:
     async def notify(stream):  # type: ignore[no-untyped-def]
         async for record in stream.events():
             message = record.message
-            await _with_retries(
-                lambda: runtime.handle_record(record.value, message.key, message.topic, message.partition, message.offset),
-                f"{message.topic}[{message.partition}]@{message.offset}",
+            step = partial(
+                runtime.handle_record, record.value, message.key, message.topic, message.partition, message.offset
             )
+            await _with_retries(step, f"{message.topic}[{message.partition}]@{message.offset}")
 
     @app.service
     class Dispatching(mode.Service):
@@ -108,8 +109,7 @@ def run(settings: Settings) -> None:
     configure_logging("notifier", settings.log_level)
     check_settings(settings)
     asyncio.run(prepare(settings))
-    if settings.notifier_metrics_port:
-        start_http_server(settings.notifier_metrics_port, addr=settings.api_host)
+    serve_status("notifier", settings, settings.notifier_metrics_port)
     (settings.data_dir / "notifier").mkdir(parents=True, exist_ok=True)
     runtime = NotifierRuntime(settings)
     app = build_app(settings, runtime)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 
-NOTIFICATIONS_SENT = Counter(
-    "touchpoint_notifier_sent_total", "Notifications the target accepted", ["target_kind"]
-)
+NOTIFICATIONS_SENT = Counter("touchpoint_notifier_sent_total", "Notifications the target accepted", ["target_kind"])
 NOTIFICATIONS_FAILED = Counter(
     "touchpoint_notifier_failed_total", "Notifications given up (dead letter + escalation.failed)", ["target_kind"]
 )

@@ -8,7 +8,10 @@ from datetime import datetime
 
 from events.envelope import ContactIdentifiers
 from events.escalation import (
-    EscalationFailed, EscalationFailedPayload, EscalationNotified, EscalationNotifiedPayload,
+    EscalationFailed,
+    EscalationFailedPayload,
+    EscalationNotified,
+    EscalationNotifiedPayload,
 )
 from events.ids import event_id_for
 from services.notifier.routing import Notification

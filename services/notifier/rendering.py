@@ -38,18 +38,40 @@ TITLES = {
 
 LABELS = {
     "en": {
-        "who": "For", "what": "What", "customer": "Customer", "complaint": "Complaint", "priority": "Priority",
-        "due": "Due", "breached": "Breached at", "occurred": "When", "link": "Customer page",
-        "level": "level", "rule": "rule", "unknown": "unknown", "on_call": "on call (outside office hours)",
-        "first_response": "first response", "resolution": "resolution", "footer":
-        "Sent automatically by Touchpoint. Please do not reply to this message.",
+        "who": "For",
+        "what": "What",
+        "customer": "Customer",
+        "complaint": "Complaint",
+        "priority": "Priority",
+        "due": "Due",
+        "breached": "Breached at",
+        "occurred": "When",
+        "link": "Customer page",
+        "level": "level",
+        "rule": "rule",
+        "unknown": "unknown",
+        "on_call": "on call (outside office hours)",
+        "first_response": "first response",
+        "resolution": "resolution",
+        "footer": "Sent automatically by Touchpoint. Please do not reply to this message.",
     },
     "de": {
-        "who": "Für", "what": "Was", "customer": "Kunde", "complaint": "Reklamation", "priority": "Priorität",
-        "due": "Fällig", "breached": "Überschritten um", "occurred": "Wann", "link": "Kundenseite",
-        "level": "Stufe", "rule": "Regel", "unknown": "unbekannt", "on_call": "Bereitschaft (außerhalb der Bürozeiten)",
-        "first_response": "Erstreaktion", "resolution": "Lösung", "footer":
-        "Automatisch von Touchpoint gesendet. Bitte nicht auf diese Nachricht antworten.",
+        "who": "Für",
+        "what": "Was",
+        "customer": "Kunde",
+        "complaint": "Reklamation",
+        "priority": "Priorität",
+        "due": "Fällig",
+        "breached": "Überschritten um",
+        "occurred": "Wann",
+        "link": "Kundenseite",
+        "level": "Stufe",
+        "rule": "Regel",
+        "unknown": "unbekannt",
+        "on_call": "Bereitschaft (außerhalb der Bürozeiten)",
+        "first_response": "Erstreaktion",
+        "resolution": "Lösung",
+        "footer": "Automatisch von Touchpoint gesendet. Bitte nicht auf diese Nachricht antworten.",
     },
 }
 
@@ -138,7 +160,7 @@ def _html(title: str, lines: list[tuple[str, str]], footer: str) -> str:
         shown = html.escape(value)
         if value.startswith(("http://", "https://")):
             shown = f'<a href="{html.escape(value, quote=True)}">{shown}</a>'
-        rows.append(f"<tr><th align=\"left\">{html.escape(label)}</th><td>{shown}</td></tr>")
+        rows.append(f'<tr><th align="left">{html.escape(label)}</th><td>{shown}</td></tr>')
     return (
         "<!doctype html><html><body>"
         f"<h2>{html.escape(title)}</h2><table>{''.join(rows)}</table>"

@@ -137,7 +137,7 @@ def check_rules(rules: Sequence[RoutingRule], calendars: Mapping[str, Calendar])
         if rule.outside_hours != "send" and not rule.calendar:
             problems.append(f"{where}: outside_hours = {rule.outside_hours!r} needs a calendar")
         if rule.outside_hours == "on_call" and not rule.on_call_email:
-            problems.append(f"{where}: outside_hours = \"on_call\" needs on_call_email")
+            problems.append(f'{where}: outside_hours = "on_call" needs on_call_email')
         if rule.delay:
             try:
                 parse_duration(rule.delay)

@@ -10,8 +10,13 @@ from pathlib import Path
 
 import httpx
 
-from services.notifier.delivery import HttpWebhookPoster, PermanentDeliveryError, SmtpMailer
+from services.notifier.delivery import (
+    HttpWebhookPoster,
+    PermanentDeliveryError,
+    SmtpMailer,
+)
 from services.notifier.dispatcher import Dispatcher, no_pause
+from services.notifier.durations import parse_duration
 from services.notifier.handler import EventHandler, handle_record
 from services.notifier.routing import check_rules
 from shared.config import ConfigError, Settings
@@ -28,6 +33,13 @@ def check_settings(settings: Settings) -> None:
     file = settings.file
     calendars = {calendar.name: calendar for calendar in file.sla.calendars}
     check_rules(file.routing.rules, calendars)
+    for key in ("unanswered_within", "max_trigger_age"):
+        value = getattr(file.notifier, key)
+        try:
+            if value is not None:
+                parse_duration(value)
+        except ValueError as exc:
+            raise ConfigError(f"notifier.{key}: {exc}") from None
     if any(rule.email or rule.on_call_email for rule in file.routing.rules) and file.smtp is None:
         raise ConfigError("routing rules send mail, but there is no [smtp] section; add host, port and sender")
 
@@ -55,7 +67,10 @@ class NotifierRuntime:
             s, file = self.settings, self.settings.file
             self.engine = make_engine(s.db_url)
             self.publisher = KafkaPublisher(
-                s.bootstrap_servers, s.topic_prefix, s.kafka_request_timeout_ms, s.kafka_compression,
+                s.bootstrap_servers,
+                s.topic_prefix,
+                s.kafka_request_timeout_ms,
+                s.kafka_compression,
                 client_id="touchpoint-notifier",
             )
             await self.publisher.start()
@@ -93,6 +108,10 @@ class NotifierRuntime:
         await self.publisher.stop()
         await self.engine.dispose()
 
-    async def handle_record(self, value: bytes | None, key: bytes | None, topic: str, partition: int, offset: int) -> None:
+    async def handle_record(
+        self, value: bytes | None, key: bytes | None, topic: str, partition: int, offset: int
+    ) -> None:
         await self.start()
-        await handle_record(self.handler, self.publisher, self.settings.topic_prefix, value, key, topic, partition, offset)
+        await handle_record(
+            self.handler, self.publisher, self.settings.topic_prefix, value, key, topic, partition, offset
+        )

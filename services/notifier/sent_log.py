@@ -39,14 +39,19 @@ class OutboxItem:
     reason: str | None
 
 
-async def record_intents(conn: AsyncConnection, notifications: Sequence[Notification], now: datetime) -> list[Notification]:
+async def record_intents(
+    conn: AsyncConnection, notifications: Sequence[Notification], now: datetime
+) -> list[Notification]:
     """Inserts the notifications not known yet; returns those (a known id is a quiet duplicate)."""
     if not notifications:
         return []
     ids = [n.notification_id for n in notifications]
-    known = {row[0] for row in await conn.execute(
-        select(t.notifications.c.notification_id).where(t.notifications.c.notification_id.in_(ids))
-    )}
+    known = {
+        row[0]
+        for row in await conn.execute(
+            select(t.notifications.c.notification_id).where(t.notifications.c.notification_id.in_(ids))
+        )
+    }
     new = [n for n in notifications if n.notification_id not in known]
     if new:
         await conn.execute(t.notifications.insert(), [_intent_row(n, now) for n in new])
@@ -75,12 +80,14 @@ def _intent_row(n: Notification, now: datetime) -> dict[str, object]:
 
 async def claim_due(engine: AsyncEngine, now: datetime, lease: timedelta, limit: int = 20) -> list[Claimed]:
     async with engine.begin() as conn:
-        rows = (await conn.execute(
-            select(t.notifications.c.notification_id, t.notifications.c.body, t.notifications.c.attempts)
-            .where(t.notifications.c.status == "pending", t.notifications.c.next_attempt_at <= t.utc(now))
-            .order_by(t.notifications.c.next_attempt_at)
-            .limit(limit)
-        )).all()
+        rows = (
+            await conn.execute(
+                select(t.notifications.c.notification_id, t.notifications.c.body, t.notifications.c.attempts)
+                .where(t.notifications.c.status == "pending", t.notifications.c.next_attempt_at <= t.utc(now))
+                .order_by(t.notifications.c.next_attempt_at)
+                .limit(limit)
+            )
+        ).all()
         claimed = []
         for notification_id, body, attempts in rows:
             result = await conn.execute(
@@ -118,8 +125,13 @@ async def record_sent(
         await conn.execute(
             update(t.notifications)
             .where(t.notifications.c.notification_id == claimed.notification.notification_id)
-            .values(status="in_doubt" if in_doubt else "sent", attempts=attempts, message_id=message_id,
-                    finished_at=t.utc(now), lease_until=None)
+            .values(
+                status="in_doubt" if in_doubt else "sent",
+                attempts=attempts,
+                message_id=message_id,
+                finished_at=t.utc(now),
+                lease_until=None,
+            )
         )
         await _outbox(conn, f"event:{event.event_id}", "event", encode(event), None, now)
     return event
@@ -130,8 +142,13 @@ async def schedule_retry(engine: AsyncEngine, claimed: Claimed, error: str, next
         await conn.execute(
             update(t.notifications)
             .where(t.notifications.c.notification_id == claimed.notification.notification_id)
-            .values(status="pending", attempts=claimed.attempts + 1, last_error=error[:2000],
-                    next_attempt_at=t.utc(next_at), lease_until=None)
+            .values(
+                status="pending",
+                attempts=claimed.attempts + 1,
+                last_error=error[:2000],
+                next_attempt_at=t.utc(next_at),
+                lease_until=None,
+            )
         )
 
 
@@ -144,7 +161,9 @@ async def record_failed(engine: AsyncEngine, claimed: Claimed, error: str, now: 
         await conn.execute(
             update(t.notifications)
             .where(t.notifications.c.notification_id == notification.notification_id)
-            .values(status="failed", attempts=attempts, last_error=error[:2000], finished_at=t.utc(now), lease_until=None)
+            .values(
+                status="failed", attempts=attempts, last_error=error[:2000], finished_at=t.utc(now), lease_until=None
+            )
         )
         await _outbox(conn, f"event:{event.event_id}", "event", encode(event), None, now)
         body = notification_to_json(notification).encode()
@@ -162,19 +181,24 @@ async def recover_expired(engine: AsyncEngine, now: datetime) -> list[Claimed]:
             .where(expired, t.notifications.c.status == "claimed")
             .values(status="pending", lease_until=None)
         )
-        rows = (await conn.execute(
-            select(t.notifications.c.body, t.notifications.c.attempts)
-            .where(expired, t.notifications.c.status == "sending")
-        )).all()
+        rows = (
+            await conn.execute(
+                select(t.notifications.c.body, t.notifications.c.attempts).where(
+                    expired, t.notifications.c.status == "sending"
+                )
+            )
+        ).all()
         return [Claimed(notification_from_json(body), attempts) for body, attempts in rows]
 
 
-async def _outbox(conn: AsyncConnection, outbox_id: str, kind: str, body: bytes, reason: str | None, now: datetime) -> None:
+async def _outbox(
+    conn: AsyncConnection, outbox_id: str, kind: str, body: bytes, reason: str | None, now: datetime
+) -> None:
     exists = (await conn.execute(select(t.outbox.c.outbox_id).where(t.outbox.c.outbox_id == outbox_id))).first()
     if exists is None:
-        await conn.execute(t.outbox.insert().values(
-            outbox_id=outbox_id, kind=kind, body=body, reason=reason, created_at=t.utc(now)
-        ))
+        await conn.execute(
+            t.outbox.insert().values(outbox_id=outbox_id, kind=kind, body=body, reason=reason, created_at=t.utc(now))
+        )
 
 
 async def unpublished(engine: AsyncEngine, limit: int = 100) -> list[OutboxItem]:
@@ -199,7 +223,7 @@ async def mark_published(engine: AsyncEngine, outbox_ids: Sequence[str], now: da
 async def status_of(engine: AsyncEngine, notification_id: str) -> dict[str, object] | None:
     """The row as a dict (for operators and tests)."""
     async with engine.connect() as conn:
-        row = (await conn.execute(
-            select(t.notifications).where(t.notifications.c.notification_id == notification_id)
-        )).first()
+        row = (
+            await conn.execute(select(t.notifications).where(t.notifications.c.notification_id == notification_id))
+        ).first()
         return dict(row._mapping) if row is not None else None

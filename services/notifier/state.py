@@ -8,12 +8,16 @@ by its order number still finds the customer's open complaint."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from events.call import CallEnded
 from events.complaint import (
-    ComplaintOpened, ComplaintPriorityChanged, ComplaintReopened, ComplaintResolved, ComplaintResponded,
+    ComplaintOpened,
+    ComplaintPriorityChanged,
+    ComplaintReopened,
+    ComplaintResolved,
+    ComplaintResponded,
 )
 from events.customer import ContactLinked, ContactUnlinked, CustomerRegistered
 from events.email import EmailReceived, EmailSent
@@ -105,6 +109,10 @@ class RecordInbound:
     identity: str
     event_id: str
     at: datetime
+    forget_before: datetime | None = None  # older contacts no longer count
+
+
+KEEP_CONTACTS = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -123,7 +131,13 @@ class CancelUnsent:
 
 
 Change = (
-    UpsertCustomer | LinkKey | UnlinkKey | UpsertComplaint | SetComplaintStatus | RecordInbound | ClearInbound
+    UpsertCustomer
+    | LinkKey
+    | UnlinkKey
+    | UpsertComplaint
+    | SetComplaintStatus
+    | RecordInbound
+    | ClearInbound
     | CancelUnsent
 )
 
@@ -162,7 +176,8 @@ def is_response(event: Event) -> bool:
     return False
 
 
-def changes_for(event: Event, view: View) -> list[Change]:
+def changes_for(event: Event, view: View, keep_contacts: timedelta = KEEP_CONTACTS) -> list[Change]:
+    """`keep_contacts`: how long an unanswered inbound contact still counts."""
     if event.historic:
         return []
     changes: list[Change] = list(_master_data(event))
@@ -171,7 +186,8 @@ def changes_for(event: Event, view: View) -> list[Change]:
         if is_response(event):
             changes.append(ClearInbound(view.identity))
         elif is_inbound_contact(event):
-            changes.append(RecordInbound(view.identity, str(event.event_id), event.occurred_at))
+            at = event.occurred_at
+            changes.append(RecordInbound(view.identity, str(event.event_id), at, at - keep_contacts))
     return changes
 
 

@@ -14,8 +14,19 @@ from events.envelope import Event
 from services.notifier import tables as t
 from services.notifier.records import complaint_from_json, complaint_to_json
 from services.notifier.state import (
-    CancelUnsent, Change, ClearInbound, ComplaintFacts, CustomerFacts, LinkKey, RecordInbound,
-    SetComplaintStatus, UnlinkKey, UpsertComplaint, UpsertCustomer, View, event_keys,
+    CancelUnsent,
+    Change,
+    ClearInbound,
+    ComplaintFacts,
+    CustomerFacts,
+    LinkKey,
+    RecordInbound,
+    SetComplaintStatus,
+    UnlinkKey,
+    UpsertComplaint,
+    UpsertCustomer,
+    View,
+    event_keys,
 )
 
 
@@ -77,9 +88,11 @@ async def apply_changes(conn: AsyncConnection, changes: Sequence[Change], at: da
         match change:
             case UpsertCustomer(customer=c, keys=keys):
                 await conn.execute(delete(t.customers).where(t.customers.c.customer_ref == c.customer_ref))
-                await conn.execute(t.customers.insert().values(
-                    customer_ref=c.customer_ref, name=c.name, segment=c.segment, email=c.email, language=c.language
-                ))
+                await conn.execute(
+                    t.customers.insert().values(
+                        customer_ref=c.customer_ref, name=c.name, segment=c.segment, email=c.email, language=c.language
+                    )
+                )
                 for key in keys:
                     await _link(conn, key, c.customer_ref)
             case LinkKey(key=key, customer_ref=ref):
@@ -92,8 +105,16 @@ async def apply_changes(conn: AsyncConnection, changes: Sequence[Change], at: da
                 await _upsert_complaint(conn, c)
             case SetComplaintStatus():
                 await _set_status(conn, change)
-            case RecordInbound(identity=identity, event_id=event_id, at=occurred_at):
-                await conn.execute(t.inbound.insert().values(identity=identity, event_id=event_id, occurred_at=t.utc(occurred_at)))
+            case RecordInbound(identity=identity, event_id=event_id, at=occurred_at, forget_before=forget_before):
+                if forget_before is not None:
+                    await conn.execute(
+                        delete(t.inbound).where(
+                            t.inbound.c.identity == identity, t.inbound.c.occurred_at < t.utc(forget_before)
+                        )
+                    )
+                await conn.execute(
+                    t.inbound.insert().values(identity=identity, event_id=event_id, occurred_at=t.utc(occurred_at))
+                )
             case ClearInbound(identity=identity):
                 await conn.execute(delete(t.inbound).where(t.inbound.c.identity == identity))
             case CancelUnsent():
@@ -108,10 +129,14 @@ async def _link(conn: AsyncConnection, key: str, customer_ref: str) -> None:
 async def _upsert_complaint(conn: AsyncConnection, facts: ComplaintFacts) -> None:
     await conn.execute(delete(t.complaints).where(t.complaints.c.complaint_id == facts.complaint_id))
     await conn.execute(delete(t.complaint_keys).where(t.complaint_keys.c.complaint_id == facts.complaint_id))
-    await conn.execute(t.complaints.insert().values(
-        complaint_id=facts.complaint_id, status=facts.status, facts=complaint_to_json(facts),
-        opened_at=t.utc(facts.opened_at) if facts.opened_at else None,
-    ))
+    await conn.execute(
+        t.complaints.insert().values(
+            complaint_id=facts.complaint_id,
+            status=facts.status,
+            facts=complaint_to_json(facts),
+            opened_at=t.utc(facts.opened_at) if facts.opened_at else None,
+        )
+    )
     if facts.keys:
         await conn.execute(
             t.complaint_keys.insert(), [{"key": key, "complaint_id": facts.complaint_id} for key in facts.keys]
@@ -140,6 +165,7 @@ async def _cancel_unsent(conn: AsyncConnection, change: CancelUnsent, at: dateti
     if change.clock_kinds is not None:
         condition = and_(condition, t.notifications.c.clock_kind.in_(change.clock_kinds))
     await conn.execute(
-        update(t.notifications).where(condition).values(status="cancelled", last_error=change.reason, finished_at=t.utc(at))
+        update(t.notifications)
+        .where(condition)
+        .values(status="cancelled", last_error=change.reason, finished_at=t.utc(at))
     )
-

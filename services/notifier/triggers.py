@@ -23,7 +23,12 @@ from services.notifier.state import ComplaintFacts, View, complaint_from_opened,
 from shared.config import Notifier as NotifierConfig
 
 TRIGGER_TYPES = (
-    "sla.warning", "sla.breached", "complaint.opened", "shipment.exception", "call.missed", "contacts.unanswered",
+    "sla.warning",
+    "sla.breached",
+    "complaint.opened",
+    "shipment.exception",
+    "call.missed",
+    "contacts.unanswered",
 )
 
 
@@ -62,11 +67,13 @@ def detect_triggers(event: Event, view: View, config: NotifierConfig) -> list[Tr
         return []
     found: list[Trigger] = []
     match event:
-        case SlaWarning() | SlaBreached():
+        case SlaWarning() | SlaBreached() if not (view.complaint and view.complaint.status == "resolved"):
             found.append(_sla(event, view))
         case ComplaintOpened():
             complaint = complaint_from_opened(event, view)
-            found.append(_about(event, view, "complaint.opened", complaint, f"complaint:{complaint.complaint_id}:opened"))
+            found.append(
+                _about(event, view, "complaint.opened", complaint, f"complaint:{complaint.complaint_id}:opened")
+            )
         case ShipmentStatusChanged(payload=p) if p.status in config.shipment_statuses and view.open_complaint:
             detail = " / ".join(part for part in (p.status, p.message, p.tracking_number) if part)
             key = f"complaint:{view.open_complaint.complaint_id}:shipment:{p.tracking_number}:{p.status}"
@@ -97,9 +104,7 @@ def _customer_fields(view: View, complaint: ComplaintFacts | None) -> dict[str, 
     }
 
 
-def _about(
-    event: Event, view: View, kind: str, complaint: ComplaintFacts, dedup_key: str, detail: str = ""
-) -> Trigger:
+def _about(event: Event, view: View, kind: str, complaint: ComplaintFacts, dedup_key: str, detail: str = "") -> Trigger:
     return Trigger(
         type=kind,
         event_id=str(event.event_id),
@@ -157,5 +162,3 @@ def _unanswered(event: Event, view: View, config: NotifierConfig) -> Trigger | N
 def _contact_label(event: Event) -> str | None:
     contact = event.contact
     return contact.email or contact.phone or contact.customer_ref or contact.order_ref or None
-
-

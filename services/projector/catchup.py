@@ -4,12 +4,13 @@ Used at start-up before the live agent takes over, and by `touchpoint rebuild`."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from events.topics import EVENT_TOPICS, topic_name
 from services.projector.consume import BatchProjector
 from shared.config import Settings
-from shared.kafka.consumer import BatchReader
+from shared.kafka.consumer import Batch, BatchReader
 
 Position = tuple[str, int]
 Progress = Callable[[int, int], None]  # (records done in this batch, records remaining at start)
@@ -28,9 +29,35 @@ async def catch_up(settings: Settings, projector: BatchProjector, start: Mapping
         total = await reader.remaining()
         if progress:
             progress(0, total)
-        async for batch in reader.batches():
+        async for batch in read_ahead(reader.batches()):
             await projector.handle(batch)
             reached.update(batch.next_offsets())
             if progress:
                 progress(len(batch), total)
     return reached
+
+
+async def read_ahead(batches: AsyncIterator[Batch], depth: int = 2) -> AsyncIterator[Batch]:
+    """Fetches and decodes the next batches while the current one is written."""
+    queue: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=depth)
+
+    async def fill() -> None:
+        try:
+            async for batch in batches:
+                await queue.put(batch)
+        except asyncio.CancelledError:
+            raise  # the consumer went away; nobody waits for the end marker
+        except BaseException:
+            await queue.put(None)
+            raise
+        await queue.put(None)
+
+    task = asyncio.create_task(fill())
+    try:
+        while (batch := await queue.get()) is not None:
+            yield batch
+        await task  # re-raises a failure of the reader
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

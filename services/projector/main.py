@@ -28,11 +28,13 @@ from shared.db.tracking import load_offsets
 from shared.kafka.consumer import decode_record
 from shared.kafka.publisher import KafkaPublisher
 from shared.kafka.topics import ensure_for
+from shared.logging import configure_logging
+from shared.status_http import serve_status
 
 log = logging.getLogger("touchpoint.projector")
 Position = tuple[str, int]
 BATCH = 500
-WITHIN_SECONDS = 0.2
+WITHIN_SECONDS = 0.05
 
 
 def group_id(settings: Settings) -> str:
@@ -136,7 +138,8 @@ async def seed_group_offsets(settings: Settings, positions: Mapping[Position, in
 
 
 def run(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging("projector", settings.log_level)
+    serve_status("projector", settings, settings.projector_metrics_port)
     asyncio.run(prepare(settings))
     runtime = Runtime(settings)
     app = build_app(settings, runtime)

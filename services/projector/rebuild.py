@@ -66,11 +66,20 @@ async def rebuild_timeline(settings: Settings, show_progress: bool = False) -> i
                 if behind(reached, live):
                     reached = await catch_up(settings, projector, reached, advance)
                 if await swap(engine, fresh, shadow, reached):
+                    await analyze(engine)
                     return int(bar.tasks[task].completed)
         raise RuntimeError("the live projector kept moving ahead during the swap; run the rebuild again")
     finally:
         await publisher.stop()
         await engine.dispose()
+
+
+async def analyze(engine: AsyncEngine) -> None:
+    """Fresh statistics for the swapped-in tables (PostgreSQL keeps none for renamed new tables)."""
+    if engine.dialect.name == "postgresql":
+        async with engine.begin() as conn:
+            for table in TIMELINE.all():
+                await conn.execute(text(f"ANALYZE {table.name}"))
 
 
 def progress_bar(show: bool):  # type: ignore[no-untyped-def]

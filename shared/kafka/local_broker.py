@@ -81,7 +81,7 @@ class LocalBroker:
         cmd = [
             java_binary(), "-cp", self.classpath(), *log4j_options(),
             "kafka.tools.StorageTool", "format", "--standalone",
-            "-t", cluster_id, "-c", str(self.properties_file),
+            f"--cluster-id={cluster_id}", "-c", str(self.properties_file),
         ]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:

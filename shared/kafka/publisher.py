@@ -8,6 +8,7 @@ it returned."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -19,6 +20,7 @@ from events.codec import encode
 from events.envelope import Event
 from events.topics import topic_for
 from shared.kafka.errors import KafkaUnavailable
+from shared.metrics import EVENTS_PUBLISHED, PUBLISH_LATENCY
 
 
 class Publisher(Protocol):
@@ -78,6 +80,7 @@ class KafkaPublisher:
     async def publish(self, events: Sequence[Event]) -> None:
         if not self._started:
             await self.start()
+        started = time.perf_counter()
         try:
             futures = [
                 await self._producer.send(
@@ -91,6 +94,9 @@ class KafkaPublisher:
             await asyncio.wait_for(asyncio.gather(*futures), self._timeout_s * 2)
         except (KafkaError, OSError, asyncio.TimeoutError) as exc:
             raise KafkaUnavailable(f"Kafka did not acknowledge {len(events)} event(s): {exc!r}") from exc
+        PUBLISH_LATENCY.observe(time.perf_counter() - started)
+        for event in events:
+            EVENTS_PUBLISHED.labels(event.channel, event.type).inc()
 
     async def send_raw(self, topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]) -> None:
         """Produces bytes as they are (dead letters, replays); returns after the ack."""

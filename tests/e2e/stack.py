@@ -21,7 +21,7 @@ from shared.kafka.local_broker import free_port
 ROOT = Path(__file__).resolve().parents[2]
 AGENT, LEAD, OPS = "e2e-agent-token", "e2e-lead-token", "e2e-ops-token"
 CTI_TOKEN, SHIPPING_SECRET = "e2e-cti-token", "e2e-shipping-secret"
-SERVICES = ("ingest", "projector", "complaints", "api")
+SERVICES = ("ingest", "projector", "sla", "api")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 

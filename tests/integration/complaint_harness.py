@@ -56,7 +56,7 @@ class Running:
 
     async def caught_up(self) -> bool:
         """The processor has committed positions at the current end of every topic it reads."""
-        topics = [topic_name(self.settings.topic_prefix, t) for t in (Topic.EMAIL, Topic.CALLS, Topic.WEBFORMS, Topic.COMPLAINTS)]
+        topics = [topic_name(self.settings.topic_prefix, t) for t in (Topic.EMAIL, Topic.CALLS, Topic.WEBFORMS, Topic.CUSTOMERS, Topic.COMPLAINTS)]
         async with BatchReader(self.settings.bootstrap_servers, topics) as reader:
             ends = await reader.end_offsets()
         async with self.engine.connect() as conn:

@@ -32,6 +32,8 @@ class ImapAccount:
     port: int
     username: str
     password: str
+    tls_port: int
+    ca_file: Path
 
     def client(self) -> IMAPClient:
         client = IMAPClient(self.host, port=self.port, ssl=False, timeout=30)
@@ -71,7 +73,7 @@ class ImapAccount:
 @pytest.fixture
 def imap_account(dovecot: Dovecot) -> ImapAccount:
     username, password = dovecot.add_user()
-    return ImapAccount(dovecot.host, dovecot.port, username, password)
+    return ImapAccount(dovecot.host, dovecot.port, username, password, dovecot.tls_port, dovecot.ca_file)
 
 
 class EmailTopic:

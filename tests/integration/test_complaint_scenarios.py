@@ -3,6 +3,7 @@ complaint events out (published once) and the SLA board read model."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -12,9 +13,11 @@ from sqlalchemy import func, select
 
 from services.projector.api.auth import Authorizer
 from services.projector.api.complaints import complaints_router
+from services.projector.complaints.main import serve
 from services.projector.complaints.processor import DETECTOR
 from services.projector.complaints.tables import complaints
 from shared.db.engine import session_factory
+from shared.db.migrate import upgrade_async
 from shared.db.tracking import forget
 from shared.web import install_error_handlers
 from tests.complaint_builders import form, mail
@@ -133,3 +136,19 @@ async def test_a_processor_replaying_the_log_after_a_restart_derives_the_same_id
     assert len(await rows(hub)) == 1
     opened_ids = {e.event_id for e in await complaint_log(hub.settings) if e.type == "complaint.opened"}
     assert len(opened_ids) == 1
+
+
+async def test_the_service_entry_runs_until_told_to_stop(kafka_settings, postgres_url):
+    settings = configure(kafka_settings, postgres_url, FILE)
+    await upgrade_async(settings.db_url)  # so that the watcher can read before the service is up
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve(settings, stop))
+    watcher = Running(settings)
+    try:
+        await watcher.publisher.publish([form(datetime.now(UTC), n="m1")])
+        await eventually(lambda: one_row(watcher, lambda r: r["origin"] == "webform"), "the complaint from the service")
+    finally:
+        stop.set()
+        await serving
+        await watcher.close()
+    assert serving.exception() is None

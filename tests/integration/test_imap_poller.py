@@ -13,14 +13,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 from prometheus_client import REGISTRY
 from sqlalchemy.exc import DBAPIError
 
+from events.topics import deadletter_topic
 from services.ingest.imap.checkpoints import SqlCheckpointStore
 from services.ingest.imap.main import serve
 from shared.blobs import BlobStore
 from shared.config import FileConfig, Mailbox, Settings
 from shared.db.engine import make_engine
+from shared.kafka.deadletter import DeadLetter
 from shared.kafka.local_broker import free_port
 
 pytestmark = pytest.mark.integration
@@ -210,3 +213,61 @@ async def test_a_broken_mailbox_does_not_stop_a_working_one(kafka_settings, imap
     assert [e.payload.message_id for e in events] == ["<thread-root-1@example.org>"]
     refused = {"mailbox": "unreachable", "reason": "ConnectionRefusedError"}
     assert REGISTRY.get_sample_value("touchpoint_imap_failures_total", refused) >= 1
+
+
+async def test_a_mail_no_event_can_hold_goes_to_the_dead_letter_topic_and_the_poller_moves_on(
+    kafka_settings, imap_account, email_topic, tmp_path
+):
+    hostile = (
+        f"Message-ID: <{'x' * 600_000}@spam.example>\r\nFrom: spam@spam.example\r\nTo: support@shop.example\r\n"
+        "Subject: hostile\r\n\r\nbody\r\n"
+    ).encode()
+    imap_account.append("INBOX", hostile)
+    imap_account.append("INBOX", (FIXTURES / "thread_1.eml").read_bytes())
+    settings = settings_for(kafka_settings, imap_account, tmp_path, {"INBOX": "incoming"})
+    async with poller(settings):
+        await wait_for_checkpoint(settings, "INBOX", 2)
+    assert [e.payload.message_id for e in await email_topic.drain()] == ["<thread-root-1@example.org>"]
+
+    letters = AIOKafkaConsumer(
+        deadletter_topic(settings.topic_prefix, "imap"), bootstrap_servers=settings.bootstrap_servers,
+        auto_offset_reset="earliest", enable_auto_commit=False,
+    )
+    await letters.start()
+    received = []
+    try:
+        deadline = time.monotonic() + 30
+        while not received and time.monotonic() < deadline:
+            batch = await letters.getmany(timeout_ms=500)
+            received = [record for records in batch.values() for record in records]
+    finally:
+        await letters.stop()
+    [record] = received
+    letter = DeadLetter.from_record(record.value, record.key, record.headers)
+    assert letter.original == hostile
+    assert letter.reason.startswith("EventTooLarge: the event needs")
+    assert letter.source == f"imap:{settings.file.mailboxes[0].name}/INBOX;uidvalidity={imap_account.uidvalidity('INBOX')};uid=1"
+
+
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+async def test_mail_is_fetched_over_tls_and_starttls(kafka_settings, imap_account, email_topic, tmp_path, security):
+    imap_account.append("INBOX", (FIXTURES / "latin1.eml").read_bytes())
+    port = imap_account.tls_port if security == "tls" else imap_account.port
+    settings = settings_for(kafka_settings, imap_account, tmp_path, {"INBOX": "incoming"})
+    box = settings.file.mailboxes[0].model_copy(update={"security": security, "port": port, "tls_ca_file": imap_account.ca_file})
+    async with poller(settings.model_copy(update={"file": FileConfig(mailboxes=[box])})):
+        await wait_for_checkpoint(settings, "INBOX", 1)
+    assert [e.payload.subject for e in await email_topic.drain()] == ["Rückfrage zur Erstattung"]
+
+
+async def test_a_server_certificate_nobody_vouches_for_is_refused(kafka_settings, imap_account, email_topic, tmp_path):
+    imap_account.append("INBOX", (FIXTURES / "latin1.eml").read_bytes())
+    settings = settings_for(kafka_settings, imap_account, tmp_path, {"INBOX": "incoming"})
+    box = settings.file.mailboxes[0].model_copy(update={"security": "tls", "port": imap_account.tls_port})
+    refused = {"mailbox": box.name, "reason": "SSLCertVerificationError"}
+    async with poller(settings.model_copy(update={"file": FileConfig(mailboxes=[box])})):
+        deadline = time.monotonic() + 30
+        while not REGISTRY.get_sample_value("touchpoint_imap_failures_total", refused):
+            assert time.monotonic() < deadline, "the poller never tried to connect"
+            await asyncio.sleep(0.05)
+    assert await email_topic.drain() == []

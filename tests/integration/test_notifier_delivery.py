@@ -11,7 +11,7 @@ import pytest
 
 from events import decode
 from events.topics import Topic, deadletter_topic, topic_name
-from services.notifier.delivery import HttpWebhookPoster, SmtpMailer
+from services.notifier.delivery import HttpWebhookPoster, PermanentDeliveryError, SmtpMailer
 from services.notifier.dispatcher import Dispatcher
 from services.notifier.handler import EventHandler
 from shared.config import Notifier, RoutingRule, Smtp
@@ -25,7 +25,10 @@ from tests.notifier_events import T0, breached, customer, opened, warning
 
 pytestmark = pytest.mark.integration
 
-FAST_RETRIES = Notifier(max_attempts=30, retry_initial=0.2, retry_max=0.5, poll_interval=0.1, webhook_timeout=3)
+# the events happened on a fixed day in the past: no age limit here
+FAST_RETRIES = Notifier(
+    max_attempts=30, retry_initial=0.2, retry_max=0.5, poll_interval=0.1, webhook_timeout=3, max_trigger_age=None
+)
 
 
 @asynccontextmanager
@@ -36,8 +39,15 @@ async def notifier(kafka_settings, postgres_url, smtp_port, rules, config=FAST_R
     http = httpx.AsyncClient(timeout=config.webhook_timeout)
     smtp = Smtp(host="127.0.0.1", port=smtp_port, security="plain", sender="touchpoint@shop.example", timeout=3)
     dispatcher = Dispatcher(
-        engine, SmtpMailer(smtp), HttpWebhookPoster(http), publisher, smtp.sender, "https://hub.shop.example",
-        config, topic_prefix=kafka_settings.topic_prefix, lease=timedelta(seconds=30),
+        engine,
+        SmtpMailer(smtp),
+        HttpWebhookPoster(http),
+        publisher,
+        smtp.sender,
+        "https://hub.shop.example",
+        config,
+        topic_prefix=kafka_settings.topic_prefix,
+        lease=timedelta(seconds=30),
     )
     handler = EventHandler(engine, config, rules, {})
     try:
@@ -48,7 +58,7 @@ async def notifier(kafka_settings, postgres_url, smtp_port, rules, config=FAST_R
         await engine.dispose()
 
 
-async def dispatch_until(dispatcher, condition, what: str) -> None:
+async def dispatch_until(dispatcher, condition, what) -> None:
     """Runs delivery rounds until `condition()` holds."""
 
     async def round_then_check() -> bool:
@@ -59,7 +69,9 @@ async def dispatch_until(dispatcher, condition, what: str) -> None:
 
 
 async def reports(settings, expected: int) -> list:
-    records = await consume_all(settings.bootstrap_servers, topic_name(settings.topic_prefix, Topic.ESCALATIONS), expected)
+    records = await consume_all(
+        settings.bootstrap_servers, topic_name(settings.topic_prefix, Topic.ESCALATIONS), expected
+    )
     return [decode(record.value) for record in records]
 
 
@@ -68,11 +80,20 @@ async def test_routing_rules_select_the_right_targets(kafka_settings, postgres_u
     smtp = SmtpPeer().start()
     rules = [
         RoutingRule(name="warn-team", match={"type": "sla.warning"}, email=["team@shop.example"], level=1),
-        RoutingRule(name="breach-lead", match={"type": "sla.breached"}, email=["lead@shop.example"],
-                    webhook=[receiver.url("/slack/leads")], level=2),
+        RoutingRule(
+            name="breach-lead",
+            match={"type": "sla.breached"},
+            email=["lead@shop.example"],
+            webhook=[receiver.url("/slack/leads")],
+            level=2,
+        ),
         RoutingRule(name="billing", match={"type": "sla.breached", "team": "billing"}, email=["billing@shop.example"]),
-        RoutingRule(name="key-accounts", match={"type": "complaint.opened", "segment": "key_account"},
-                    email=["kam@shop.example"], language="de"),
+        RoutingRule(
+            name="key-accounts",
+            match={"type": "complaint.opened", "segment": "key_account"},
+            email=["kam@shop.example"],
+            language="de",
+        ),
     ]
     try:
         async with notifier(kafka_settings, postgres_url, smtp.port, rules) as (handler, dispatcher):
@@ -89,10 +110,14 @@ async def test_routing_rules_select_the_right_targets(kafka_settings, postgres_u
             assert "https://hub.shop.example/customers/" in lead.get_body(("plain",)).get_content()
 
             notified = [e for e in await reports(kafka_settings, 4) if e.type == "escalation.notified"]
-            assert sorted((e.payload.rule, e.payload.target) for e in notified) == sorted([
-                ("breach-lead", "lead@shop.example"), ("breach-lead", receiver.url("/slack/leads")),
-                ("key-accounts", "kam@shop.example"), ("warn-team", "team@shop.example"),
-            ])
+            assert sorted((e.payload.rule, e.payload.target) for e in notified) == sorted(
+                [
+                    ("breach-lead", "lead@shop.example"),
+                    ("breach-lead", receiver.url("/slack/leads")),
+                    ("key-accounts", "kam@shop.example"),
+                    ("warn-team", "team@shop.example"),
+                ]
+            )
             assert {e.contact.customer_ref for e in notified} == {"K-1"}
     finally:
         smtp.stop()
@@ -152,7 +177,9 @@ async def test_a_webhook_answering_500_then_200_is_delivered_once(kafka_settings
             assert receiver.requests[1].body["text"].startswith("*SLA breached (first response)*")
             (report,) = await reports(kafka_settings, 1)
             assert (report.type, report.payload.attempts, report.payload.notification_id) == (
-                "escalation.notified", 2, keys.pop(),
+                "escalation.notified",
+                2,
+                keys.pop(),
             )
     finally:
         await receiver.stop()
@@ -161,8 +188,11 @@ async def test_a_webhook_answering_500_then_200_is_delivered_once(kafka_settings
 async def test_a_permanently_failing_target_is_dead_lettered_and_reported_failed(kafka_settings, postgres_url):
     receiver = await HttpReceiver(script={"/gone": [410]}).start()
     smtp = SmtpPeer().start()
-    rules = [RoutingRule(name="both", match={"type": "sla.breached"}, email=["lead@shop.example"],
-                         webhook=[receiver.url("/gone")])]
+    rules = [
+        RoutingRule(
+            name="both", match={"type": "sla.breached"}, email=["lead@shop.example"], webhook=[receiver.url("/gone")]
+        )
+    ]
     try:
         async with notifier(kafka_settings, postgres_url, smtp.port, rules) as (handler, dispatcher):
             await handler.handle(opened())
@@ -186,3 +216,98 @@ async def test_a_permanently_failing_target_is_dead_lettered_and_reported_failed
         await receiver.stop()
 
 
+# aiosmtpd counts only STARTTLS as TLS and warns about AUTH on its implicit-TLS socket
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+async def test_mail_goes_over_tls_or_starttls_with_authentication(security, tmp_path):
+    from email.message import EmailMessage
+
+    from tests.integration.notifier_peers import SecureSmtpPeer, self_signed_certificate
+
+    cert_file, key_file = self_signed_certificate(tmp_path)
+    smtp = SecureSmtpPeer(security, cert_file, key_file, "touchpoint", "s3cret-pass").start()
+    config = Smtp(
+        host="127.0.0.1",
+        port=smtp.port,
+        security=security,
+        username="touchpoint",
+        password="s3cret-pass",
+        sender="touchpoint@shop.example",
+        timeout=5,
+        ca_file=cert_file,
+    )
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = config.sender, "lead@shop.example", "over TLS"
+    message.set_content("hello")
+    handed_over = []
+
+    async def before_handover() -> None:
+        handed_over.append(True)
+
+    try:
+        await SmtpMailer(config).send(message, before_handover)
+        wrong = Smtp(**{**config.model_dump(), "password": "wrong-password"})
+        with pytest.raises(PermanentDeliveryError, match="535"):
+            await SmtpMailer(wrong).send(message, before_handover)
+    finally:
+        smtp.stop()
+    assert smtp.logins == ["touchpoint"]
+    assert [m["Subject"] for m in smtp.messages] == ["over TLS"]
+    assert handed_over == [True]  # the failed login never reached the handover
+
+
+async def test_shipment_exception_missed_call_and_unanswered_contacts_reach_their_targets(kafka_settings, postgres_url):
+    from tests.notifier_events import mail_in, mail_out, missed_call, resolved, shipment
+
+    receiver = await HttpReceiver().start()
+    smtp = SmtpPeer().start()
+    rules = [
+        RoutingRule(name="parcel", match={"type": "shipment.exception"}, email=["returns@shop.example"]),
+        RoutingRule(name="callback", match={"type": "call.missed"}, webhook=[receiver.url("/hotline")]),
+        RoutingRule(name="waiting", match={"type": "contacts.unanswered"}, email=["lead@shop.example"]),
+    ]
+    config = Notifier(**{**FAST_RETRIES.model_dump(), "unanswered_contacts": 3, "unanswered_within": "24h"})
+    try:
+        async with notifier(kafka_settings, postgres_url, smtp.port, rules, config) as (handler, dispatcher):
+            await handler.handle(customer(phone="+4930123456", order_ref="A-1001"))
+            await handler.handle(opened())
+            await handler.handle(shipment(order_ref="A-1001"))  # known only by its order number
+            await handler.handle(missed_call(phone="+4930123456"))  # known only by the caller's number
+            # another customer writes three times; a reply in between restarts the count
+            for n, event in enumerate(
+                [
+                    mail_in(1, "max@example.org"),
+                    mail_in(2, "max@example.org"),
+                    mail_out(3, "max@example.org"),
+                    mail_in(4, "max@example.org"),
+                    mail_in(5, "max@example.org"),
+                ]
+            ):
+                await handler.handle(event.model_copy(update={"occurred_at": T0 + timedelta(hours=n)}))
+            assert await handler.handle(mail_in(6, "max@example.org", at=T0 + timedelta(hours=6))) != []
+            await handler.handle(resolved(at=T0 + timedelta(hours=8)))
+            # after the complaint was resolved, parcel news is nobody's emergency
+            assert (
+                await handler.handle(shipment(order_ref="A-1001", status="returned", at=T0 + timedelta(hours=9))) == []
+            )
+
+            await dispatch_until(
+                dispatcher,
+                lambda: len(smtp.messages) >= 2 and receiver.requests,
+                lambda: f"three deliveries, got {smtp.recipients()} {receiver.requests}",
+            )
+            await dispatcher.run_once()
+            assert smtp.recipients() == ["lead@shop.example", "returns@shop.example"]
+            parcel = next(m for m in smtp.messages if m["To"] == "returns@shop.example")
+            assert (
+                "Shipment problem on an open complaint: exception / Parcel damaged"
+                in parcel.get_body(("plain",)).get_content()
+            )
+            assert "Erika Muster" in parcel["Subject"]
+            waiting = next(m for m in smtp.messages if m["To"] == "lead@shop.example")
+            assert "max@example.org" in waiting.get_body(("plain",)).get_content()
+            assert [r.body["trigger_type"] for r in receiver.requests] == ["call.missed"]
+            assert receiver.requests[0].body["complaint_id"] == "cmp-1"
+    finally:
+        smtp.stop()
+        await receiver.stop()

@@ -8,12 +8,15 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from events import decode
-from events.topics import Topic, topic_name
+from events.topics import Topic, deadletter_topic, topic_name
+from shared.kafka.local_broker import free_port
 from shared.kafka.publisher import KafkaPublisher
 from tests.integration.notifier_peers import HttpReceiver, SmtpPeer, wait_until
 from tests.integration.test_kafka_publisher import consume_all
@@ -60,8 +63,8 @@ def worker_env(settings, database_url: str, config: Path, data_dir: Path, **extr
         TOUCHPOINT_DATA_DIR=str(data_dir),
         TOUCHPOINT_NOTIFIER_METRICS_PORT="0",
         TOUCHPOINT_PUBLIC_URL="https://hub.shop.example",
-        **extra,
     )
+    env.update(extra)
     return env
 
 
@@ -103,10 +106,17 @@ async def test_a_breach_in_kafka_reaches_mail_and_webhook_once_and_is_reported_t
     receiver = await HttpReceiver().start()
     config = write_config(tmp_path / "touchpoint.toml", smtp.port, receiver.url("/slack"))
     log = tmp_path / "notifier.log"
-    worker = start_worker(worker_env(kafka_settings, postgres_url, config, tmp_path / "var"), log)
+    metrics_port = free_port()
+    env = worker_env(
+        kafka_settings, postgres_url, config, tmp_path / "var", TOUCHPOINT_NOTIFIER_METRICS_PORT=str(metrics_port)
+    )
+    worker = start_worker(env, log)
     publisher = KafkaPublisher(kafka_settings.bootstrap_servers, kafka_settings.topic_prefix)
+    complaints_topic = topic_name(kafka_settings.topic_prefix, Topic.COMPLAINTS)
     try:
-        await publisher.publish([customer(), opened(), breached()])
+        await publisher.send_raw(complaints_topic, b"not an event", b"complaint:cmp-1", [])
+        now = datetime.now(UTC)  # within notifier.max_trigger_age
+        await publisher.publish([customer(), opened(at=now - timedelta(hours=4)), breached(at=now)])
         running = alive(worker, log)
         await wait_until(lambda: running() and smtp.messages and receiver.requests, "mail and webhook", limit=90)
 
@@ -114,7 +124,7 @@ async def test_a_breach_in_kafka_reaches_mail_and_webhook_once_and_is_reported_t
             return running() and len(await escalations(kafka_settings, 2)) >= 2
 
         await wait_until(both_reported, "two escalation.notified events in Kafka", limit=60)
-        await publisher.publish([breached()])  # the same breach again: a quiet duplicate
+        await publisher.publish([breached(at=now)])  # the same breach again: a quiet duplicate
         reported = await escalations(kafka_settings, 3)
         assert sorted(e.payload.target_kind for e in reported) == ["email", "webhook"]
         assert {e.type for e in reported} == {"escalation.notified"}
@@ -123,6 +133,15 @@ async def test_a_breach_in_kafka_reaches_mail_and_webhook_once_and_is_reported_t
         assert mail["Message-ID"] == next(e.payload.message_id for e in reported if e.payload.target_kind == "email")
         assert mail["Auto-Submitted"] == "auto-generated"
         assert len(receiver.requests) == 1
+
+        letters = await consume_all(
+            kafka_settings.bootstrap_servers, deadletter_topic(kafka_settings.topic_prefix, "notifier"), 1
+        )
+        assert [r.value for r in letters] == [b"not an event"]
+        async with httpx.AsyncClient() as client:
+            metrics = (await client.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+        assert 'touchpoint_notifier_sent_total{target_kind="email"} 1.0' in metrics
+        assert 'touchpoint_notifier_sent_total{target_kind="webhook"} 1.0' in metrics
     finally:
         await publisher.stop()
         stop_worker(worker)
@@ -139,7 +158,8 @@ async def test_kill_9_between_sending_and_recording_sends_no_second_mail(kafka_s
     publisher = KafkaPublisher(kafka_settings.bootstrap_servers, kafka_settings.topic_prefix)
     worker = start_worker({**env, "TOUCHPOINT_NOTIFIER_PAUSE_AFTER_SEND": str(paused)}, log)
     try:
-        await publisher.publish([opened(complaint_id="cmp-1"), breached(complaint_id="cmp-1")])
+        now = datetime.now(UTC)
+        await publisher.publish([opened(complaint_id="cmp-1", at=now), breached(complaint_id="cmp-1", at=now)])
         running = alive(worker, log)
         await wait_until(lambda: running() and paused.exists(), "the mail handed over", limit=90)
         assert len(smtp.messages) == 1
@@ -148,7 +168,7 @@ async def test_kill_9_between_sending_and_recording_sends_no_second_mail(kafka_s
 
         worker = start_worker(env, log)
         running = alive(worker, log)
-        await publisher.publish([opened(complaint_id="cmp-2"), breached(complaint_id="cmp-2")])
+        await publisher.publish([opened(complaint_id="cmp-2", at=now), breached(complaint_id="cmp-2", at=now)])
         await wait_until(lambda: running() and len(smtp.messages) >= 2, "the next breach delivered", limit=120)
 
         async def first_reported_in_doubt() -> bool:
@@ -165,3 +185,20 @@ async def test_kill_9_between_sending_and_recording_sends_no_second_mail(kafka_s
         await publisher.stop()
         stop_worker(worker)
         smtp.stop()
+
+
+def test_an_unusable_routing_rule_stops_the_notifier_with_a_one_line_reason(tmp_path):
+    config = tmp_path / "touchpoint.toml"
+    config.write_text(
+        '[[routing.rules]]\nname = "odd"\nmatch = { colour = "red" }\nwebhook = ["https://hooks.example/x"]\n'
+    )
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TOUCHPOINT_")}
+    env.update(TOUCHPOINT_CONFIG=str(config), TOUCHPOINT_DATA_DIR=str(tmp_path / "var"))
+    result = subprocess.run(
+        [sys.executable, "-m", "shared.cli", "notifier"], env=env, cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "touchpoint: routing.rules[0] (odd): match.colour: unknown key; use one of type, kind, priority, segment, "
+        "channel, team"
+    ]

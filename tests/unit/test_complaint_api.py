@@ -9,6 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from services.projector.api.app import create_app
 from services.projector.api.auth import Authorizer
 from services.projector.api.complaints import complaints_router
 from services.projector.complaints.policy import rules_from_settings
@@ -69,7 +70,7 @@ async def api(tmp_path):
 
 
 async def test_the_board_lists_open_complaints_most_urgent_first(api):
-    client, _, clock, seed = api
+    client, _, _, seed = api
     await seed(opened(berlin("2026-03-02 09:30"), "calm"),
                opened(berlin("2026-03-02 08:00"), "late", priority="urgent"),
                opened(berlin("2026-03-02 08:30"), "waiting"), paused(berlin("2026-03-02 09:00"), "waiting"),
@@ -84,6 +85,8 @@ async def test_the_board_lists_open_complaints_most_urgent_first(api):
     assert datetime.fromisoformat(late["first_response_due"]) == berlin("2026-03-02 09:00")
     assert late["remaining_business_seconds"] == -3600
     assert late["customer"]["link"] == "/customers/cust-1"
+    assert late["customer"]["timeline"] == "/api/customers/cust-1/timeline"
+    assert late["customer"]["lookup"] == "/api/lookup?email=erika.muster%40example.org"
     assert rows[1]["remaining_business_seconds"] == 2 * 3600 + 10 * 60
 
 
@@ -91,7 +94,7 @@ async def test_the_board_filters_by_status_team_and_priority(api):
     client, _, _, seed = api
     await seed(opened(berlin("2026-03-02 09:00"), "a", team="care"), opened(berlin("2026-03-02 09:00"), "b", team="billing",
                                                                            priority="urgent"))
-    ids = lambda answer: [r["complaint_id"] for r in answer.json()["complaints"]]  # noqa: E731
+    ids = lambda answer: [r["complaint_id"] for r in answer.json()["complaints"]]
     assert ids(await client.get("/api/complaints?team=care", headers=AGENT)) == ["a"]
     assert ids(await client.get("/api/complaints?priority=urgent", headers=AGENT)) == ["b"]
     assert ids(await client.get("/api/complaints?status=resolved", headers=AGENT)) == []
@@ -110,7 +113,7 @@ async def test_one_complaint_explains_its_clocks_with_segments(api):
 
 
 async def test_an_agent_response_is_published_and_shows_at_once(api):
-    client, publisher, clock, seed = api
+    client, publisher, _, seed = api
     await seed(opened(berlin("2026-03-02 09:00")))
     answer = await client.post("/api/complaints/cmp-1/respond", json={"note": "called back"}, headers=AGENT)
     assert answer.status_code == 200
@@ -122,9 +125,9 @@ async def test_an_agent_response_is_published_and_shows_at_once(api):
 
 
 async def test_resolve_reopen_pause_resume_and_priority_follow_the_lifecycle(api):
-    client, publisher, clock, seed = api
+    client, publisher, _, seed = api
     await seed(opened(berlin("2026-03-02 09:00")))
-    post = lambda path, **kw: client.post(f"/api/complaints/cmp-1/{path}", headers=AGENT, **kw)  # noqa: E731
+    post = lambda path, **kw: client.post(f"/api/complaints/cmp-1/{path}", headers=AGENT, **kw)
     assert (await post("resume")).status_code == 409
     assert (await post("pause", json={"reason": "waiting_for_customer"})).json()["complaint"]["state"] == "paused"
     assert (await post("resume")).json()["complaint"]["status"] == "open"
@@ -146,6 +149,7 @@ async def test_an_agent_opens_a_complaint_idempotently(api):
     second = await client.post("/api/complaints", json=body, headers={**AGENT, "Idempotency-Key": "k1"})
     assert first.status_code == second.status_code == 201
     assert first.json()["event_id"] == second.json()["event_id"]
+    assert {str(e.event_id) for e in publisher.events} == {first.json()["event_id"]}  # a retry republishes the same id
     complaint = first.json()["complaint"]
     assert (complaint["origin"], complaint["team"], complaint["customer"]["phone"]) == ("agent", "care", "+4930123456")
     nobody = await client.post("/api/complaints", json={"subject": "x"}, headers=AGENT)
@@ -185,3 +189,42 @@ async def test_stats_report_times_and_breach_rates_per_channel_and_team(api):
     assert report["by_team"]["care"]["first_response"]["count"] == 2
     assert report["by_policy_version"]["standard@v1"]["first_response"]["count"] == 2
     assert report["open_by_state"] == {"ok": 2}
+
+
+async def test_agent_actions_count_as_first_response_only_when_configured(tmp_path):
+    sla = CONFIG.sla.model_copy(update={"first_response_counts": ["email", "call"]})
+    settings = Settings(data_dir=tmp_path, file=CONFIG.model_copy(update={"sla": sla}))
+    await upgrade_async(settings.db_url)
+    engine = make_engine(settings.db_url)
+    publisher = InMemoryPublisher()
+    app = FastAPI()
+    install_error_handlers(app)
+    app.include_router(complaints_router(settings, session_factory(engine), publisher, Authorizer(settings),
+                                         now=FixedClock(berlin("2026-03-02 10:00"))))
+    try:
+        async with engine.begin() as conn:
+            await apply_events(conn, [opened(berlin("2026-03-02 09:00"))], rules_from_settings(settings), berlin("2026-03-02 10:00"))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            answer = await client.post("/api/complaints/cmp-1/respond", headers=AGENT)
+        assert answer.status_code == 409 and answer.json()["error"] == "not_counted"
+        assert publisher.events == []
+    finally:
+        await engine.dispose()
+
+
+async def test_the_router_mounts_into_the_agent_api_and_uses_its_engine_and_publisher(tmp_path):
+    settings = Settings(data_dir=tmp_path, file=CONFIG)
+    await upgrade_async(settings.db_url)
+    engine = make_engine(settings.db_url)
+    publisher = InMemoryPublisher()
+    app = create_app(settings, engine=engine, publisher=publisher, routers=[complaints_router(settings)])
+    try:
+        async with engine.begin() as conn:
+            await apply_events(conn, [opened(berlin("2026-03-02 09:00"))], rules_from_settings(settings), berlin("2026-03-02 10:00"))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            board = await client.get("/api/complaints", headers=AGENT)
+            resolved = await client.post("/api/complaints/cmp-1/resolve", headers=AGENT)
+        assert [c["complaint_id"] for c in board.json()["complaints"]] == ["cmp-1"]
+        assert resolved.status_code == 200 and [e.type for e in publisher.events] == ["complaint.resolved"]
+    finally:
+        await engine.dispose()

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.projector.complaints.calendar import BusinessCalendar, CalendarError, build_calendar, ical_holidays
+from shared.business_calendar import BusinessCalendar, CalendarError, build_calendar, ical_holidays
 from tests.complaint_builders import berlin
 
 OFFICE_HOURS = {day: ["08:00-12:00", "13:00-17:00"] for day in ("mon", "tue", "wed", "thu", "fri")}

@@ -149,3 +149,8 @@ def test_answered_calls_in_a_complaint_queue_open_complaints(complaints, event, 
 def test_an_opened_call_complaint_names_its_origin():
     [event] = detect(call_ended(T0, direction="inbound", queue="complaints"), [], CONFIG)
     assert (event.payload.origin, event.channel, event.payload.policy) == ("call", "phone", "standard")
+
+
+def test_the_customer_segment_is_kept_on_the_complaint():
+    [event] = detect(form(T0), [], CONFIG, segment="premium")
+    assert event.payload.segment == "premium"

@@ -8,6 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from events.customer import CustomerRegistered, CustomerRegisteredPayload
+from events.ids import event_id_for
 from events.topics import Topic, topic_name
 from services.projector.complaints import metrics
 from services.projector.complaints.detector import DetectorConfig
@@ -16,13 +18,13 @@ from services.projector.complaints.processor import ComplaintProcessor
 from services.projector.complaints.store import complaint_row, open_counts
 from services.projector.complaints.tables import complaints, sla_fired_timers
 from services.projector.complaints.timers import fire_due
-from shared.config import Sla
+from shared.config import Sla, SlaPolicy
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
 from shared.kafka.consumer import Batch, Consumed, Undecodable
 from shared.kafka.errors import KafkaUnavailable
 from shared.kafka.publisher import InMemoryPublisher
-from tests.complaint_builders import form, mail, utc
+from tests.complaint_builders import CUSTOMER, form, mail, utc
 
 PREFIX = "touchpoint."
 SLA = Sla.model_validate({
@@ -82,7 +84,7 @@ async def test_the_derived_event_coming_back_from_kafka_is_not_applied_twice(par
 
 
 async def test_a_follow_up_in_the_same_batch_sees_the_complaint_it_joins(parts):
-    engine, publisher, _, processor = parts
+    _, publisher, _, processor = parts
     first = mail(T0, to="complaints@shop.example", thread="t1", n="1")
     follow_up = mail(T0 + timedelta(minutes=1), to="complaints@shop.example", thread="t1", n="2")
     await processor.handle(batch(first, follow_up, topic=Topic.EMAIL))
@@ -110,7 +112,7 @@ async def test_undecodable_records_go_to_the_dead_letter_topic(parts):
 
 async def test_timers_fire_each_point_once_even_when_two_workers_race(parts):
     engine, publisher, clock, processor = parts
-    [opened] = await processor.handle(batch(form(T0)))
+    await processor.handle(batch(form(T0)))
     publisher.published.clear()
     clock.at = T0 + timedelta(minutes=6)
     other = InMemoryPublisher(topic_prefix=PREFIX)
@@ -148,3 +150,29 @@ async def test_published_timers_are_counted_in_metrics(parts):
     await fire_due(engine, publisher, RULES, clock)
     assert metrics.SLA_EVENTS.labels(type="sla.breached", kind="first_response")._value.get() == before + 1
 
+
+
+def registered(segment: str, n: str = "1") -> CustomerRegistered:
+    return CustomerRegistered(
+        event_id=event_id_for("test-customer", n, segment), occurred_at=T0, recorded_at=T0, source="import",
+        payload=CustomerRegisteredPayload(customer_ref="K-1", name="Erika Muster", emails=(CUSTOMER,), segment=segment),
+    )
+
+
+async def test_the_customer_segment_from_master_data_selects_the_policy(tmp_path):
+    sla = SLA.model_copy(update={"policies": [
+        SlaPolicy(name="premium", first_response="5m", resolution="30m", segments=["premium"]), *SLA.policies]})
+    rules = build_rules(sla)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'segments.db'}"
+    await upgrade_async(url)
+    engine = make_engine(url)
+    try:
+        processor = ComplaintProcessor(engine, InMemoryPublisher(), PREFIX, rules, DetectorConfig(sla=sla, rules=rules), Clock(T0))
+        await processor.handle(batch(registered("premium"), topic=Topic.CUSTOMERS))
+        [opened] = await processor.handle(batch(form(T0, n="p")))
+        assert (opened.payload.segment, opened.payload.policy) == ("premium", "premium")
+        await processor.handle(batch(registered("standard", n="2"), topic=Topic.CUSTOMERS, start=1))
+        [later] = await processor.handle(batch(form(T0, n="q"), start=1))
+        assert (later.payload.segment, later.payload.policy) == ("standard", "tiny")
+    finally:
+        await engine.dispose()

@@ -29,3 +29,8 @@ def test_withheld_numbers_are_none():
     assert normalise_phone("anonymous") is None
     assert normalise_phone("") is None
     assert normalise_phone(None) is None
+
+
+def test_international_digits_without_plus_are_not_read_as_national():
+    assert normalise_phone("4915112345678", default_region="DE") == "+4915112345678"
+    assert normalise_phone("442079460958", default_region="DE") == "+442079460958"

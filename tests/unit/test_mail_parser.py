@@ -205,3 +205,23 @@ def test_an_unreadable_date_is_a_defect_and_the_server_time_still_counts():
     assert event.payload.date is None
     assert event.occurred_at == RECEIVED
     assert event.payload.defects == ("unreadable Date header 'yesterday-ish'",)
+
+
+def test_a_mail_with_thousands_of_recipients_is_read_quickly_and_keeps_the_first_hundred():
+    recipients = ", ".join(f"=?utf-8?q?P=C3=A9rson_{n}?= <person{n}@example.org>" for n in range(30_000))
+    raw = f"From: list@example.org\r\nTo: {recipients}\r\nSubject: all\r\n\r\nhi\r\n".encode()
+    event, _ = parse(raw)
+    assert len(event.payload.to) == 100
+    assert event.payload.to[1].model_dump() == {"email": "person1@example.org", "name": "Pérson 1"}
+
+
+def test_a_mail_with_thousands_of_attachments_is_shortened_to_fit_and_says_so():
+    parts = "".join(
+        f"--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=f{n}.bin\r\n"
+        f"\r\nx{n}\r\n" for n in range(4000)
+    )
+    raw = f"From: a@example.org\r\nSubject: many\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n{parts}--b--\r\n"
+    event, _ = parse(raw.encode())
+    assert len(encode(event)) <= MAX_EVENT_BYTES
+    assert len(event.payload.attachments) == 50
+    assert event.payload.defects[-1] == "recipient, attachment and reference lists shortened to fit a Kafka record"

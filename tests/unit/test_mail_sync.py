@@ -5,16 +5,19 @@ mailbox never stops another."""
 from __future__ import annotations
 
 import asyncio
+import imaplib
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from imapclient.exceptions import LoginError
 
 from services.ingest.imap.checkpoints import InMemoryCheckpointStore
 from services.ingest.imap.sync import FetchedMail, FolderStatus, FolderSync
-from services.ingest.imap.watcher import Backoff, FolderWatcher
+from services.ingest.imap.watcher import Backoff, FolderWatcher, advice_for
 from shared.blobs import InMemoryBlobStore
 from shared.kafka.errors import KafkaUnavailable
 from shared.kafka.publisher import InMemoryPublisher
@@ -333,3 +336,17 @@ def test_backoff_doubles_up_to_its_cap_and_resets():
         assert nominal * 0.8 <= delay <= nominal * 1.2
     backoff.reset()
     assert backoff.next_delay() <= 1.2
+
+
+@pytest.mark.parametrize(
+    ("failure", "advice"),
+    [
+        (ssl.SSLCertVerificationError("certificate verify failed"), "tls_ca_file"),
+        (LoginError("[AUTHENTICATIONFAILED] Authentication failed."), "check username and password"),
+        (imaplib.IMAP4.error("select failed: Mailbox doesn't exist: Sent"), "check the names in the mailbox's folders"),
+        (KafkaUnavailable("broker down"), "resumes from its checkpoint"),
+        (ConnectionRefusedError(111, "Connection refused"), "check host, port"),
+    ],
+)
+def test_a_failure_is_logged_with_what_to_do_about_it(failure, advice):
+    assert advice in advice_for(failure)

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.notifier.business_hours import is_open, next_open, parse_span
+from services.notifier.business_hours import CalendarError, is_open, next_open
 from shared.config import Calendar
 
 OFFICE = Calendar(
@@ -35,7 +35,10 @@ def test_is_open_follows_the_calendar_in_its_own_timezone(moment, expected):
     [
         (datetime(2026, 3, 2, 8, 0, tzinfo=UTC), datetime(2026, 3, 2, 8, 0, tzinfo=UTC)),  # open: now
         (datetime(2026, 3, 2, 11, 30, tzinfo=UTC), datetime(2026, 3, 2, 12, 0, tzinfo=UTC)),  # after lunch
-        (datetime(2026, 3, 6, 18, 0, tzinfo=UTC), datetime(2026, 3, 9, 7, 0, tzinfo=UTC)),  # Friday night -> Monday 08:00 CET
+        (
+            datetime(2026, 3, 6, 18, 0, tzinfo=UTC),
+            datetime(2026, 3, 9, 7, 0, tzinfo=UTC),
+        ),  # Friday night -> Monday 08:00 CET
         (datetime(2026, 12, 23, 20, 0, tzinfo=UTC), datetime(2026, 12, 25, 7, 0, tzinfo=UTC)),  # skips the holiday
     ],
 )
@@ -56,5 +59,6 @@ def test_a_calendar_without_hours_never_opens_and_says_so():
 
 @pytest.mark.parametrize("bad", ["8-12", "12:00-08:00", "noon"])
 def test_malformed_hours_are_rejected_with_the_expected_form(bad):
-    with pytest.raises(ValueError, match="opening hours"):
-        parse_span(bad)
+    broken = Calendar(name="broken", timezone="Europe/Berlin", hours={"mon": [bad]})
+    with pytest.raises(CalendarError, match="broken"):
+        is_open(broken, datetime(2026, 3, 2, 8, 0, tzinfo=UTC))

@@ -17,10 +17,16 @@ from shared.kafka.publisher import InMemoryPublisher
 from tests.notifier_events import T0, breached, customer, opened, resolved
 
 RULES = [
-    RoutingRule(name="breach-lead", match={"type": "sla.breached"}, email=["lead@shop.example"],
-                webhook=["https://hooks.example/lead"], level=2),
-    RoutingRule(name="breach-manager", match={"type": "sla.breached"}, email=["manager@shop.example"],
-                level=3, delay="2h"),
+    RoutingRule(
+        name="breach-lead",
+        match={"type": "sla.breached"},
+        email=["lead@shop.example"],
+        webhook=["https://hooks.example/lead"],
+        level=2,
+    ),
+    RoutingRule(
+        name="breach-manager", match={"type": "sla.breached"}, email=["manager@shop.example"], level=3, delay="2h"
+    ),
 ]
 BREACH_AT = T0 + timedelta(hours=4)
 
@@ -56,8 +62,9 @@ async def notifier(tmp_path):
     calendars = {"office": Calendar(name="office", timezone="UTC", hours={"mon": ["08:00-17:00"]})}
     mailer, webhooks, publisher = InMemoryMailer(), InMemoryWebhooks(), InMemoryPublisher()
     handler = EventHandler(engine, config, RULES, calendars, clock=clock)
-    dispatcher = Dispatcher(engine, mailer, webhooks, publisher, "touchpoint@shop.example", None, config,
-                            clock=clock, rand=lambda: 1.0)
+    dispatcher = Dispatcher(
+        engine, mailer, webhooks, publisher, "touchpoint@shop.example", None, config, clock=clock, rand=lambda: 1.0
+    )
     yield Notifier_(handler, dispatcher, mailer, webhooks, publisher, clock)
     await engine.dispose()
 
@@ -141,8 +148,10 @@ async def test_transient_failures_give_up_after_max_attempts(notifier):
 async def test_a_handover_without_recorded_outcome_is_not_sent_again_but_reported_in_doubt(notifier):
     await feed(notifier, opened(), breached(at=BREACH_AT))
     dispatcher = notifier.dispatcher
-    (mail, _hook) = sorted(await sent_log.claim_due(dispatcher.engine, BREACH_AT, dispatcher.lease),
-                           key=lambda c: c.notification.target_kind)
+    (mail, _hook) = sorted(
+        await sent_log.claim_due(dispatcher.engine, BREACH_AT, dispatcher.lease),
+        key=lambda c: c.notification.target_kind,
+    )
     # the process handed the mail over and died before recording it
     await sent_log.mark_sending(dispatcher.engine, mail.notification.notification_id, "<m@shop.example>")
     notifier.clock.now = BREACH_AT + dispatcher.lease + timedelta(seconds=1)
@@ -161,13 +170,15 @@ async def test_held_notifications_wait_for_the_calendar_to_open(tmp_path):
     engine = make_engine(url)
     saturday = datetime(2026, 3, 7, 22, 0, tzinfo=UTC)
     clock = Clock(saturday)
-    rule = RoutingRule(match={"type": "sla.breached"}, email=["lead@shop.example"], calendar="office",
-                       outside_hours="hold")
+    rule = RoutingRule(
+        match={"type": "sla.breached"}, email=["lead@shop.example"], calendar="office", outside_hours="hold"
+    )
     calendars = {"office": Calendar(name="office", timezone="UTC", hours={"mon": ["08:00-17:00"]})}
     mailer = InMemoryMailer()
     handler = EventHandler(engine, Notifier(), [rule], calendars, clock=clock)
-    dispatcher = Dispatcher(engine, mailer, InMemoryWebhooks(), InMemoryPublisher(), "t@shop.example", None,
-                            Notifier(), clock=clock)
+    dispatcher = Dispatcher(
+        engine, mailer, InMemoryWebhooks(), InMemoryPublisher(), "t@shop.example", None, Notifier(), clock=clock
+    )
     try:
         (held,) = await handler.handle(breached(at=saturday))
         assert held.held
@@ -191,3 +202,70 @@ async def test_notifier_state_finds_the_open_complaint_by_order_number(notifier)
     assert routed.trigger.customer_name == "Erika Muster"
     await feed(notifier, resolved())
     assert await notifier.handler.handle(shipment(order_ref="A-1001", at=T0 + timedelta(hours=5))) == []
+
+
+async def test_a_kafka_outage_delays_the_reports_but_not_the_mail(notifier):
+    from shared.kafka.errors import KafkaUnavailable
+
+    notifier.publisher.fail_with = KafkaUnavailable("broker down")
+    await feed(notifier, opened(), breached(at=BREACH_AT))
+    await notifier.dispatcher.run_once()
+    assert len(notifier.mailer.sent) == 1 and notifier.publisher.events == []
+    notifier.publisher.fail_with = None
+    await notifier.dispatcher.run_once()
+    assert sorted(e.payload.target_kind for e in notifier.escalation_events("escalation.notified")) == [
+        "email",
+        "webhook",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("attempt", "rand", "seconds"),
+    [(1, 1.0, 5.0), (2, 1.0, 10.0), (3, 1.0, 20.0), (3, 0.0, 10.0), (10, 1.0, 600.0), (10, 0.0, 300.0)],
+)
+def test_retry_delay_doubles_per_attempt_is_capped_and_jittered(attempt, rand, seconds):
+    from services.notifier.delivery import retry_delay
+
+    assert retry_delay(attempt, initial=5.0, maximum=600.0, rand=lambda: rand) == seconds
+
+
+async def test_a_record_that_is_no_event_is_dead_lettered_and_skipped(notifier):
+    from services.notifier.handler import handle_record
+
+    publisher = InMemoryPublisher()
+    await handle_record(notifier.handler, publisher, "touchpoint.", b"{not json", b"k", "touchpoint.complaints", 1, 7)
+    (letter,) = publisher.raw
+    topic, value, key, headers = letter
+    assert (topic, value, key) == ("touchpoint.deadletter.notifier", b"{not json", b"k")
+    assert ("dlq.source_offset", b"7") in headers
+    await handle_record(
+        notifier.handler,
+        publisher,
+        "touchpoint.",
+        opened().model_dump_json().encode(),
+        None,
+        "touchpoint.complaints",
+        1,
+        8,
+    )
+    assert len(publisher.raw) == 1
+
+
+def test_mail_rules_without_smtp_are_refused_at_start():
+    from services.notifier.runtime import check_settings
+    from shared.config import ConfigError, FileConfig, Routing, Settings
+
+    settings = Settings(file=FileConfig(routing=Routing(rules=RULES)))
+    with pytest.raises(ConfigError, match=r"no \[smtp\] section"):
+        check_settings(settings)
+
+
+async def test_a_breach_from_long_ago_updates_state_but_notifies_nobody(notifier):
+    notifier.clock.now = BREACH_AT + timedelta(days=30)  # the log is read from its beginning
+    await feed(notifier, customer(), opened())
+    assert await notifier.handler.handle(breached(at=BREACH_AT)) == []
+    from services.notifier.state_store import load_view
+
+    async with notifier.dispatcher.engine.connect() as conn:
+        view = await load_view(conn, breached(at=BREACH_AT))
+    assert view.complaint is not None and view.complaint.customer_ref == "K-1"

@@ -12,13 +12,20 @@ from shared.config import Notifier, RoutingRule
 from tests.notifier_events import T0, breached, missed_call, warning
 
 COMPLAINT = ComplaintFacts(
-    complaint_id="cmp-7", priority="high", team="returns", subject="Broken <b>lamp</b>",
-    customer_ref="K-1", customer_id="cust-42", customer_name="Erika Muster", customer_email="erika@example.org",
+    complaint_id="cmp-7",
+    priority="high",
+    team="returns",
+    subject="Broken <b>lamp</b>",
+    customer_ref="K-1",
+    customer_id="cust-42",
+    customer_name="Erika Muster",
+    customer_email="erika@example.org",
 )
 SENT_AT = datetime(2026, 3, 2, 13, 16, tzinfo=UTC)
+OPEN_COMPLAINT = View(complaint=COMPLAINT, open_complaint=COMPLAINT)
 
 
-def notification(event, language="en", view=View(complaint=COMPLAINT, open_complaint=COMPLAINT), **rule):
+def notification(event, language="en", view=OPEN_COMPLAINT, **rule):
     (trigger,) = detect_triggers(event, view, Notifier())
     rule = RoutingRule(name="breach-lead", email=["lead@shop.example"], level=2, language=language, **rule)
     (routed,) = route_escalation(trigger, [rule], {}, "Europe/Berlin")
@@ -97,6 +104,9 @@ def test_webhook_body_is_slack_and_teams_compatible_with_structured_fields():
     assert "Customer: Erika Muster" in body["text"]
     assert body["notification_id"] == n.notification_id
     assert (body["trigger_type"], body["level"], body["complaint_id"], body["clock"]) == (
-        "sla.breached", 2, "cmp-7", "first_response",
+        "sla.breached",
+        2,
+        "cmp-7",
+        "first_response",
     )
     assert body["link"] == "https://hub.shop.example/customers/cust-42"

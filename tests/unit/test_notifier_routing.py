@@ -11,20 +11,34 @@ from shared.config import Calendar, ConfigError, Notifier, RoutingRule
 from tests.notifier_events import T0, breached, opened, shipment, warning
 
 COMPLAINT = ComplaintFacts(
-    complaint_id="cmp-1", priority="high", segment="key_account", team="returns", origin="webform",
-    subject="Wrong item delivered", customer_ref="K-1", customer_name="Erika Muster",
+    complaint_id="cmp-1",
+    priority="high",
+    segment="key_account",
+    team="returns",
+    origin="webform",
+    subject="Wrong item delivered",
+    customer_ref="K-1",
+    customer_name="Erika Muster",
     customer_email="erika@example.org",
 )
 VIEW = View(keys=("email:erika@example.org",), complaint=COMPLAINT, open_complaint=COMPLAINT)
-OFFICE = Calendar(name="office", timezone="UTC", hours={d: ["08:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")})
+OFFICE = Calendar(
+    name="office", timezone="UTC", hours={d: ["08:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")}
+)
 CALENDARS = {"office": OFFICE}
 
 LADDER = [
     RoutingRule(name="warn-team", match={"type": "sla.warning"}, email=["team@shop.example"], level=1),
-    RoutingRule(name="breach-lead", match={"type": "sla.breached"}, email=["lead@shop.example"],
-                webhook=["https://hooks.example/lead"], level=2),
-    RoutingRule(name="breach-manager", match={"type": "sla.breached"}, email=["manager@shop.example"],
-                level=3, delay="2h"),
+    RoutingRule(
+        name="breach-lead",
+        match={"type": "sla.breached"},
+        email=["lead@shop.example"],
+        webhook=["https://hooks.example/lead"],
+        level=2,
+    ),
+    RoutingRule(
+        name="breach-manager", match={"type": "sla.breached"}, email=["manager@shop.example"], level=3, delay="2h"
+    ),
 ]
 
 
@@ -42,7 +56,8 @@ def test_warning_goes_to_the_team_breach_to_the_lead_and_later_the_manager():
     breach = breached(at=T0 + timedelta(hours=4))
     routed = route_escalation(trigger_of(breach), LADDER, CALENDARS)
     assert targets(routed) == [
-        (2, "email", "lead@shop.example"), (2, "webhook", "https://hooks.example/lead"),
+        (2, "email", "lead@shop.example"),
+        (2, "webhook", "https://hooks.example/lead"),
         (3, "email", "manager@shop.example"),
     ]
     send_at = {n.level: n.send_at for n in routed}
@@ -102,16 +117,30 @@ SATURDAY_NIGHT = datetime(2026, 3, 7, 22, 0, tzinfo=UTC)
 @pytest.mark.parametrize(
     ("outside_hours", "expected_targets", "send_at", "held"),
     [
-        ("send", [(2, "email", "lead@shop.example"), (2, "webhook", "https://hooks.example/lead")], SATURDAY_NIGHT, False),
+        (
+            "send",
+            [(2, "email", "lead@shop.example"), (2, "webhook", "https://hooks.example/lead")],
+            SATURDAY_NIGHT,
+            False,
+        ),
         ("on_call", [(2, "email", "oncall@shop.example")], SATURDAY_NIGHT, False),
-        ("hold", [(2, "email", "lead@shop.example"), (2, "webhook", "https://hooks.example/lead")],
-         datetime(2026, 3, 9, 8, 0, tzinfo=UTC), True),
+        (
+            "hold",
+            [(2, "email", "lead@shop.example"), (2, "webhook", "https://hooks.example/lead")],
+            datetime(2026, 3, 9, 8, 0, tzinfo=UTC),
+            True,
+        ),
     ],
 )
 def test_outside_business_hours_a_rule_sends_pages_on_call_or_holds(outside_hours, expected_targets, send_at, held):
     rule = RoutingRule(
-        name="breach-lead", match={"type": "sla.breached"}, email=["lead@shop.example"],
-        webhook=["https://hooks.example/lead"], level=2, calendar="office", outside_hours=outside_hours,
+        name="breach-lead",
+        match={"type": "sla.breached"},
+        email=["lead@shop.example"],
+        webhook=["https://hooks.example/lead"],
+        level=2,
+        calendar="office",
+        outside_hours=outside_hours,
         on_call_email=["oncall@shop.example"],
     )
     routed = route_escalation(trigger_of(breached(at=SATURDAY_NIGHT)), [rule], CALENDARS)
@@ -122,8 +151,13 @@ def test_outside_business_hours_a_rule_sends_pages_on_call_or_holds(outside_hour
 
 
 def test_within_business_hours_every_rule_sends_to_its_own_targets():
-    rule = RoutingRule(match={"type": "sla.breached"}, email=["lead@shop.example"], calendar="office",
-                       outside_hours="on_call", on_call_email=["oncall@shop.example"])
+    rule = RoutingRule(
+        match={"type": "sla.breached"},
+        email=["lead@shop.example"],
+        calendar="office",
+        outside_hours="on_call",
+        on_call_email=["oncall@shop.example"],
+    )
     monday_morning = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
     assert targets(route_escalation(trigger_of(breached(at=monday_morning)), [rule], CALENDARS)) == [
         (1, "email", "lead@shop.example")
@@ -134,7 +168,9 @@ def test_mail_never_goes_to_the_customer_unless_a_rule_names_the_customer():
     quiet = RoutingRule(match={"type": "sla.breached"}, email=["lead@shop.example"])
     assert "erika@example.org" not in [n.target for n in route_escalation(trigger_of(breached()), [quiet], CALENDARS)]
     telling = RoutingRule(match={"type": "sla.breached"}, email=["customer"], language="de")
-    assert targets(route_escalation(trigger_of(breached()), [telling], CALENDARS)) == [(1, "email", "erika@example.org")]
+    assert targets(route_escalation(trigger_of(breached()), [telling], CALENDARS)) == [
+        (1, "email", "erika@example.org")
+    ]
 
 
 def test_key_account_complaints_reach_the_account_team():
@@ -173,3 +209,16 @@ def test_unusable_rules_are_refused_at_start_naming_the_rule_and_the_problem(rul
 
 def test_the_example_ladder_is_a_valid_configuration():
     check_rules(LADDER, CALENDARS)
+
+
+def test_the_documented_configuration_is_valid(tmp_path):
+    import services.notifier
+    from services.notifier.runtime import check_settings
+    from shared.config import Settings, read_config_file
+
+    example = services.notifier.__doc__.split("```toml\n")[1].split("```")[0]
+    path = tmp_path / "touchpoint.toml"
+    path.write_text(example.replace('password_file = "/run/secrets/smtp"', 'password = "a-long-secret"'))
+    file = read_config_file(path)
+    check_settings(Settings(file=file))
+    assert [rule.level for rule in file.routing.rules] == [1, 2, 3, 1]

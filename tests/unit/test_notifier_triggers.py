@@ -5,13 +5,29 @@ from datetime import timedelta
 import pytest
 
 from services.notifier.state import (
-    CancelUnsent, ClearInbound, ComplaintFacts, RecordInbound, SetComplaintStatus, UpsertComplaint,
-    UpsertCustomer, View, changes_for,
+    CancelUnsent,
+    ClearInbound,
+    ComplaintFacts,
+    RecordInbound,
+    SetComplaintStatus,
+    UpsertComplaint,
+    UpsertCustomer,
+    View,
+    changes_for,
 )
 from services.notifier.triggers import detect_triggers
 from shared.config import Notifier
 from tests.notifier_events import (
-    T0, breached, customer, mail_in, mail_out, missed_call, opened, resolved, shipment, warning,
+    T0,
+    breached,
+    customer,
+    mail_in,
+    mail_out,
+    missed_call,
+    opened,
+    resolved,
+    shipment,
+    warning,
 )
 
 OPEN = ComplaintFacts(complaint_id="cmp-1", customer_ref="K-1", customer_name="Erika Muster")
@@ -30,6 +46,7 @@ def types(event, view, config=CONFIG):
         (warning(), View(complaint=OPEN), ["sla.warning"]),
         (breached(), View(complaint=OPEN), ["sla.breached"]),
         (breached(), View(), ["sla.breached"]),  # complaint not seen: still escalated
+        (breached(), View(complaint=ComplaintFacts(complaint_id="cmp-1", status="resolved")), []),  # stale clock
         (opened(), View(), ["complaint.opened"]),
         (shipment(status="exception"), WITH_OPEN_COMPLAINT, ["shipment.exception"]),
         (shipment(status="exception"), WITHOUT_COMPLAINT, []),
@@ -64,7 +81,11 @@ def test_contacts_outside_the_window_do_not_count():
 
 def test_sla_trigger_carries_clock_due_time_and_customer():
     (trigger,) = detect_triggers(breached(kind="resolution"), View(complaint=OPEN), CONFIG)
-    assert (trigger.clock_kind, trigger.customer_name, trigger.complaint.complaint_id) == ("resolution", "Erika Muster", "cmp-1")
+    assert (trigger.clock_kind, trigger.customer_name, trigger.complaint.complaint_id) == (
+        "resolution",
+        "Erika Muster",
+        "cmp-1",
+    )
     assert trigger.due_at == breached(kind="resolution").payload.due_at
     assert trigger.dedup_key == "complaint:cmp-1:sla.breached:resolution"
 
@@ -80,11 +101,14 @@ def test_complaint_lifecycle_changes():
     assert isinstance(upsert, UpsertComplaint) and upsert.complaint.priority == "urgent"
     assert upsert.complaint.keys == ("email:erika@example.org",)
     assert changes_for(resolved(), View()) == [
-        SetComplaintStatus("cmp-1", "resolved"), CancelUnsent("cmp-1", None, "resolved"),
+        SetComplaintStatus("cmp-1", "resolved"),
+        CancelUnsent("cmp-1", None, "resolved"),
     ]
 
 
 def test_inbound_contacts_are_counted_until_a_response_clears_them():
     view = View(keys=("email:erika@example.org",))
-    assert changes_for(mail_in(1), view) == [RecordInbound("email:erika@example.org", str(mail_in(1).event_id), T0)]
+    assert changes_for(mail_in(1), view, timedelta(hours=24)) == [
+        RecordInbound("email:erika@example.org", str(mail_in(1).event_id), T0, T0 - timedelta(hours=24))
+    ]
     assert changes_for(mail_out(1), view) == [ClearInbound("email:erika@example.org")]

@@ -66,6 +66,15 @@ def test_the_same_submission_twice_is_one_event():
     assert parse_one(changed).event_id != parse_one(form("webforms/contact.form")).event_id
 
 
+def test_the_same_text_sent_again_another_day_is_a_new_submission():
+    fields = form("webforms/contact.form")
+    [today] = parse_webform("contact", fields, CONTACT, NOW, "DE")
+    [later_today] = parse_webform("contact", fields, CONTACT, NOW.replace(hour=18), "DE")
+    [next_week] = parse_webform("contact", fields, CONTACT, NOW.replace(day=9), "DE")
+    assert today.event_id == later_today.event_id != next_week.event_id
+    assert today.payload.submission_id == next_week.payload.submission_id
+
+
 def test_a_form_without_consent_field_records_no_consent():
     event = parse_one({"email": "a@example.org", "message": "hi"}, FormWebhook())
     assert event.payload.consent is None

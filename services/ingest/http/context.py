@@ -16,7 +16,6 @@ from services.ingest.webforms.guards import RateLimiter
 from shared.config import Settings
 from shared.kafka.errors import KafkaUnavailable
 from shared.kafka.publisher import Publisher
-from shared.metrics import EVENTS_PUBLISHED
 from shared.web import ApiError
 
 RETRY_AFTER_SECONDS = 10
@@ -52,8 +51,6 @@ class IngestContext:
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             ) from None
         PRODUCE_LATENCY.labels(source).observe(time.perf_counter() - started)
-        for event in events:
-            EVENTS_PUBLISHED.labels(event.channel, event.type).inc()
 
     def accepted(self, source: str, events: Sequence[Event]) -> dict[str, object]:
         WEBHOOKS_ACCEPTED.labels(source).inc()

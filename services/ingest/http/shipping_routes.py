@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 from services.ingest.http.body import JSON, json_object, read_body, require_media_type
 from services.ingest.http.context import context_of, refuse
@@ -39,7 +40,7 @@ PROVIDERS: dict[str, ShippingProvider] = {
 
 
 @router.post("/{provider}", summary="Parcel tracking update", responses=WEBHOOK_RESPONSES, openapi_extra=SHIPPING_BODY)
-async def shipping_webhook(provider: str, request: Request) -> dict[str, object]:
+async def shipping_webhook(provider: str, request: Request) -> JSONResponse:
     handler = PROVIDERS.get(provider)
     source = provider if handler else "shipping"
     WEBHOOKS_RECEIVED.labels(source).inc()
@@ -64,4 +65,4 @@ async def shipping_webhook(provider: str, request: Request) -> dict[str, object]
     except InvalidPayload as exc:
         raise refuse(source, 422, "invalid_payload", "; ".join(exc.problems)) from None
     await ctx.publish(source, events)
-    return ctx.accepted(source, events)
+    return JSONResponse(ctx.accepted(source, events))

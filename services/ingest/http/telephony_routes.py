@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 from services.ingest.http.body import (
     FORM, JSON, fields_of, form_fields, form_pairs, json_object, read_body, require_media_type,
@@ -27,7 +28,7 @@ TWILIO_HEADER = "X-Twilio-Signature"
 
 @router.post("/cti", summary="sipgate.io / Zammad-style CTI call event", responses=WEBHOOK_RESPONSES,
              openapi_extra=FORM_OR_JSON_BODY)
-async def cti_webhook(request: Request) -> dict[str, object]:
+async def cti_webhook(request: Request) -> JSONResponse:
     source = "cti"
     WEBHOOKS_RECEIVED.labels(source).inc()
     ctx = context_of(request)
@@ -42,7 +43,7 @@ async def cti_webhook(request: Request) -> dict[str, object]:
     except InvalidPayload as exc:
         raise refuse(source, 422, "invalid_payload", "; ".join(exc.problems)) from None
     await ctx.publish(source, events)
-    return ctx.accepted(source, events)
+    return JSONResponse(ctx.accepted(source, events))
 
 
 def _authenticate_cti(request: Request, config: CtiWebhook, body: bytes) -> None:
@@ -64,7 +65,7 @@ def _authenticate_cti(request: Request, config: CtiWebhook, body: bytes) -> None
 
 
 @router.post("/twilio", summary="Twilio voice status callback", responses=WEBHOOK_RESPONSES, openapi_extra=TWILIO_BODY)
-async def twilio_webhook(request: Request) -> dict[str, object]:
+async def twilio_webhook(request: Request) -> JSONResponse:
     source = "twilio"
     WEBHOOKS_RECEIVED.labels(source).inc()
     ctx = context_of(request)
@@ -91,7 +92,7 @@ async def twilio_webhook(request: Request) -> dict[str, object]:
     except InvalidPayload as exc:
         raise refuse(source, 422, "invalid_payload", "; ".join(exc.problems)) from None
     await ctx.publish(source, events)
-    return ctx.accepted(source, events)
+    return JSONResponse(ctx.accepted(source, events))
 
 
 def public_url(base_url: str, request: Request) -> str:

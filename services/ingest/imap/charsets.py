@@ -8,6 +8,7 @@ import codecs
 # Mail that declares Latin-1 or ASCII is very often really Windows-1252 (curly quotes, the
 # euro sign in 0x80-0x9f); browsers decode it that way too.
 _SUPERSET = {"iso8859-1": "cp1252", "ascii": "cp1252", "iso8859-9": "cp1254"}
+_LEGACY_SINGLE_BYTE = {"cp1252", "cp1254", "iso8859-15", "iso8859-2"}
 _NO_CHARSET = {"", "unknown-8bit", "x-unknown", "unknown", "default", "8bit", "binary"}
 
 
@@ -26,6 +27,12 @@ def codec_name(declared: str | None) -> str | None:
 def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
     """(text, problem): `problem` says what was wrong with the charset, None when nothing was."""
     name = codec_name(declared)
+    if name in _LEGACY_SINGLE_BYTE and not data.isascii():
+        # UTF-8 labelled as Latin-1 is common; genuine Latin-1 text is practically never valid UTF-8
+        try:
+            return data.decode("utf-8"), f"declared {declared} but is UTF-8"
+        except UnicodeDecodeError:
+            pass
     if name is not None:
         try:
             return data.decode(name), None

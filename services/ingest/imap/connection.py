@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-from imapclient import IMAPClient
+from imapclient import IMAPClient, SocketTimeout
 
 from services.ingest.imap.sync import FetchedMail, FolderStatus
 from shared.config import Mailbox
@@ -25,9 +25,9 @@ IDLE_SLICE_S = 0.5
 
 
 class ImapConnection:
-    def __init__(self, mailbox: Mailbox, timeout: float = 60.0) -> None:
+    def __init__(self, mailbox: Mailbox, connect_timeout: float = 15.0, timeout: float = 120.0) -> None:
         self.mailbox = mailbox
-        self.timeout = timeout
+        self.timeout = SocketTimeout(connect=connect_timeout, read=timeout)
         self._client: IMAPClient | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"imap-{mailbox.name}")
         self._interrupted = threading.Event()
@@ -45,7 +45,7 @@ class ImapConnection:
 
     def _open(self) -> None:
         box = self.mailbox
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=str(box.tls_ca_file) if box.tls_ca_file else None)
         client = IMAPClient(box.host, port=box.port, ssl=box.security == "tls", ssl_context=context, timeout=self.timeout)
         try:
             if box.security == "starttls":

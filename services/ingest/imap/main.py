@@ -13,7 +13,6 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
-from prometheus_client import start_http_server
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -28,6 +27,7 @@ from shared.db.migrate import upgrade_async
 from shared.kafka.publisher import KafkaPublisher
 from shared.kafka.topics import ensure_for
 from shared.logging import configure_logging
+from shared.status_http import serve_status
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         settings.kafka_compression, client_id="touchpoint-imap",
     )
     await publisher.start()
-    if settings.imap_metrics_port:
-        start_http_server(settings.imap_metrics_port, addr=settings.ingest_host)
+    serve_status("imap", settings, settings.imap_metrics_port)
     with _progress_display() as progress:
         watchers = build_watchers(settings, publisher, SqlCheckpointStore(engine), BlobStore(settings.attachments_path), progress)
         log.info("watching %d folder(s) of %d mailbox(es)", len(watchers), len(settings.file.mailboxes))

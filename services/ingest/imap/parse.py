@@ -9,14 +9,18 @@ reuses a Message-ID for different content gets a different event."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.parser import BytesParser
+from email.header import decode_header, make_header
 from email.utils import getaddresses, parsedate_to_datetime
-from typing import Literal
+from typing import Any, Literal
 
 from events.codec import encode
 from events.email import EmailPayload, EmailReceived, EmailSent, MailboxPosition
@@ -39,6 +43,7 @@ MAX_HTML_CHARS = 200_000
 MAX_ADDRESSES = 100
 MAX_REFERENCES = 50
 MAX_SUBJECT_CHARS = 998  # the RFC 5322 line limit
+LONG_ADDRESS_HEADER = 8192
 
 
 def parse_message(
@@ -58,38 +63,60 @@ def parse_message(
     before `historic_before` is marked historic (shown, but never starts SLAs)."""
     raw_blob = blobs.put(raw, "message/rfc822")
     try:
-        fields = _read(raw, direction, blobs)
+        read = _read(raw, direction, blobs)
     except OSError:
         raise  # the blob store failed: transient, retried by the caller
     except Exception as exc:  # whatever the mail does to the email package, the mail is kept
-        fields = _read_leniently(raw, f"{type(exc).__name__}: {exc}"[:500])
+        read = _read_leniently(raw, f"{type(exc).__name__}: {exc}"[:500])
     event_type = EmailReceived if direction == "incoming" else EmailSent
-    natural_key = ("message-id", fields["message_id"]) if fields["message_id"] else ("content",)
+    message_id = read.payload.get("message_id")
     thread = thread_key(
-        fields["message_id"], fields.pop("in_reply_to_raw"), fields.pop("references_raw"), fields["subject"],
-        fields["contact"], fallback=fields["fingerprint"][:32],
+        message_id, read.in_reply_to_raw, read.references_raw, read.payload.get("subject", ""), read.contact,
+        fallback=read.fingerprint[:32],
     )
-    contact = fields.pop("contact")
-    payload = dict(
-        fields, position=MailboxPosition(mailbox=mailbox, folder=folder, uidvalidity=uidvalidity, uid=uid),
-        raw=raw_blob, content_hash=hashlib.sha256(raw).hexdigest(), thread_key=thread.key,
-        thread_evidence=thread.evidence,
-    )
-    fingerprint = payload.pop("fingerprint")
+    natural_key = ("message-id", message_id) if message_id else ("content",)
     event = event_type(
-        event_id=event_id_for(event_type.model_fields["type"].default, *natural_key, fingerprint),
+        event_id=event_id_for(event_type.model_fields["type"].default, *natural_key, read.fingerprint),
         occurred_at=received_at,
         recorded_at=recorded_at or received_at,
         source=f"imap:{mailbox}",
-        contact=ContactIdentifiers(email=contact),
+        contact=ContactIdentifiers(email=read.contact),
         historic=historic_before is not None and received_at < historic_before,
-        payload=EmailPayload(**payload),
+        payload=EmailPayload(
+            **read.payload,
+            position=MailboxPosition(mailbox=mailbox, folder=folder, uidvalidity=uidvalidity, uid=uid),
+            raw=raw_blob,
+            content_hash=hashlib.sha256(raw).hexdigest(),
+            thread_key=thread.key,
+            thread_evidence=thread.evidence,
+        ),
     )
     return _within_size(event, blobs)
 
 
-def _read(raw: bytes, direction: Direction, blobs: BlobSink) -> dict:
-    msg = BytesParser(policy=policy.default).parsebytes(raw)
+@dataclass
+class _ReadMail:
+    payload: dict[str, Any]  # the EmailPayload fields the message itself provides
+    contact: str | None  # the customer's address
+    fingerprint: str  # what identifies the content (see the module docstring)
+    in_reply_to_raw: str = ""
+    references_raw: str = ""
+
+
+class _ReusingHeaderRegistry(HeaderRegistry):
+    """policy.default parses a header again on every access (Content-Type is read a dozen
+    times per message); header objects are immutable, so the parsed ones are reused."""
+
+    @functools.lru_cache(maxsize=512)  # one registry lives as long as the process
+    def __call__(self, name: str, value: str) -> BaseHeader:  # type: ignore[override]
+        return super().__call__(name, value)
+
+
+MAIL_POLICY = policy.default.clone(header_factory=_ReusingHeaderRegistry())
+
+
+def _read(raw: bytes, direction: Direction, blobs: BlobSink) -> _ReadMail:
+    msg = BytesParser(policy=MAIL_POLICY).parsebytes(raw)
     if not msg.keys():
         return _read_leniently(raw, "no RFC 5322 header found")
     subject = header_text(msg, "Subject")[:MAX_SUBJECT_CHARS]
@@ -99,19 +126,16 @@ def _read(raw: bytes, direction: Direction, blobs: BlobSink) -> dict:
     verdict = classify(msg, sender_email, subject)
     body = read_body(msg, blobs)
     defects = list(body.defects)
-    date = _date(msg, defects)
-    return dict(
+    payload = dict(
         message_id=first_message_id(header_text(msg, "Message-ID")),
         in_reply_to=first_message_id(header_text(msg, "In-Reply-To")),
-        in_reply_to_raw=header_text(msg, "In-Reply-To"),
         references=_capped_references(message_ids(header_text(msg, "References"))),
-        references_raw=header_text(msg, "References"),
         sender=senders[0] if senders else None,
-        to=tuple(to[:MAX_ADDRESSES]),
-        cc=tuple(cc[:MAX_ADDRESSES]),
-        reply_to=tuple(_addresses(msg, "Reply-To")[:MAX_ADDRESSES]),
+        to=tuple(to),
+        cc=tuple(cc),
+        reply_to=tuple(_addresses(msg, "Reply-To")),
         subject=subject,
-        date=date,
+        date=_date(msg, defects),
         **_body_fields(body, blobs),
         attachments=body.attachments,
         classification=verdict.classification,
@@ -119,27 +143,34 @@ def _read(raw: bytes, direction: Direction, blobs: BlobSink) -> dict:
         bounced_message_id=verdict.bounced_message_id,
         bounced_recipients=verdict.bounced_recipients,
         defects=tuple(defects),
+    )
+    return _ReadMail(
+        payload=payload,
         contact=_customer_address(direction, sender_email, to, cc, verdict),
         fingerprint=_fingerprint(raw, senders, to, cc, subject, header_text(msg, "Date")),
+        in_reply_to_raw=header_text(msg, "In-Reply-To"),
+        references_raw=header_text(msg, "References"),
     )
 
 
-def _read_leniently(raw: bytes, error: str) -> dict:
+def _read_leniently(raw: bytes, error: str) -> _ReadMail:
     """What can still be said about a message the parser could not read."""
     headers = _lenient_headers(raw)
-    subject = headers.get("subject", "")[:MAX_SUBJECT_CHARS]
     sender = normalise_email(headers.get("from"))
-    return dict(
+    payload = dict(
         message_id=first_message_id(headers.get("message-id", "")),
         in_reply_to=first_message_id(headers.get("in-reply-to", "")),
-        in_reply_to_raw=headers.get("in-reply-to", ""),
         references=_capped_references(message_ids(headers.get("references", ""))),
-        references_raw=headers.get("references", ""),
         sender=Address(email=sender) if sender else None,
-        subject=subject,
+        subject=headers.get("subject", "")[:MAX_SUBJECT_CHARS],
         parse_error=error,
+    )
+    return _ReadMail(
+        payload=payload,
         contact=sender,
         fingerprint=hashlib.sha256(raw).hexdigest(),
+        in_reply_to_raw=headers.get("in-reply-to", ""),
+        references_raw=headers.get("references", ""),
     )
 
 
@@ -153,17 +184,33 @@ def _lenient_headers(raw: bytes) -> dict[str, str]:
 
 
 def _addresses(msg: EmailMessage, name: str) -> list[Address]:
-    try:
-        header = msg.get(name)
-        pairs = [] if header is None else [(a.display_name, a.addr_spec) for a in header.addresses]
-    except Exception:  # malformed address list: fall back to the lenient parser of email.utils
-        pairs = getaddresses(raw_values(msg, name))
-    found: list[Address] = []
+    raw = raw_values(msg, name)
+    if not raw:
+        return []
+    if sum(map(len, raw)) > LONG_ADDRESS_HEADER:
+        # the email package needs minutes for tens of thousands of addresses
+        pairs = [(_decoded(display), spec) for display, spec in getaddresses(raw)]
+    else:
+        try:
+            header = msg.get(name)
+            pairs = [] if header is None else [(a.display_name, a.addr_spec) for a in header.addresses]
+        except Exception:  # malformed address list: fall back to the lenient parser of email.utils
+            pairs = [(_decoded(display), spec) for display, spec in getaddresses(raw)]
+    found: dict[str, Address] = {}
     for display_name, spec in pairs:
         email = normalise_email(repair(spec or ""))
-        if email and all(existing.email != email for existing in found):
-            found.append(Address(email=email, name=repair(display_name or "").strip()[:200] or None))
-    return found
+        if email and email not in found:
+            found[email] = Address(email=email, name=repair(display_name or "").strip()[:200] or None)
+            if len(found) == MAX_ADDRESSES:
+                break
+    return list(found.values())
+
+
+def _decoded(words: str) -> str:
+    try:
+        return str(make_header(decode_header(words)))
+    except Exception:
+        return words
 
 
 def _date(msg: EmailMessage, defects: list[str]) -> datetime | None:
@@ -225,21 +272,35 @@ def _fingerprint(raw: bytes, senders: list[Address], to: list[Address], cc: list
     return hashlib.sha256(head.encode("utf-8", errors="surrogateescape") + b"\x00" + body).hexdigest()
 
 
+class EventTooLarge(ValueError):
+    """Even without bodies the event does not fit in a Kafka record (a dead letter, raw kept)."""
+
+
 def _within_size(event: EmailReceived | EmailSent, blobs: BlobSink) -> EmailReceived | EmailSent:
-    """Cuts bodies until the encoded event fits in a Kafka record; the whole body stays stored."""
+    """Cuts bodies until the encoded event fits in a Kafka record; the whole body stays stored.
+    Then, for pathological mails, long recipient and attachment lists are shortened."""
     payload = event.payload
-    while len(encode(event)) > MAX_EVENT_BYTES:
+    while len(encode(event)) > MAX_EVENT_BYTES and (payload.text or payload.html):
         text, html = payload.text, payload.html
-        if not text and not html:
-            break  # nothing left to cut; the publisher's own limit reports it
-        full = payload.full_body or blobs.put((html or text or "").encode("utf-8"), "text/html; charset=utf-8" if html else "text/plain; charset=utf-8")
-        if html:
-            update = {"html": html[: len(html) // 2] or None}
-        else:
-            update = {"text": (text or "")[: len((text or "")) // 2] or None}
+        full = payload.full_body or blobs.put(
+            (html or text or "").encode("utf-8"), "text/html; charset=utf-8" if html else "text/plain; charset=utf-8"
+        )
+        update = {"html": html[: len(html) // 2] or None} if html else {"text": (text or "")[: len(text or "") // 2] or None}
         payload = payload.model_copy(update={**update, "body_truncated": True, "full_body": full})
         event = event.model_copy(update={"payload": payload})
+    if len(encode(event)) > MAX_EVENT_BYTES:
+        payload = payload.model_copy(update={
+            "to": payload.to[:10], "cc": payload.cc[:10], "reply_to": payload.reply_to[:10],
+            "attachments": payload.attachments[:50], "references": payload.references[:1] + payload.references[-9:],
+            "classification_reasons": payload.classification_reasons[:10], "defects": (
+                *payload.defects[:10], "recipient, attachment and reference lists shortened to fit a Kafka record",
+            ),
+        })
+        event = event.model_copy(update={"payload": payload})
+    size = len(encode(event))
+    if size > MAX_EVENT_BYTES:
+        raise EventTooLarge(f"the event needs {size} bytes even without bodies; the limit is {MAX_EVENT_BYTES}")
     return event
 
 
-__all__ = ["MAX_EVENT_BYTES", "parse_message"]
+__all__ = ["MAX_EVENT_BYTES", "EventTooLarge", "parse_message"]

@@ -77,14 +77,17 @@ class FolderSync:
     historic_before: datetime | None = None
     progress: Progress | None = None
 
-    async def run(self, source: FolderSource) -> int:
-        """Syncs the folder up to now; returns how many new events were published."""
+    async def run(self, source: FolderSource, stop: asyncio.Event | None = None) -> int:
+        """Syncs the folder up to now (or until `stop`, between batches); returns how many new
+        events were published."""
         status = await source.select(self.folder)
         checkpoint = await self._checkpoint_for(status)
         uids = [uid for uid in await source.uids_after(checkpoint.highest_uid, self.import_since) if uid > checkpoint.highest_uid]
         published = 0
         done = 0
         for batch in await self._batches(source, uids):
+            if stop is not None and stop.is_set():
+                return published
             checkpoint, count = await self._sync_batch(source, checkpoint, batch)
             published += count
             done += len(batch)
@@ -156,6 +159,12 @@ class FolderSync:
         return advanced, len(fresh)
 
     def _parse_all(
+        self, mails: list[FetchedMail], uidvalidity: int, historic_before: datetime
+    ) -> list[tuple[int, EmailReceived | EmailSent | DeadLetter]]:
+        with self.blobs.durable_batch():  # blobs are on disk before their events are published
+            return self._parse_each(mails, uidvalidity, historic_before)
+
+    def _parse_each(
         self, mails: list[FetchedMail], uidvalidity: int, historic_before: datetime
     ) -> list[tuple[int, EmailReceived | EmailSent | DeadLetter]]:
         recorded_at = self.clock()

@@ -9,12 +9,16 @@ import asyncio
 import contextlib
 import logging
 import random
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from imapclient.exceptions import LoginError
+
 from services.ingest.imap import metrics
 from services.ingest.imap.sync import FolderSource, FolderSync
+from shared.kafka.errors import TransientError
 
 log = logging.getLogger(__name__)
 
@@ -78,14 +82,14 @@ class FolderWatcher:
             try:
                 await connection.open()
                 metrics.CONNECTED.labels(self.sync.mailbox, self.sync.folder).set(1)
-                await self.sync.run(connection)
+                await self.sync.run(connection, stop)
                 self.backoff.reset()
                 await self._follow(connection, stop)
             except Exception as exc:  # retried below: reconnect and resume from the checkpoint
                 self.failures += 1
                 delay = self.backoff.next_delay()
                 metrics.FAILURES.labels(self.sync.mailbox, type(exc).__name__).inc()
-                log.warning("%s: %s: %s; retrying in %.1f s", self.name, type(exc).__name__, exc, delay)
+                log.warning("%s: %s: %s (%s); retrying in %.1f s", self.name, type(exc).__name__, exc, advice_for(exc), delay)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
             finally:
@@ -123,7 +127,25 @@ class FolderWatcher:
             if stop.is_set():
                 break
             # also after a quiet IDLE period: a cheap safety net for a change the server did not push
-            await self.sync.run(connection)
+            await self.sync.run(connection, stop)
+
+
+def advice_for(exc: Exception) -> str:
+    """What an operator can do about a failure."""
+    text = str(exc).lower()
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return "the server certificate is not trusted: fix it, or name its CA in the mailbox's tls_ca_file"
+    if isinstance(exc, ssl.SSLError):
+        return "TLS failed: check the mailbox's security (tls on port 993, starttls on 143)"
+    if isinstance(exc, LoginError) or "authenticat" in text:
+        return "the server refused the login: check username and password (or password_file)"
+    if "select failed" in text or "doesn't exist" in text or "nonexistent" in text:
+        return "the folder does not exist: check the names in the mailbox's folders"
+    if isinstance(exc, TransientError):
+        return "Kafka or the database is unavailable; nothing was lost, the folder resumes from its checkpoint"
+    if isinstance(exc, OSError):
+        return "cannot reach the server: check host, port and the network"
+    return "resuming from the last checkpoint"
 
 
 async def _interrupt_when(stop: asyncio.Event, connection: Connection) -> None:

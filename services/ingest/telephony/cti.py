@@ -13,6 +13,7 @@ hangup alone says how the call ended."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -91,10 +92,14 @@ def _call_facts(reader: FieldReader, call_id: str | None, direction: Direction |
     }
 
 
+@lru_cache(maxsize=8192)
 def cti_number(raw: str | None, default_region: str | None) -> str | None:
     """E.164 for a CTI number. These protocols send international numbers without the `+`
     (4915112345678) and national ones with their trunk prefix (030 1234567), so a bare
-    digit string not starting with 0 is international, whatever the default region."""
+    digit string not starting with 0 is international, whatever the default region.
+
+    Cached: the same few numbers (our own lines, a caller's several call states) recur,
+    and parsing a number costs more than the rest of the request."""
     if raw is not None and INTERNATIONAL_WITHOUT_PLUS.match(raw.strip()):
         raw = "+" + raw.strip()
     return normalise_phone(raw, default_region)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -119,6 +120,7 @@ def _call_facts(reader: FieldReader, call_sid: str | None, default_region: str |
     }
 
 
+@lru_cache(maxsize=8192)  # the same numbers recur across a call's callbacks
 def _number(raw: str | None, default_region: str | None) -> str | None:
     if raw is None or raw.lower().startswith(CLIENT_PREFIXES):
         return None

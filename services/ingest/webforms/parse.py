@@ -3,7 +3,9 @@
 A form posts urlencoded fields or a JSON object. The well-known fields (`name`, `email`,
 `phone`, `subject`, `message`, `topic`) become typed payload fields; every other field is
 kept as sent. Validation reports every bad field at once. The submission id is a hash of
-the form and its fields, so a double click or a browser resubmission is the same event."""
+the form and its fields, and the event id combines it with the day it arrived: a double
+click, a browser resubmission or a sender's retry is the same event, while the same text
+sent again on another day is a new one."""
 
 from __future__ import annotations
 
@@ -59,7 +61,7 @@ def parse_webform(
             consent=_consent(reader, config), fields=others, origin=origin,
         )
         return [WebformSubmitted(
-            event_id=event_id_for("webform.submitted", form_id, submission_id),
+            event_id=event_id_for("webform.submitted", form_id, submission_id, received_at.date().isoformat()),
             occurred_at=received_at, recorded_at=received_at, source=f"webform:{form_id}",
             contact=ContactIdentifiers(email=email, phone=phone), payload=payload,
         )]

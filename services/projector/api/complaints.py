@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -64,10 +64,24 @@ class OpenBody(BaseModel):
 
 
 def complaints_router(
-    settings: Settings, session_factory: async_sessionmaker[AsyncSession], publisher: Publisher, authorizer: Authorizer,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC), rules: SlaRules | None = None,
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession] | None = None, publisher: Publisher | None = None,
+    authorizer: Authorizer | None = None, now: Callable[[], datetime] = lambda: datetime.now(UTC), rules: SlaRules | None = None,
 ) -> APIRouter:
+    """Without a session factory or publisher, the app's own are used at request time
+    (`app.state.engine`, `app.state.publisher`, as created by the agent API's lifespan)."""
     rules = rules or rules_from_settings(settings)
+    authorizer = authorizer or Authorizer(settings)
+
+    def sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+        if session_factory is not None:
+            return session_factory
+        state = request.app.state
+        if getattr(state, "complaint_sessions", None) is None or state.complaint_sessions.kw.get("bind") is not state.engine:
+            state.complaint_sessions = async_sessionmaker(state.engine, expire_on_commit=False)
+        return state.complaint_sessions
+
+    def publisher_of(request: Request) -> Publisher:
+        return publisher if publisher is not None else request.app.state.publisher
     router = APIRouter(prefix="/api/complaints", tags=["complaints"])
     anyone = Depends(authorizer.require())
     agents = Depends(authorizer.require("agent", "lead"))
@@ -75,13 +89,14 @@ def complaints_router(
 
     @router.get("")
     async def board(
+        request: Request,
         status: str = Query("open", description="open (incl. paused) | paused | resolved | all"),
         team: str | None = None, priority: str | None = None, limit: int = Query(200, ge=1, le=2000),
         _: Principal = anyone,
     ) -> dict[str, Any]:
         if status not in STATUS_FILTERS:
             raise ApiError(422, "invalid_status", f"status must be one of {sorted(STATUS_FILTERS)}, not {status!r}")
-        async with session_factory() as session:
+        async with sessions(request)() as session:
             conn = await session.connection()
             ids = await store.list_complaint_ids(conn, STATUS_FILTERS[status], team, priority, limit)
             events = await store.events_of_many(conn, ids)
@@ -90,21 +105,21 @@ def complaints_router(
         return {"now": at.isoformat(), "complaints": entries}
 
     @router.get("/stats")
-    async def stats(_: Principal = leads) -> dict[str, Any]:
-        async with session_factory() as session:
+    async def stats(request: Request, _: Principal = leads) -> dict[str, Any]:
+        async with sessions(request)() as session:
             conn = await session.connection()
             report = views.sla_report(await store.outcomes(conn), await store.open_counts(conn))
         return report
 
     @router.get("/{complaint_id}")
-    async def one(complaint_id: str, _: Principal = anyone) -> dict[str, Any]:
-        events = await _events(complaint_id)
+    async def one(request: Request, complaint_id: str, _: Principal = anyone) -> dict[str, Any]:
+        events = await _events(request, complaint_id)
         entry = views.board_entry(events, rules, now(), explain=True)
         entry.pop("_urgency", None)
         return entry
 
     @router.post("", status_code=201)
-    async def open_complaint(body: OpenBody, principal: Principal = agents,
+    async def open_complaint(request: Request, body: OpenBody, principal: Principal = agents,
                              idempotency_key: str | None = Header(default=None)) -> dict[str, Any]:
         contact = _contact(body)
         complaint_id = str(event_id_for("complaint", "agent", idempotency_key)) if idempotency_key else str(uuid.uuid4())
@@ -115,12 +130,12 @@ def complaints_router(
         )
         event = c.ComplaintOpened(**_envelope("complaint.opened", complaint_id, idempotency_key),
                                   contact=contact, customer_id=body.customer_id, payload=payload)
-        return await _record(event)
+        return await _record(request, event)
 
     @router.post("/{complaint_id}/respond")
-    async def respond(complaint_id: str, body: ActionBody | None = None, principal: Principal = agents,
+    async def respond(request: Request, complaint_id: str, body: ActionBody | None = None, principal: Principal = agents,
                       idempotency_key: str | None = Header(default=None)) -> dict[str, Any]:
-        row = await _row(complaint_id)
+        row = await _row(request, complaint_id)
         if "agent" not in settings.file.sla.first_response_counts:
             raise ApiError(409, "not_counted", "agent actions do not count as a first response here "
                            "([sla] first_response_counts); reply by mail or call the customer")
@@ -128,49 +143,56 @@ def complaints_router(
         _require(row["status"] != "resolved", "resolved", "the complaint is resolved; reopen it first")
         payload = c.ComplaintRespondedPayload(complaint_id=complaint_id, via="agent", responded_by=_actor(principal),
                                               note=_note(body))
-        return await _record(c.ComplaintResponded(**_envelope("complaint.responded", complaint_id, idempotency_key), payload=payload))
+        return await _record(request, c.ComplaintResponded(
+            **_envelope("complaint.responded", complaint_id, idempotency_key), payload=payload))
 
     @router.post("/{complaint_id}/resolve")
-    async def resolve(complaint_id: str, body: ActionBody | None = None, principal: Principal = agents,
+    async def resolve(request: Request, complaint_id: str, body: ActionBody | None = None, principal: Principal = agents,
                       idempotency_key: str | None = Header(default=None)) -> dict[str, Any]:
-        row = await _row(complaint_id)
+        row = await _row(request, complaint_id)
         _require(row["status"] != "resolved", "already_resolved", "the complaint is resolved already")
         payload = c.ComplaintResolvedPayload(complaint_id=complaint_id, resolved_by=_actor(principal), note=_note(body))
-        return await _record(c.ComplaintResolved(**_envelope("complaint.resolved", complaint_id, idempotency_key), payload=payload))
+        return await _record(request, c.ComplaintResolved(
+            **_envelope("complaint.resolved", complaint_id, idempotency_key), payload=payload))
 
     @router.post("/{complaint_id}/reopen")
-    async def reopen(complaint_id: str, body: ActionBody | None = None, principal: Principal = agents,
+    async def reopen(request: Request, complaint_id: str, body: ActionBody | None = None, principal: Principal = agents,
                      idempotency_key: str | None = Header(default=None)) -> dict[str, Any]:
-        row = await _row(complaint_id)
+        row = await _row(request, complaint_id)
         _require(row["status"] == "resolved", "not_resolved", "only a resolved complaint can be reopened")
         payload = c.ComplaintReopenedPayload(complaint_id=complaint_id, reason=_note(body) or "reopened_by_agent",
                                              reopened_by=_actor(principal))
-        return await _record(c.ComplaintReopened(**_envelope("complaint.reopened", complaint_id, idempotency_key), payload=payload))
+        return await _record(request, c.ComplaintReopened(
+            **_envelope("complaint.reopened", complaint_id, idempotency_key), payload=payload))
 
     @router.post("/{complaint_id}/pause")
-    async def pause(complaint_id: str, body: PauseBody | None = None, principal: Principal = agents,
+    async def pause(request: Request, complaint_id: str, body: PauseBody | None = None, principal: Principal = agents,
                     idempotency_key: str | None = Header(default=None)) -> dict[str, Any]:
-        row = await _row(complaint_id)
+        row = await _row(request, complaint_id)
         _require(row["status"] == "open", "not_open", f"only an open complaint can be paused; it is {row['status']}")
-        payload = c.ComplaintPausedPayload(complaint_id=complaint_id, reason=(body or PauseBody()).reason, paused_by=_actor(principal))
-        return await _record(c.ComplaintPaused(**_envelope("complaint.paused", complaint_id, idempotency_key), payload=payload))
+        reason = (body or PauseBody()).reason
+        payload = c.ComplaintPausedPayload(complaint_id=complaint_id, reason=reason, paused_by=_actor(principal))
+        return await _record(request, c.ComplaintPaused(
+            **_envelope("complaint.paused", complaint_id, idempotency_key), payload=payload))
 
     @router.post("/{complaint_id}/resume")
-    async def resume(complaint_id: str, body: ActionBody | None = None, principal: Principal = agents,
+    async def resume(request: Request, complaint_id: str, body: ActionBody | None = None, principal: Principal = agents,
                      idempotency_key: str | None = Header(default=None)) -> dict[str, Any]:
-        row = await _row(complaint_id)
+        row = await _row(request, complaint_id)
         _require(row["status"] == "paused", "not_paused", "only a paused complaint can be resumed")
         payload = c.ComplaintResumedPayload(complaint_id=complaint_id, resumed_by=_actor(principal))
-        return await _record(c.ComplaintResumed(**_envelope("complaint.resumed", complaint_id, idempotency_key), payload=payload))
+        return await _record(request, c.ComplaintResumed(
+            **_envelope("complaint.resumed", complaint_id, idempotency_key), payload=payload))
 
     @router.post("/{complaint_id}/priority")
-    async def change_priority(complaint_id: str, body: PriorityBody, principal: Principal = agents,
+    async def change_priority(request: Request, complaint_id: str, body: PriorityBody, principal: Principal = agents,
                               idempotency_key: str | None = Header(default=None)) -> dict[str, Any]:
-        row = await _row(complaint_id)
+        row = await _row(request, complaint_id)
         _require(row["priority"] != body.priority, "unchanged", f"the priority is {body.priority} already")
-        payload = c.ComplaintPriorityChangedPayload(complaint_id=complaint_id, priority=body.priority, changed_by=_actor(principal))
-        return await _record(c.ComplaintPriorityChanged(**_envelope("complaint.priority_changed", complaint_id, idempotency_key),
-                                                        payload=payload))
+        payload = c.ComplaintPriorityChangedPayload(complaint_id=complaint_id, priority=body.priority,
+                                                    changed_by=_actor(principal))
+        return await _record(request, c.ComplaintPriorityChanged(
+            **_envelope("complaint.priority_changed", complaint_id, idempotency_key), payload=payload))
 
     # ---- helpers ----------------------------------------------------------------------------
 
@@ -180,35 +202,35 @@ def complaints_router(
         return {"event_id": event_id, "occurred_at": at, "recorded_at": at, "channel": "agent", "source": SOURCE,
                 "correlation_id": complaint_id}
 
-    async def _row(complaint_id: str) -> dict[str, Any]:
-        async with session_factory() as session:
+    async def _row(request: Request, complaint_id: str) -> dict[str, Any]:
+        async with sessions(request)() as session:
             row = await store.complaint_row(await session.connection(), complaint_id)
         if row is None:
             raise ApiError(404, "complaint_not_found", f"no complaint {complaint_id!r}; list them with GET /api/complaints")
         return row
 
-    async def _events(complaint_id: str) -> list[Event]:
-        async with session_factory() as session:
+    async def _events(request: Request, complaint_id: str) -> list[Event]:
+        async with sessions(request)() as session:
             events = await store.events_of(await session.connection(), complaint_id)
         if not any(e.type == "complaint.opened" for e in events):
             raise ApiError(404, "complaint_not_found", f"no complaint {complaint_id!r}; list them with GET /api/complaints")
         return events
 
-    async def _record(event: Event) -> dict[str, Any]:
+    async def _record(request: Request, event: Event) -> dict[str, Any]:
         try:
-            await publisher.publish([event])
+            await publisher_of(request).publish([event])
         except KafkaUnavailable as exc:
             raise ApiError(503, "kafka_unavailable", f"the action was not recorded, try again: {exc}") from None
         complaint_id = event.payload.complaint_id
         try:
-            async with session_factory() as session, session.begin():
+            async with sessions(request)() as session, session.begin():
                 conn = await session.connection()
                 if await unapplied(conn, PROJECTION, [str(event.event_id)]):
                     await store.apply_events(conn, [event], rules, now())
                     await mark_applied(conn, PROJECTION, [str(event.event_id)])
         except IntegrityError:
             pass  # the processor applied it at the same moment
-        entry = views.board_entry(await _events(complaint_id), rules, now())
+        entry = views.board_entry(await _events(request, complaint_id), rules, now())
         entry.pop("_urgency", None)
         return {"event_id": str(event.event_id), "type": event.type, "complaint": entry}
 
@@ -218,7 +240,8 @@ def complaints_router(
             raise ApiError(422, "invalid_email", f"email {body.email!r} is not a mail address")
         phone = normalise_phone(body.phone, settings.default_region) if body.phone else None
         if body.phone and phone is None:
-            raise ApiError(422, "invalid_phone", f"phone {body.phone!r} is not a phone number (use +49... or set TOUCHPOINT_DEFAULT_REGION)")
+            raise ApiError(422, "invalid_phone",
+                           f"phone {body.phone!r} is not a phone number (use +49... or set TOUCHPOINT_DEFAULT_REGION)")
         if not (email or phone or body.customer_id or body.customer_ref):
             raise ApiError(422, "no_customer", "name the customer: email, phone, customer_id or customer_ref")
         return ContactIdentifiers(email=email, phone=phone, customer_ref=body.customer_ref)

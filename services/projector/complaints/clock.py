@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Literal
 
 from events.envelope import Event
-from services.projector.complaints.calendar import BusinessCalendar
+from shared.business_calendar import BusinessCalendar
 from services.projector.complaints.policy import Policy
 
 ClockKind = Literal["first_response", "resolution"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Literal
@@ -60,16 +60,21 @@ class KnownComplaint:
 class DetectorConfig:
     sla: Sla = field(default_factory=Sla)
     rules: SlaRules | None = None
+    segment: str | None = None  # of the customer behind the event being looked at
 
 
 def complaint_id_for(trigger_event_id: object) -> str:
     return str(event_id_for("complaint", trigger_event_id))
 
 
-def detect(event: Event, known: Sequence[KnownComplaint], config: DetectorConfig = DetectorConfig()) -> list[Event]:
-    """The complaint events `event` causes, given the complaints it may concern."""
+def detect(
+    event: Event, known: Sequence[KnownComplaint], config: DetectorConfig = DetectorConfig(), segment: str | None = None
+) -> list[Event]:
+    """The complaint events `event` causes, given the complaints it may concern and the
+    customer's segment (for the policy of a complaint it opens)."""
     if event.historic:
         return []
+    config = replace(config, segment=segment)
     match event:
         case WebformSubmitted() if (event.payload.topic or "").strip().lower() == COMPLAINT_TOPIC:
             subject = event.payload.subject or event.payload.message or ""
@@ -180,10 +185,10 @@ def _opened(
     thread_key: str | None = None, priority: str = "normal", team: str | None = None,
 ) -> ComplaintOpened:
     complaint_id = complaint_id_for(trigger.event_id)
-    policy = config.rules.select(priority, None, trigger.channel) if config.rules else None
+    policy = config.rules.select(priority, config.segment, trigger.channel) if config.rules else None
     payload = ComplaintOpenedPayload(
         complaint_id=complaint_id, origin=origin, origin_event_id=str(trigger.event_id), subject=subject,  # type: ignore[arg-type]
-        priority=priority, team=team, policy=policy.name if policy else None, thread_key=thread_key,  # type: ignore[arg-type]
+        priority=priority, segment=config.segment, team=team, policy=policy.name if policy else None, thread_key=thread_key,  # type: ignore[arg-type]
         opened_by=ActorRef(kind="customer", name=trigger.source),
     )
     return ComplaintOpened(**_envelope("complaint.opened", trigger, complaint_id), payload=payload)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 
+
 from services.projector.complaints.detector import DetectorConfig
 from services.projector.complaints.policy import rules_from_settings
 from services.projector.complaints.service import ComplaintService
@@ -13,11 +14,15 @@ from shared.config import Settings
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
 from shared.kafka.publisher import KafkaPublisher
+from shared.logging import configure_logging
+from shared.status_http import serve_status
 
 log = logging.getLogger(__name__)
 
 
 def run(settings: Settings) -> None:
+    configure_logging("sla", settings.log_level)
+    serve_status("sla", settings, settings.sla_metrics_port)
     asyncio.run(serve(settings))
 
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from services.projector.complaints.calendar import ALWAYS_OPEN, BusinessCalendar, CalendarError, build_calendar
+from shared.business_calendar import ALWAYS_OPEN, BusinessCalendar, CalendarError, calendar_from_config
 from shared.config import ConfigError, Settings, Sla, SlaPolicy
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([dhms])")
@@ -100,9 +100,7 @@ def build_rules(sla: Sla) -> SlaRules:
     calendars: dict[str, BusinessCalendar] = {ALWAYS_OPEN: BusinessCalendar.twenty_four_seven(sla.timezone)}
     try:
         for item in sla.calendars:
-            calendars[item.name] = build_calendar(
-                item.name, item.timezone or sla.timezone, item.hours, item.holidays, item.holidays_ical
-            )
+            calendars[item.name] = calendar_from_config(item, sla.timezone)
     except CalendarError as exc:
         raise ConfigError(f"sla.calendars: {exc}") from None
     policies = tuple(_policy(item, index, calendars) for index, item in enumerate(sla.policies))

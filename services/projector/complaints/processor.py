@@ -23,6 +23,7 @@ from events.topics import Topic, topic_name
 from services.projector.complaints import metrics, store
 from services.projector.complaints.detector import DetectorConfig, detect
 from services.projector.complaints.policy import SlaRules
+from services.projector.complaints.segments import apply_customer_event, segment_for
 from shared.db.tracking import load_offsets, mark_applied, store_offsets, unapplied
 from shared.kafka.consumer import Batch
 from shared.kafka.deadletter import DeadLetter, send_to_deadletter
@@ -30,7 +31,9 @@ from shared.kafka.deadletter import DeadLetter, send_to_deadletter
 PROJECTION = "complaints"  # the read model fed from the complaints topic
 DETECTOR = "complaint-detector"  # complaint detection from the interaction topics
 SERVICE = "complaints"
-INTERACTION_TOPICS = (Topic.EMAIL, Topic.CALLS, Topic.WEBFORMS)
+# customers: master data with the segments that select SLA policies
+INTERACTION_TOPICS = (Topic.EMAIL, Topic.CALLS, Topic.WEBFORMS, Topic.CUSTOMERS)
+CUSTOMER_TYPES = ("customer.registered", "contact.linked", "contact.unlinked")
 log = logging.getLogger(__name__)
 
 
@@ -85,7 +88,12 @@ class ComplaintProcessor:
             if event_id not in fresh:
                 continue
             fresh.discard(event_id)
-            found = detect(event, await store.known_complaints(conn, event), self._detector)
+            if event.type in CUSTOMER_TYPES:
+                await apply_customer_event(conn, event)
+                await mark_applied(conn, DETECTOR, [event_id])
+                continue
+            segment = await segment_for(conn, event)
+            found = detect(event, await store.known_complaints(conn, event), self._detector, segment)
             if found:
                 # a copy may have come back through Kafka already (crash after publishing)
                 new = await unapplied(conn, PROJECTION, (str(e.event_id) for e in found))

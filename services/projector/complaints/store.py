@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import Table, and_, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.codec import decode, encode
@@ -19,7 +20,6 @@ from services.projector.complaints.clock import ClockReading, ClockState
 from services.projector.complaints.detector import KnownComplaint
 from services.projector.complaints.facts import ComplaintFacts, clock_of
 from services.projector.complaints.policy import SlaRules
-from services.projector.complaints.views import Outcome
 from services.projector.complaints.tables import (
     complaint_events,
     complaint_threads,
@@ -27,6 +27,7 @@ from services.projector.complaints.tables import (
     sla_fired_timers,
     sla_outcomes,
 )
+from services.projector.complaints.views import Outcome
 
 SLA_TYPES = ("sla.warning", "sla.breached")
 
@@ -73,25 +74,30 @@ async def _record_timer(conn: AsyncConnection, event: Event, trust_recorded_brea
     payload = event.payload
     point = payload.warn_point if event.type == "sla.warning" else "breach"
     key = (payload.complaint_id, payload.kind, point)
-    if not await _fired(conn, *key):
-        await conn.execute(insert(sla_fired_timers).values(
-            complaint_id=key[0], kind=key[1], point=key[2], event_id=str(event.event_id), due_at=utc(payload.due_at),
-            policy=payload.policy, policy_version=payload.policy_version, fired_at=utc(event.recorded_at),
-        ))
+    # the timer that published it may not have committed yet: its row wins, ours is dropped
+    await _insert_unless_present(conn, sla_fired_timers, {
+        "complaint_id": key[0], "kind": key[1], "point": key[2], "event_id": str(event.event_id),
+        "due_at": utc(payload.due_at), "policy": payload.policy, "policy_version": payload.policy_version,
+        "fired_at": utc(event.recorded_at),
+    })
     if event.type == "sla.breached" and trust_recorded_breaches:
         found = await conn.execute(select(sla_outcomes.c.outcome).where(
             sla_outcomes.c.complaint_id == payload.complaint_id, sla_outcomes.c.kind == payload.kind))
         if found.first() is None:
-            await conn.execute(insert(sla_outcomes).values(
-                complaint_id=payload.complaint_id, kind=payload.kind, outcome="breached", business_seconds=None,
-                due_at=utc(payload.due_at), concluded_at=None, policy=payload.policy, policy_version=payload.policy_version,
-            ))
+            await _insert_unless_present(conn, sla_outcomes, {
+                "complaint_id": payload.complaint_id, "kind": payload.kind, "outcome": "breached", "business_seconds": None,
+                "due_at": utc(payload.due_at), "concluded_at": None, "policy": payload.policy,
+                "policy_version": payload.policy_version,
+            })
 
 
-async def _fired(conn: AsyncConnection, complaint_id: str, kind: str, point: str) -> bool:
-    found = await conn.execute(select(sla_fired_timers.c.event_id).where(
-        sla_fired_timers.c.complaint_id == complaint_id, sla_fired_timers.c.kind == kind, sla_fired_timers.c.point == point))
-    return found.first() is not None
+async def _insert_unless_present(conn: AsyncConnection, table: Table, values: dict) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING: waits for a concurrent insert of the same key to
+    commit instead of failing after it."""
+    dialect = {"postgresql": postgresql, "sqlite": sqlite}.get(conn.dialect.name)
+    if dialect is None:
+        raise RuntimeError(f"database {conn.dialect.name!r} is not supported (use PostgreSQL or SQLite)")
+    await conn.execute(dialect.insert(table).values(**values).on_conflict_do_nothing())
 
 
 async def fired_points(conn: AsyncConnection, complaint_id: str) -> set[tuple[str, str]]:
@@ -158,10 +164,10 @@ async def _record_outcome(conn: AsyncConnection, state: ClockState, reading: Clo
         # breached by a timer while running; now it ended: keep the breach, add the figures
         await conn.execute(update(sla_outcomes).where(key).values(**concluded))
         return
-    await conn.execute(insert(sla_outcomes).values(
-        complaint_id=state.complaint_id, kind=reading.kind, outcome="breached" if reading.state == "breached" else "met",
-        due_at=utc(reading.due_at), policy=state.policy, policy_version=state.policy_version, **concluded,
-    ))
+    await _insert_unless_present(conn, sla_outcomes, {
+        "complaint_id": state.complaint_id, "kind": reading.kind, "outcome": "breached" if reading.state == "breached" else "met",
+        "due_at": utc(reading.due_at), "policy": state.policy, "policy_version": state.policy_version, **concluded,
+    })
 
 
 # ---- queries ----------------------------------------------------------------------------------

@@ -77,3 +77,10 @@ sla_outcomes = Table(
     Column("policy", String(64), nullable=False),
     Column("policy_version", Integer, nullable=False),
 )
+
+customer_segments = Table(
+    "complaint_customer_segments", metadata,
+    Column("identifier", String(400), primary_key=True),  # "email:...", "phone:...", "customer_ref:..."
+    Column("customer_ref", String(128), nullable=False),
+    Column("segment", String(64)),
+)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from events.envelope import Event
 from services.projector.complaints.clock import ClockReading, ClockState
@@ -55,10 +56,17 @@ def _urgency(state: ClockState) -> tuple[int, float, str]:
 
 
 def _customer(facts: ComplaintFacts) -> dict[str, Any]:
-    link = f"/customers/{facts.customer_id}" if facts.customer_id else None
-    timeline = f"/api/customers/{facts.customer_id}/timeline" if facts.customer_id else None
+    """Links to the customer's page and timeline; without a known customer, the screen-pop
+    lookup of the contact finds them."""
+    link = f"/customers/{quote(facts.customer_id, safe='')}" if facts.customer_id else None
+    timeline = f"/api/customers/{quote(facts.customer_id, safe='')}/timeline" if facts.customer_id else None
+    lookup = None
+    if facts.email:
+        lookup = f"/api/lookup?{urlencode({'email': facts.email})}"
+    elif facts.phone:
+        lookup = f"/api/lookup?{urlencode({'phone': facts.phone})}"
     return {"customer_id": facts.customer_id, "email": facts.email, "phone": facts.phone,
-            "customer_ref": facts.customer_ref, "link": link, "timeline": timeline}
+            "customer_ref": facts.customer_ref, "link": link, "timeline": timeline, "lookup": lookup}
 
 
 def _explain(reading: ClockReading) -> dict[str, Any]:

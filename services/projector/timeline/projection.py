@@ -75,6 +75,8 @@ def place(entry: EntryRow, view: View) -> list[Change]:
     entry = placed(entry, view)
     if entry.contact_id is None:
         return [entry]  # no identifier at all: kept, but on no timeline
+    if view.customer(entry.contact_id) is not None:
+        return [entry]
     return [contact_row(entry.identifiers()[0]), entry]
 
 

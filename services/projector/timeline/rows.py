@@ -4,6 +4,7 @@ and the database store. Ids are derived from natural keys, so a rebuild produces
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -22,16 +23,19 @@ def utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+@lru_cache(maxsize=65536)
 def customer_id_for(customer_ref: str) -> str:
     return str(uuid.uuid5(NAMESPACE, f"customer\x1f{customer_ref}"))
 
 
+@lru_cache(maxsize=65536)
 def contact_id_for(identifier: Identifier) -> str:
     """The unmatched contact behind one identifier."""
     kind, value = identifier
     return str(uuid.uuid5(NAMESPACE, f"contact\x1f{kind}\x1f{value}"))
 
 
+@lru_cache(maxsize=65536)
 def entry_id_for(entry_key: str) -> str:
     return str(uuid.uuid5(NAMESPACE, f"entry\x1f{entry_key}"))
 

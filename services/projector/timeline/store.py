@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, select, tuple_
+from sqlalchemy import String, Table, any_, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,6 +24,7 @@ from services.projector.timeline.rows import (
     EntryRow,
     Identifier,
     IdentityRow,
+    contact_id_for,
     customer_id_for,
     entry_id_for,
     utc,
@@ -49,6 +51,8 @@ def folded_entry_id(event: Event) -> str | None:
 async def load_view(conn: AsyncConnection, tables: TimelineTables, events: Sequence[Event]) -> MemoryView:
     view = MemoryView()
     customer_ids = {customer_id_for(e.payload.customer_ref) for e in events if isinstance(e, CustomerRegistered)}
+    # unmatched contacts the batch's interactions may need (existing ones are not written again)
+    customer_ids |= {contact_id_for(ids[0]) for ids in map(event_identifiers, events) if ids}
     view.record(await fetch_customers(conn, tables, customer_ids))
     identifiers: set[Identifier] = {i for e in events for i in event_identifiers(e)}
     moving: set[Identifier] = set()
@@ -72,8 +76,8 @@ async def load_view(conn: AsyncConnection, tables: TimelineTables, events: Seque
 
 async def fetch_customers(conn: AsyncConnection, tables: TimelineTables, ids: Iterable[str]) -> list[CustomerRow]:
     found: list[CustomerRow] = []
-    for chunk in chunks(sorted(ids)):
-        rows = await conn.execute(select(tables.customers).where(tables.customers.c.id.in_(chunk)))
+    for condition in one_of(conn, tables.customers.c.id, ids):
+        rows = await conn.execute(select(tables.customers).where(condition))
         found += [customer_from_row(row._mapping) for row in rows]
     return found
 
@@ -81,27 +85,44 @@ async def fetch_customers(conn: AsyncConnection, tables: TimelineTables, ids: It
 async def fetch_identities(conn: AsyncConnection, tables: TimelineTables, identifiers: Iterable[Identifier]) -> list[IdentityRow]:
     t = tables.identities
     found: list[IdentityRow] = []
-    for chunk in chunks(sorted(identifiers)):
-        rows = await conn.execute(select(t.c.kind, t.c.value, t.c.claimants).where(tuple_(t.c.kind, t.c.value).in_(chunk)))
-        found += [IdentityRow(kind, value, tuple(claimants)) for kind, value, claimants in rows]
+    for kind, values in by_kind(identifiers).items():
+        for condition in one_of(conn, t.c.value, values):
+            rows = await conn.execute(select(t.c.kind, t.c.value, t.c.claimants).where(t.c.kind == kind, condition))
+            found += [IdentityRow(kind, value, tuple(claimants)) for kind, value, claimants in rows]
     return found
 
 
 async def fetch_entries(conn: AsyncConnection, tables: TimelineTables, ids: set[str], carrying: set[Identifier],
                         complaints: set[str]) -> list[EntryRow]:
     t = tables.entries
-    conditions: list[Any] = [t.c.id.in_(chunk) for chunk in chunks(sorted(ids))]
-    by_kind: dict[str, list[str]] = {}
-    for kind, value in carrying:
-        by_kind.setdefault(kind, []).append(value)
-    conditions += [t.c[kind].in_(chunk) for kind, values in by_kind.items() for chunk in chunks(sorted(values))]
-    conditions += [t.c.complaint_id.in_(chunk) for chunk in chunks(sorted(complaints))]
+    conditions = one_of(conn, t.c.id, ids)
+    for kind, values in by_kind(carrying).items():
+        conditions += one_of(conn, t.c[kind], values)
+    conditions += one_of(conn, t.c.complaint_id, complaints)
     found: dict[str, EntryRow] = {}
     for condition in conditions:
         for row in await conn.execute(select(t).where(condition)):
             entry = entry_from_row(row._mapping)
             found[entry.id] = entry
     return list(found.values())
+
+
+def by_kind(identifiers: Iterable[Identifier]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for kind, value in identifiers:
+        found.setdefault(kind, []).append(value)
+    return found
+
+
+def one_of(conn: AsyncConnection, column: Any, values: Iterable[str]) -> list[Any]:
+    """Conditions `column IN values`: on PostgreSQL one array parameter (a single statement
+    whatever the count), elsewhere chunks of bound parameters."""
+    ordered = sorted(set(values))
+    if not ordered:
+        return []
+    if conn.dialect.name == "postgresql":
+        return [column == any_(literal(ordered, ARRAY(String)))]
+    return [column.in_(chunk) for chunk in chunks(ordered)]
 
 
 def chunks(values: list[Any]) -> list[list[Any]]:

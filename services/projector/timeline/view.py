@@ -41,6 +41,8 @@ class MemoryView:
     customers: dict[str, CustomerRow] = field(default_factory=dict)
     identities: dict[Identifier, IdentityRow] = field(default_factory=dict)
     entries: dict[str, EntryRow] = field(default_factory=dict)
+    # entry ids by identifier and by complaint, kept in step with `entries`
+    _carrying: dict[tuple[str, str], set[str]] = field(default_factory=dict, repr=False)
 
     def customer(self, customer_id: str) -> CustomerRow | None:
         return self.customers.get(customer_id)
@@ -52,11 +54,10 @@ class MemoryView:
         return self.entries.get(entry_id)
 
     def entries_with(self, identifier: Identifier) -> list[EntryRow]:
-        kind, value = identifier
-        return sorted((e for e in self.entries.values() if getattr(e, kind) == value), key=lambda e: e.id)
+        return [self.entries[i] for i in sorted(self._carrying.get(identifier, ()))]
 
     def entries_of_complaint(self, complaint_id: str) -> list[EntryRow]:
-        return sorted((e for e in self.entries.values() if e.complaint_id == complaint_id), key=lambda e: e.id)
+        return [self.entries[i] for i in sorted(self._carrying.get(("complaint", complaint_id), ()))]
 
     def record(self, changes: Iterable[Change]) -> None:
         for change in changes:
@@ -65,7 +66,13 @@ class MemoryView:
             elif isinstance(change, IdentityRow):
                 self.identities[(change.kind, change.value)] = change
             else:
+                before = self.entries.get(change.id)
+                if before is not None:
+                    for key in index_keys(before):
+                        self._carrying[key].discard(change.id)
                 self.entries[change.id] = change
+                for key in index_keys(change):
+                    self._carrying.setdefault(key, set()).add(change.id)
 
     def timeline(self, owner_id: str) -> list[EntryRow]:
         """Newest first, as the API shows it."""
@@ -73,3 +80,10 @@ class MemoryView:
         owned.sort(key=lambda e: e.id)
         owned.sort(key=lambda e: e.occurred_at, reverse=True)
         return owned
+
+
+def index_keys(entry: EntryRow) -> list[tuple[str, str]]:
+    keys = entry.identifiers()
+    if entry.complaint_id:
+        keys.append(("complaint", entry.complaint_id))
+    return keys

@@ -18,7 +18,7 @@ from services.projector.metrics import BATCH_SIZE, DUPLICATES_SKIPPED, EVENTS_AP
 from services.projector.timeline.projection import PROJECTION, apply
 from services.projector.timeline.store import load_view, write_changes
 from services.projector.timeline.tables import TIMELINE, TimelineTables
-from shared.db.tracking import mark_applied, store_offsets, unapplied
+from shared.db.tracking import applied_events, mark_applied, store_offsets, unapplied
 
 Position = tuple[str, int]
 # Serialises writers of one projection across processes on PostgreSQL (two projector workers
@@ -35,6 +35,8 @@ class WriteResult:
 class TimelineWriter:
     def __init__(self, engine: AsyncEngine, tables: TimelineTables = TIMELINE, projection: str = PROJECTION) -> None:
         self.engine, self.tables, self.projection = engine, tables, projection
+        self._written = 0  # rows written by this writer, and at the last ANALYZE
+        self._analyzed_at = 0
 
     async def write(self, events: Sequence[Event], next_offsets: Mapping[Position, int] | None = None) -> WriteResult:
         """Applies the events not applied before, in order; returns how many it applied and skipped."""
@@ -55,12 +57,24 @@ class TimelineWriter:
             await write_changes(conn, self.tables, changes)
             await mark_applied(conn, self.projection, (str(e.event_id) for e in todo))
             await store_offsets(conn, self.projection, next_offsets or {})
+            await self.analyze_when_grown(conn, len(changes))
         self.observe(todo, len(events) - len(todo))
         return WriteResult(applied=len(todo), skipped=len(events) - len(todo))
 
     async def lock(self, conn: AsyncConnection) -> None:
         if conn.dialect.name == "postgresql":
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK})
+
+    async def analyze_when_grown(self, conn: AsyncConnection, rows: int) -> None:
+        """PostgreSQL plans the batch lookups from table statistics; while a catch-up or rebuild
+        fills tables far faster than autovacuum re-analyses them, stale statistics turn index
+        lookups into scans. Re-analyse each time the rows written doubled (O(log n) times)."""
+        self._written += rows
+        if conn.dialect.name != "postgresql" or self._written < 2 * self._analyzed_at + 5000:
+            return
+        self._analyzed_at = self._written
+        for table in (*self.tables.all(), applied_events):
+            await conn.execute(text(f"ANALYZE {table.name}"))
 
     def observe(self, applied: list[Event], skipped: int) -> None:
         BATCH_SIZE.labels(self.projection).observe(len(applied) + skipped)

@@ -82,9 +82,17 @@ def upgrade() -> None:
         sa.Column("policy", sa.String(64), nullable=False),
         sa.Column("policy_version", sa.Integer, nullable=False),
     )
+    # Customer segments by identifier (from customer master data), for policies per segment.
+    op.create_table(
+        "complaint_customer_segments",
+        sa.Column("identifier", sa.String(400), primary_key=True),
+        sa.Column("customer_ref", sa.String(128), nullable=False, index=True),
+        sa.Column("segment", sa.String(64)),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("complaint_customer_segments")
     op.drop_table("sla_outcomes")
     op.drop_table("sla_fired_timers")
     op.drop_index("ix_complaint_threads_thread_key", "complaint_threads")

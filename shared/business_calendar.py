@@ -16,6 +16,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from shared.config import Calendar
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ALWAYS_OPEN = "24/7"
 # How far ahead an addition may search before the calendar counts as never open.
@@ -96,6 +98,16 @@ class BusinessCalendar:
 
     def is_open(self, instant: datetime) -> bool:
         return bool(self.open_intervals(instant, instant + timedelta(microseconds=1)))
+
+    def next_open(self, instant: datetime) -> datetime:
+        """`instant` itself when open, else the next moment the calendar opens (UTC)."""
+        instant = _utc(instant)
+        if self.always_open:
+            return instant
+        for opens, closes in self._day_intervals(instant.astimezone(self.timezone).date() - timedelta(days=1)):
+            if closes > instant:
+                return max(opens, instant)
+        raise CalendarError(f"calendar {self.name!r} never opens within {MAX_SEARCH_DAYS} days; give it opening hours")
 
     # ---- arithmetic ----------------------------------------------------------------------
 
@@ -186,6 +198,15 @@ def build_calendar(
         except OSError as exc:
             raise CalendarError(f"calendar {name!r}: cannot read holidays_ical {holidays_ical}: {exc.strerror}") from None
     return BusinessCalendar(name=name, timezone=_zone(timezone, name), slots=slots, holidays=frozenset(days))
+
+
+def calendar_from_config(config: Calendar, default_timezone: str) -> BusinessCalendar:
+    """The calendar of a `[[sla.calendars]]` table; its own time zone, else the default."""
+    if config.name == ALWAYS_OPEN:
+        return BusinessCalendar.twenty_four_seven(config.timezone or default_timezone)
+    return build_calendar(
+        config.name, config.timezone or default_timezone, config.hours, config.holidays, config.holidays_ical
+    )
 
 
 def ical_holidays(text: str) -> set[date]:
