@@ -135,7 +135,7 @@ def make_stack(base: Path, kafka_bootstrap: str) -> Stack:
         "TOUCHPOINT_TOPIC_PARTITIONS": "2",
         "TOUCHPOINT_INGEST_PORT": str(free_port()),
         "TOUCHPOINT_API_PORT": str(free_port()),
-        "TOUCHPOINT_NOTIFIER_METRICS_PORT": "0",
+        **{f"TOUCHPOINT_{name}_METRICS_PORT": "0" for name in ("PROJECTOR", "SLA", "NOTIFIER", "IMAP")},
         "TOUCHPOINT_DEFAULT_REGION": "DE",
         "TOUCHPOINT_LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",

@@ -43,7 +43,8 @@ def populated_timeline(api: str) -> list[dict] | None:
 
 
 def test_up_demo_serves_a_populated_timeline_and_stops_on_ctrl_c(tmp_path: Path):
-    ports = {name: free_port() for name in ("KAFKA", "KAFKA_CONTROLLER", "INGEST", "API", "NOTIFIER_METRICS", "DEMO_SMTP")}
+    ports = {name: free_port() for name in ("KAFKA", "KAFKA_CONTROLLER", "INGEST", "API", "NOTIFIER_METRICS",
+                                            "SLA_METRICS", "PROJECTOR_METRICS", "IMAP_METRICS", "DEMO_SMTP")}
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHPOINT_")}
     env.update({f"TOUCHPOINT_{name}_PORT": str(port) for name, port in ports.items()})
     env["TOUCHPOINT_DATA_DIR"] = str(tmp_path / "var")

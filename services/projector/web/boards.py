@@ -82,9 +82,7 @@ def boards_router(ui: WebUi) -> APIRouter:
         check_csrf(session, csrf_token)
         try:
             topic = await replay(ui.engine, ui.publisher, ui.settings.bootstrap_servers, letter_id, session.principal.user)
-        except (ReplayRefused, ValueError) as exc:
-            return RedirectResponse(f"/ops?error={quote(str(exc))}#dead-letters", status_code=303)
-        except KafkaUnavailable as exc:
+        except (ReplayRefused, ValueError, KafkaUnavailable) as exc:
             return RedirectResponse(f"/ops?error={quote(str(exc))}#dead-letters", status_code=303)
         return RedirectResponse(f"/ops?done={quote(letter_id + ' → ' + topic)}#dead-letters", status_code=303)
 

@@ -1,19 +1,18 @@
-"""The agent's pages: login, search and screen pop, the customer page with its timeline
-(fragments for infinite scroll and expanded entries), mail bodies, attachments, the
-"link to customer" action and the live feed (server-sent events)."""
+"""The agent's pages: login, search, the customer page with its timeline (fragments for
+infinite scroll and expanded entries), mail bodies, attachments and the "link to customer"
+action. The live feed is in `stream.py`."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
-from starlette.background import BackgroundTask
+from sqlalchemy import func, select
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from events.customer import ContactLinked
 from events.envelope import ActorRef
@@ -22,7 +21,7 @@ from services.projector.api import queries
 from services.projector.api.customers import CHANNELS
 from services.projector.api.cursor import BadCursor, decode_cursor, encode_cursor
 from services.projector.web.guards import check_csrf, session_of
-from services.projector.web.live import pops_for
+from services.projector.timeline.tables import TIMELINE
 from services.projector.web.mailhtml import BLOCKED_IMAGES_CSP, LOADED_IMAGES_CSP, mail_document, sanitise_mail_html
 from services.projector.web.session import COOKIE, LOGIN_COOKIE, MAX_AGE
 from shared.blobs import BlobNotFound
@@ -33,8 +32,6 @@ if TYPE_CHECKING:
     from services.projector.web.ui import WebUi
 
 PAGE_SIZE = 50
-HEARTBEAT_SECONDS = 15
-STREAM_SECONDS = 600  # the browser reconnects; keeps shutdowns and proxies simple
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -87,10 +84,6 @@ def pages_router(ui: WebUi) -> APIRouter:
 
     async def recent_contacts(limit: int = 10) -> list[dict[str, Any]]:
         """Unmatched contacts with their latest entry, newest first: who still needs linking."""
-        from sqlalchemy import func, select
-
-        from services.projector.timeline.tables import TIMELINE
-
         c, e = TIMELINE.customers, TIMELINE.entries
         latest = func.max(e.c.occurred_at).label("latest")
         query = (select(c.c.id, c.c.emails, c.c.phones, latest).join(e, e.c.owner_id == c.c.id)
@@ -175,10 +168,6 @@ def pages_router(ui: WebUi) -> APIRouter:
             "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, no-store"})
 
     async def one_entry(entry_id: str) -> dict[str, Any] | None:
-        from sqlalchemy import select
-
-        from services.projector.timeline.tables import TIMELINE
-
         async with ui.engine.connect() as conn:
             row = (await conn.execute(select(TIMELINE.entries).where(TIMELINE.entries.c.id == entry_id))).first()
         return queries.entry_json(row._mapping) if row else None
@@ -221,50 +210,6 @@ def pages_router(ui: WebUi) -> APIRouter:
         found = await queries.search(conn, ref, [("customer_ref", ref)], 5)
         return next((c for c in found if c.kind == "customer" and c.customer_ref == ref), None)
 
-    # ---- live ----------------------------------------------------------------------------------
-
-    @router.get("/live")
-    async def live(request: Request, customer: str = "") -> Response:
-        session = session_of(request)
-        extension = session.principal.extension
-        labels = pages.labels_for(request, session)
-
-        # subscribed before the response starts: once the page sees the stream open, nothing
-        # committed afterwards is missed
-        queue = await ui.live.subscribe()
-
-        async def stream():  # type: ignore[no-untyped-def]
-            loop = asyncio.get_running_loop()
-            ends = loop.time() + STREAM_SECONDS
-            try:
-                yield "retry: 1000\n\n"
-                while loop.time() < ends:
-                    try:
-                        item = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
-                    except TimeoutError:
-                        yield ": still here\n\n"
-                        continue
-                    if customer and item.owner_id == customer:
-                        html = pages.fragment(request, "entries.html", entries=[item.entry], labels=labels, fresh=True)
-                        yield sse("entry", {"id": item.entry["id"], "channel": item.entry["channel"], "html": html})
-                    if pops_for(item, extension):
-                        yield sse("pop", await pop_payload(item.owner_id, item.entry, labels))
-            finally:
-                ui.live.unsubscribe(queue)
-
-        # also when the client leaves before the stream starts
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-                                 background=BackgroundTask(ui.live.unsubscribe, queue))
-
-    async def pop_payload(owner_id: str, entry: dict[str, Any], labels) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-        async with ui.engine.connect() as conn:
-            owner = await queries.customer(conn, owner_id)
-        known = owner is not None and owner.kind == "customer"
-        caller = entry["details"].get("from") or ""
-        return {"url": f"/customers/{owner_id}?pop=1", "known": known, "caller": caller,
-                "name": (owner.name if owner and known else None) or labels("new_caller")}
-
     return router
 
 
@@ -280,5 +225,3 @@ def contact_identifiers(contact) -> set[tuple[str, str]]:  # type: ignore[no-unt
     return {("email", e) for e in contact.emails} | {("phone", p) for p in contact.phones}
 
 
-def sse(event: str, data: dict[str, Any]) -> str:
-    return f"event: {event}\ndata: {json.dumps(data)}\n\n"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
@@ -21,6 +22,7 @@ from services.projector.web.guards import BadCsrf, Forbidden, LoginRequired
 from services.projector.web.live import CommitWatcher
 from services.projector.web.pages import pages_router
 from services.projector.web.rendering import STATIC, Pages
+from services.projector.web.stream import stream_router
 from services.projector.web.session import COOKIE, SAFE_METHODS, SessionCodec, csrf_matches
 from shared.blobs import BlobStore
 from shared.config import Settings
@@ -50,6 +52,7 @@ class WebUi:
         app.add_exception_handler(BadCsrf, self.bad_csrf)
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
         app.include_router(pages_router(self))
+        app.include_router(stream_router(self))
         app.include_router(boards_router(self))
 
     @asynccontextmanager
@@ -94,6 +97,4 @@ class WebUi:
 
 
 def _quote(path: str) -> str:
-    from urllib.parse import quote
-
     return quote(path, safe="/")
