@@ -107,4 +107,6 @@ def test_rebuild_of_an_unknown_projection_is_refused_naming_the_known_ones(setti
     env = {**os.environ, "TOUCHPOINT_KAFKA_BOOTSTRAP": "127.0.0.1:1", "TOUCHPOINT_DATA_DIR": str(settings.data_dir)}
     done = subprocess.run([sys.executable, "-m", "shared.cli", "rebuild", "nonsense"], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1 and "timeline" in done.stderr
+    # bad usage: exit status 2 (CONTRACT), and the message names what can be rebuilt
+    assert done.returncode == 2
+    assert "unknown projection 'nonsense'" in done.stderr and "timeline, sla, all" in done.stderr
