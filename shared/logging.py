@@ -53,5 +53,5 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiokafka", "kafka", "faust", "mode", "uvicorn.access"):
+    for noisy in ("aiokafka", "kafka", "faust", "mode", "uvicorn.access", "httpx", "mail.log"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
