@@ -52,7 +52,7 @@ def _event(facts: ComplaintFacts, state: ClockState, point: TimerPoint, now: dat
         "event_id": timer_event_id(facts.complaint_id, point.kind, point.label),
         "occurred_at": point.at, "recorded_at": now, "source": SOURCE,
         "contact": ContactIdentifiers(email=facts.email, phone=facts.phone, customer_ref=facts.customer_ref),
-        "customer_id": facts.customer_id, "correlation_id": facts.complaint_id,
+        "customer_id": facts.customer_id, "correlation_id": facts.correlation_id or facts.complaint_id,
     }
     common = {"complaint_id": facts.complaint_id, "kind": point.kind, "due_at": due_at,
               "policy": state.policy, "policy_version": state.policy_version}
