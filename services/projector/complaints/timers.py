@@ -27,6 +27,7 @@ from services.projector.complaints.facts import ComplaintFacts, clock_of
 from services.projector.complaints.policy import SlaRules
 from services.projector.complaints.tables import sla_fired_timers
 from shared.kafka.publisher import Publisher
+from shared.logging import correlation_scope
 
 SOURCE = "projector:sla-timers"
 log = logging.getLogger(__name__)
@@ -78,6 +79,8 @@ async def fire_due(
             if await _publish_once(engine, publisher, event):
                 published.append(event)
                 metrics.SLA_EVENTS.labels(type=event.type, kind=event.payload.kind).inc()
+                with correlation_scope(event.correlation_id):
+                    log.info("%s of complaint %s (%s)", event.type, complaint_id, event.payload.kind)
             fired.add((event.payload.kind, getattr(event.payload, "warn_point", BREACH)))
         async with engine.begin() as conn:
             await store.set_timer_state(conn, complaint_id, state.state, state.next_point_at(fired))
