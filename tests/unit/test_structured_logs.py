@@ -1,5 +1,5 @@
-"""Structured JSON logs carry the correlation id of the work being done; the ingest service
-answers every request with its request id."""
+"""Structured JSON logs carry the correlation id of the work being done (a webhook captured,
+an event projected); the ingest service answers every request with its request id."""
 
 from __future__ import annotations
 
@@ -10,7 +10,11 @@ from collections.abc import Iterator
 import orjson
 import pytest
 
+from services.projector.consume import BatchProjector
+from shared.kafka.consumer import Batch, Consumed
+from shared.kafka.publisher import InMemoryPublisher
 from shared.logging import JsonFormatter, correlation_scope
+from tests.complaint_builders import berlin, form
 from tests.fixtures import raw
 from tests.unit.webhook_app import CTI_TOKEN, ingest
 
@@ -80,3 +84,27 @@ def test_an_error_answer_also_carries_the_request_id():
     response = ingest().client.post(CTI.split("?")[0], content=b"", headers={**FORM, "X-Request-ID": "req-err"})
     assert response.status_code == 401
     assert response.headers["X-Request-ID"] == "req-err"
+
+
+class RecordingWriter:
+    def __init__(self) -> None:
+        self.written: list = []
+
+    async def write(self, events, offsets):  # the TimelineWriter port
+        self.written.append((events, offsets))
+        return None
+
+
+async def test_the_projector_logs_each_projected_event_in_its_chain_at_debug(json_lines):
+    first = form(berlin("2026-03-02 09:00"), n="1")
+    second = form(berlin("2026-03-02 09:05"), n="2").model_copy(update={"correlation_id": "chain-2"})
+    batch = Batch(events=[Consumed(first, "webforms", 0, 4), Consumed(second, "webforms", 0, 5)])
+    writer = RecordingWriter()
+    logging.getLogger("touchpoint.projector").setLevel(logging.DEBUG)
+    try:
+        await BatchProjector(writer, InMemoryPublisher(), "t.").handle(batch)  # type: ignore[arg-type]
+    finally:
+        logging.getLogger("touchpoint.projector").setLevel(logging.NOTSET)
+    assert writer.written == [([first, second], {("webforms", 0): 6})]
+    projected = entries(json_lines, "projected")
+    assert [line["correlation_id"] for line in projected] == [str(first.event_id), "chain-2"]
