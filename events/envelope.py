@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from events.pii import PiiStr
 
@@ -64,8 +64,10 @@ class Event(Frozen):
     source: str = Field(min_length=1, description="adapter or service that produced it, e.g. imap:support")
     contact: ContactIdentifiers = ContactIdentifiers()
     customer_id: str | None = None
-    correlation_id: str | None = None
-    causation_id: str | None = None
+    correlation_id: str | None = Field(
+        default=None, description="the chain this event belongs to: its own event id when it starts one"
+    )
+    causation_id: str | None = Field(default=None, description="event id of the event that caused this one")
     historic: bool = Field(
         default=False,
         description="imported from a backlog: shown on timelines, never opens complaints or SLAs",
@@ -75,6 +77,14 @@ class Event(Frozen):
     # Subclasses may name a payload field whose value keys the event when no contact is known
     # (e.g. a call id), so that all events of one thing stay in one partition, in order.
     fallback_key_field: ClassVar[str | None] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _starts_a_chain_when_uncorrelated(cls, data: Any) -> Any:
+        # a captured webhook or mail starts its own chain; derived events pass theirs on
+        if isinstance(data, dict) and not data.get("correlation_id") and data.get("event_id") is not None:
+            return {**data, "correlation_id": str(data["event_id"])}
+        return data
 
     def partition_key(self) -> str:
         contact_key = self.contact.key()

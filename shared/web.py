@@ -1,15 +1,20 @@
 """Pieces every HTTP service shares: the JSON error shape of CONTRACT.md, health, readiness
-and metrics routes."""
+and metrics routes, and request ids for the logs."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
+from uuid import uuid4
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.logging import correlation_scope
 from shared.metrics import render_latest
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, str]]]
@@ -62,3 +67,39 @@ def install_health_routes(app: FastAPI, readiness: ReadinessCheck) -> None:
     async def metrics() -> Response:
         body, content_type = render_latest()
         return Response(body, media_type=content_type)
+
+
+REQUEST_ID_HEADERS = ("x-request-id", "x-correlation-id")
+_USABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+
+
+def request_id_of(headers: Headers) -> str:
+    """The caller's request or correlation id when it is a sane token, else a new one (a
+    header is never trusted to be short or printable: it ends up in every log line)."""
+    for name in REQUEST_ID_HEADERS:
+        value = headers.get(name, "").strip()
+        if _USABLE_REQUEST_ID.fullmatch(value):
+            return value
+    return uuid4().hex
+
+
+class RequestIdMiddleware:
+    """Binds the request id for the logs of the request (`correlation_scope`) and answers
+    with it in `X-Request-ID`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_of(Headers(scope=scope))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        with correlation_scope(request_id):
+            await self.app(scope, receive, send_with_id)

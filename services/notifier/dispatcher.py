@@ -46,6 +46,7 @@ from shared.config import Notifier as NotifierConfig
 from shared.kafka.deadletter import DeadLetter, send_to_deadletter
 from shared.kafka.errors import TransientError
 from shared.kafka.publisher import Publisher
+from shared.logging import correlation_scope
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,10 @@ class Dispatcher:
                 pass
 
     async def _deliver(self, claimed: sent_log.Claimed) -> None:
+        with correlation_scope(claimed.notification.trigger.correlation_id):
+            await self._deliver_in_scope(claimed)
+
+    async def _deliver_in_scope(self, claimed: sent_log.Claimed) -> None:
         n = claimed.notification
         message_id = message_id_for(n.notification_id, self.sender) if n.target_kind == "email" else None
 
@@ -138,6 +143,7 @@ class Dispatcher:
         await self.after_send(n.notification_id)
         await sent_log.record_sent(self.engine, claimed, message_id, self.clock())
         NOTIFICATIONS_SENT.labels(n.target_kind).inc()
+        log.info("notification %s sent to %s", n.notification_id, n.target_kind)
 
     async def _retry_or_fail(self, claimed: sent_log.Claimed, error: str) -> None:
         attempt = claimed.attempts + 1
@@ -166,6 +172,10 @@ class Dispatcher:
         )
 
     async def _in_doubt(self, claimed: sent_log.Claimed) -> None:
+        with correlation_scope(claimed.notification.trigger.correlation_id):
+            await self._record_in_doubt(claimed)
+
+    async def _record_in_doubt(self, claimed: sent_log.Claimed) -> None:
         n = claimed.notification
         message_id = message_id_for(n.notification_id, self.sender) if n.target_kind == "email" else None
         await sent_log.record_sent(self.engine, claimed, message_id, self.clock(), in_doubt=True)

@@ -24,6 +24,7 @@ from shared.config import Calendar, RoutingRule
 from shared.config import Notifier as NotifierConfig
 from shared.db.tracking import mark_applied, unapplied
 from shared.kafka.deadletter import DeadLetter, RawProducer, send_to_deadletter
+from shared.logging import correlation_scope
 from shared.metrics import DEAD_LETTERS
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ class EventHandler:
             await mark_applied(conn, TRACKING_NAME, [event_id])
         for notification in new:
             NOTIFICATIONS_PLANNED.labels(notification.target_kind).inc()
+            log.info("%s: notification %s planned by rule %s (%s)", notification.trigger.type,
+                     notification.notification_id, notification.rule, notification.target_kind)
             if notification.held:
                 NOTIFICATIONS_HELD.labels(notification.target_kind).inc()
         if new:
@@ -112,4 +115,5 @@ async def handle_record(
         DEAD_LETTERS.labels("notifier", "invalid_event").inc()
         log.warning("%s[%d]@%d is not an event, dead-lettered: %s", topic, partition, offset, exc)
         return
-    await handler.handle(event)
+    with correlation_scope(event.correlation_id):
+        await handler.handle(event)

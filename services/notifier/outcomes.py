@@ -50,7 +50,8 @@ def _envelope(notification: Notification, at: datetime) -> dict[str, object]:
         "source": SOURCE,
         "contact": _contact(notification),
         "customer_id": trigger.complaint.customer_id if trigger.complaint else None,
-        "correlation_id": trigger.complaint.complaint_id if trigger.complaint else None,
+        # the report continues the chain of the event that called for it
+        "correlation_id": trigger.correlation_id or trigger.event_id,
         "causation_id": trigger.event_id,
     }
 

@@ -48,6 +48,7 @@ class Trigger:
     customer_email: str | None = None
     segment: str | None = None
     contact_label: str | None = None
+    correlation_id: str | None = None  # of the event's chain; the outcome events carry it on
 
     def facts(self) -> dict[str, str | None]:
         """The values routing rules match on."""
@@ -114,6 +115,7 @@ def _about(event: Event, view: View, kind: str, complaint: ComplaintFacts, dedup
         complaint=complaint,
         detail=detail or complaint.subject,
         contact_label=_contact_label(event),
+        correlation_id=event.correlation_id,
         **_customer_fields(view, complaint),
     )
 
@@ -133,6 +135,7 @@ def _sla(event: SlaWarning | SlaBreached, view: View) -> Trigger:
         due_at=p.due_at,
         detail=complaint.subject,
         contact_label=_contact_label(event),
+        correlation_id=event.correlation_id,
         **_customer_fields(view, complaint),
     )
 
@@ -155,6 +158,7 @@ def _unanswered(event: Event, view: View, config: NotifierConfig) -> Trigger | N
         complaint=complaint,
         detail=f"{config.unanswered_contacts} contacts within {config.unanswered_within} without a response",
         contact_label=_contact_label(event),
+        correlation_id=event.correlation_id,
         **_customer_fields(view, complaint),
     )
 

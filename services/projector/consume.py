@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from services.projector.timeline.writer import TimelineWriter, WriteResult
 from shared.kafka.consumer import Batch, Consumed, Undecodable
 from shared.kafka.deadletter import DeadLetter, RawProducer, send_to_deadletter
+from shared.logging import correlation_scope
 from shared.metrics import DEAD_LETTERS
 
 SERVICE = "projector"
@@ -27,7 +28,12 @@ class BatchProjector:
     async def handle(self, batch: Batch) -> WriteResult:
         for record in batch.invalid:
             await self.dead_letter(record)
-        return await self.writer.write([c.event for c in batch.events], batch.next_offsets())
+        result = await self.writer.write([c.event for c in batch.events], batch.next_offsets())
+        if log.isEnabledFor(logging.DEBUG):  # a rebuild projects millions: per event only on request
+            for consumed in batch.events:
+                with correlation_scope(consumed.event.correlation_id):
+                    log.debug("projected %s %s", consumed.event.type, consumed.event.event_id)
+        return result
 
     async def dead_letter(self, record: Undecodable) -> None:
         letter = DeadLetter(

@@ -30,8 +30,24 @@ class PartitionLag:
         return max(0, self.end - self.committed)
 
 
+RETRIES = 5
+RETRY_DELAY_S = 0.5
+
+
 async def consumer_lag(bootstrap_servers: str, topic_prefix: str) -> list[PartitionLag]:
-    """Lag of every consumer group that reads a topic starting with `topic_prefix`."""
+    """Lag of every consumer group that reads a topic starting with `topic_prefix`. A broker
+    that is still loading its group offsets (just started) is asked again a few times."""
+    for attempt in range(1, RETRIES):
+        try:
+            return await _read_lag(bootstrap_servers, topic_prefix)
+        except KafkaUnavailable as exc:
+            if not getattr(exc.__cause__, "retriable", False):
+                raise
+            await asyncio.sleep(RETRY_DELAY_S * attempt)
+    return await _read_lag(bootstrap_servers, topic_prefix)
+
+
+async def _read_lag(bootstrap_servers: str, topic_prefix: str) -> list[PartitionLag]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
     try:

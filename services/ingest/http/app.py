@@ -23,7 +23,7 @@ from services.ingest.webforms.guards import RateLimiter
 from shared.config import ConfigError, Settings
 from shared.kafka.errors import KafkaUnavailable
 from shared.kafka.publisher import Publisher
-from shared.web import ApiError, error_response, install_error_handlers, install_health_routes
+from shared.web import ApiError, RequestIdMiddleware, error_response, install_error_handlers, install_health_routes
 
 log = logging.getLogger("touchpoint.ingest")
 
@@ -59,6 +59,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ingest = IngestContext(settings, publisher, clock, rate_limiter or RateLimiter())
+    app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     _install_webhook_error_handlers(app)
     install_health_routes(app, readiness or kafka_reachable(settings.bootstrap_servers))

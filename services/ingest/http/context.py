@@ -3,6 +3,7 @@ limiter, plus the one step every route ends with, publish-then-answer."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,10 @@ from services.ingest.webforms.guards import RateLimiter
 from shared.config import Settings
 from shared.kafka.errors import KafkaUnavailable
 from shared.kafka.publisher import Publisher
+from shared.logging import correlation_id, correlation_scope
 from shared.web import ApiError
+
+log = logging.getLogger("touchpoint.ingest")
 
 RETRY_AFTER_SECONDS = 10
 
@@ -51,6 +55,11 @@ class IngestContext:
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             ) from None
         PRODUCE_LATENCY.labels(source).observe(time.perf_counter() - started)
+        request_id = correlation_id.get()
+        for event in events:
+            with correlation_scope(event.correlation_id):
+                log.info("captured %s", event.type, extra={"fields": {
+                    "event_id": str(event.event_id), "webhook": source, "request_id": request_id}})
 
     def accepted(self, source: str, events: Sequence[Event]) -> dict[str, object]:
         WEBHOOKS_ACCEPTED.labels(source).inc()

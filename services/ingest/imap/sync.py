@@ -21,6 +21,7 @@ from services.ingest.imap.parse import parse_message
 from shared.blobs import BlobSink
 from shared.kafka.deadletter import DeadLetter, RawProducer, send_to_deadletter
 from shared.kafka.publisher import Publisher
+from shared.logging import correlation_scope
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +149,10 @@ class FolderSync:
                 fresh.append((uid, event))
         if fresh:
             await self.sink.publish([event for _, event in fresh])
+        for uid, event in fresh:
+            with correlation_scope(event.correlation_id):
+                log.info("captured %s", event.type, extra={"fields": {
+                    "event_id": str(event.event_id), "mailbox": self.mailbox, "folder": self.folder, "uid": uid}})
         for letter in letters:
             await send_to_deadletter(self.sink, self.topic_prefix, letter)
         advanced = replace(checkpoint, highest_uid=max(batch))

@@ -1,8 +1,8 @@
 """Which interactions open, answer, resume or reopen a complaint: a pure function of one event,
 the complaints it could belong to and the `[sla]` configuration.
 
-Derived events take their id from the triggering event (`event_id_for(type, trigger id)`) and
-copy its timestamps, so replaying the log derives identical events that deduplicate
+Derived events take their id from the triggering event (`event_id_for(type, trigger id)`),
+carry its correlation id (caused by it), and copy its timestamps, so replaying the log derives identical events that deduplicate
 downstream. Historic events, auto-replies and bounces never derive anything."""
 
 from __future__ import annotations
@@ -175,7 +175,8 @@ def _envelope(event_type: str, trigger: Event, complaint_id: str) -> dict:
         "source": SOURCE,
         "contact": trigger.contact,
         "customer_id": trigger.customer_id,
-        "correlation_id": complaint_id,
+        # the complaint continues the chain its trigger belongs to
+        "correlation_id": trigger.correlation_id or str(trigger.event_id),
         "causation_id": str(trigger.event_id),
     }
 

@@ -27,6 +27,7 @@ class ComplaintFacts:
     customer_ref: str | None
     reopen_count: int
     thread_keys: frozenset[str]
+    correlation_id: str | None = None  # of the chain that opened it; timer events carry it on
 
 
 def facts_of(events: Sequence[Event]) -> ComplaintFacts:
@@ -50,6 +51,7 @@ def facts_of(events: Sequence[Event]) -> ComplaintFacts:
         priority=priority, segment=payload.segment, team=payload.team, opened_at=opened.occurred_at,
         customer_id=opened.customer_id, email=opened.contact.email, phone=opened.contact.phone,
         customer_ref=opened.contact.customer_ref, reopen_count=reopens, thread_keys=frozenset(threads),
+        correlation_id=opened.correlation_id,
     )
 
 

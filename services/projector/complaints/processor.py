@@ -27,6 +27,7 @@ from services.projector.complaints.segments import apply_customer_event, segment
 from shared.db.tracking import load_offsets, mark_applied, store_offsets, unapplied
 from shared.kafka.consumer import Batch
 from shared.kafka.deadletter import DeadLetter, send_to_deadletter
+from shared.logging import correlation_scope
 
 PROJECTION = "complaints"  # the read model fed from the complaints topic
 DETECTOR = "complaint-detector"  # complaint detection from the interaction topics
@@ -78,6 +79,8 @@ class ComplaintProcessor:
                 await self._publisher.publish(derived)
         for event in derived:
             metrics.COMPLAINT_EVENTS_DETECTED.labels(type=event.type).inc()
+            with correlation_scope(event.correlation_id):
+                log.info("%s for complaint %s, caused by %s", event.type, event.payload.complaint_id, event.causation_id)
         return derived
 
     async def _detect(self, conn: AsyncConnection, events: list[Event]) -> list[Event]:

@@ -27,6 +27,7 @@ from services.projector.complaints.facts import ComplaintFacts, clock_of
 from services.projector.complaints.policy import SlaRules
 from services.projector.complaints.tables import sla_fired_timers
 from shared.kafka.publisher import Publisher
+from shared.logging import correlation_scope
 
 SOURCE = "projector:sla-timers"
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def _event(facts: ComplaintFacts, state: ClockState, point: TimerPoint, now: dat
         "event_id": timer_event_id(facts.complaint_id, point.kind, point.label),
         "occurred_at": point.at, "recorded_at": now, "source": SOURCE,
         "contact": ContactIdentifiers(email=facts.email, phone=facts.phone, customer_ref=facts.customer_ref),
-        "customer_id": facts.customer_id, "correlation_id": facts.complaint_id,
+        "customer_id": facts.customer_id, "correlation_id": facts.correlation_id or facts.complaint_id,
     }
     common = {"complaint_id": facts.complaint_id, "kind": point.kind, "due_at": due_at,
               "policy": state.policy, "policy_version": state.policy_version}
@@ -78,6 +79,8 @@ async def fire_due(
             if await _publish_once(engine, publisher, event):
                 published.append(event)
                 metrics.SLA_EVENTS.labels(type=event.type, kind=event.payload.kind).inc()
+                with correlation_scope(event.correlation_id):
+                    log.info("%s of complaint %s (%s)", event.type, complaint_id, event.payload.kind)
             fired.add((event.payload.kind, getattr(event.payload, "warn_point", BREACH)))
         async with engine.begin() as conn:
             await store.set_timer_state(conn, complaint_id, state.state, state.next_point_at(fired))
