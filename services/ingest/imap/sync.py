@@ -150,9 +150,11 @@ class FolderSync:
         if fresh:
             await self.sink.publish([event for _, event in fresh])
         for uid, event in fresh:
+            # one line per live mail; a backlog import of thousands only at debug level
+            level = logging.DEBUG if event.historic else logging.INFO
+            fields = {"event_id": str(event.event_id), "mailbox": self.mailbox, "folder": self.folder, "uid": uid}
             with correlation_scope(event.correlation_id):
-                log.info("captured %s", event.type, extra={"fields": {
-                    "event_id": str(event.event_id), "mailbox": self.mailbox, "folder": self.folder, "uid": uid}})
+                log.log(level, "captured %s", event.type, extra={"fields": fields})
         for letter in letters:
             await send_to_deadletter(self.sink, self.topic_prefix, letter)
         advanced = replace(checkpoint, highest_uid=max(batch))
