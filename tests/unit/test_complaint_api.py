@@ -124,6 +124,15 @@ async def test_an_agent_response_is_published_and_shows_at_once(api):
     assert again.status_code == 409 and again.json()["error"] == "already_responded"
 
 
+async def test_an_agent_action_continues_the_chain_its_complaint_was_opened_in(api):
+    client, publisher, _, seed = api
+    opening = opened(berlin("2026-03-02 09:00")).model_copy(update={"correlation_id": "chain-of-the-form"})
+    await seed(opening)
+    assert (await client.post("/api/complaints/cmp-1/resolve", headers=AGENT)).status_code == 200
+    [event] = publisher.events
+    assert event.correlation_id == "chain-of-the-form"
+
+
 async def test_resolve_reopen_pause_resume_and_priority_follow_the_lifecycle(api):
     client, publisher, _, seed = api
     await seed(opened(berlin("2026-03-02 09:00")))

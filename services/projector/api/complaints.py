@@ -217,6 +217,10 @@ def complaints_router(
         return events
 
     async def _record(request: Request, event: Event) -> dict[str, Any]:
+        if event.type != "complaint.opened":
+            # an agent action continues the chain its complaint was opened in
+            chain = await _chain(request, event.payload.complaint_id)
+            event = event.model_copy(update={"correlation_id": chain})
         try:
             await publisher_of(request).publish([event])
         except KafkaUnavailable as exc:
@@ -233,6 +237,10 @@ def complaints_router(
         entry = views.board_entry(await _events(request, complaint_id), rules, now())
         entry.pop("_urgency", None)
         return {"event_id": str(event.event_id), "type": event.type, "complaint": entry}
+
+    async def _chain(request: Request, complaint_id: str) -> str:
+        opened = [e for e in await _events(request, complaint_id) if e.type == "complaint.opened"]
+        return opened[0].correlation_id or complaint_id
 
     def _contact(body: OpenBody) -> ContactIdentifiers:
         email = normalise_email(body.email) if body.email else None
