@@ -100,6 +100,13 @@ async def test_the_start_page_lists_unmatched_contacts_to_link(site):
     assert f'href="/customers/{ERIKA}"' not in page.text
 
 
+async def test_a_link_naming_the_customer_ref_leads_to_the_customer_page(site):
+    await log_in(site, "agent-token-1")
+    by_ref = await site.get("/customers/K-1")
+    assert by_ref.status_code == 307 and by_ref.headers["location"] == f"/customers/{ERIKA}"
+    assert (await site.get("/customers/K-404")).status_code == 404
+
+
 async def test_a_long_timeline_is_served_in_pages_by_cursor(site):
     await log_in(site, "agent-token-1")
     page = await site.get(f"/customers/{ERIKA}")

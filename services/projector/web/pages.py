@@ -21,6 +21,7 @@ from services.projector.api import queries
 from services.projector.api.customers import CHANNELS
 from services.projector.api.cursor import BadCursor, decode_cursor, encode_cursor
 from services.projector.web.guards import check_csrf, session_of
+from services.projector.timeline.rows import customer_id_for
 from services.projector.timeline.tables import TIMELINE
 from services.projector.web.mailhtml import BLOCKED_IMAGES_CSP, LOADED_IMAGES_CSP, mail_document, sanitise_mail_html
 from services.projector.web.session import COOKIE, LOGIN_COOKIE, MAX_AGE
@@ -109,6 +110,9 @@ def pages_router(ui: WebUi) -> APIRouter:
         channel = channel if channel in CHANNELS else ""
         async with ui.engine.connect() as conn:
             owner = await queries.customer(conn, customer_id)
+            if owner is None and await queries.customer(conn, customer_id_for(customer_id)) is not None:
+                # notifications and other systems name a customer by customer_ref
+                return RedirectResponse(f"/customers/{customer_id_for(customer_id)}", status_code=307)
             if owner is None:
                 labels = pages.labels_for(request, request.state.session)
                 return pages.render(request, "error.html", status=404, title=labels("not_found"),
