@@ -9,6 +9,7 @@ return")."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ from events.envelope import Event
 from shared.kafka.errors import KafkaUnavailable
 
 Position = tuple[str, int]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -101,13 +103,16 @@ class BatchReader:
         start_offsets: Mapping[Position, int] | None = None,
         max_records: int = 5000,
         client_id: str = "touchpoint-reader",
+        group_id: str | None = None,
     ) -> None:
         self._topics = topics
+        self._group_id = group_id
         self._start = dict(start_offsets or {})
         self._max_records = max_records
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             client_id=client_id,
+            group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 * 1024 * 1024,
@@ -132,6 +137,17 @@ class BatchReader:
 
     async def __aexit__(self, *exc: object) -> None:
         await stop_consumer(self._consumer)
+
+    async def report_positions(self, next_offsets: Mapping[Position, int]) -> None:
+        """Mirrors positions kept in the database into Kafka as the group's committed offsets,
+        so that `touchpoint lag` and the ops page see this reader. Best effort: the database
+        stays the source of truth, and a failed mirror only delays what lag shows."""
+        if self._group_id is None or not next_offsets:
+            return
+        try:
+            await self._consumer.commit({TopicPartition(t, p): o for (t, p), o in next_offsets.items()})
+        except KafkaError as exc:
+            log.warning("could not mirror positions of %s to Kafka: %r", self._group_id, exc)
 
     async def end_offsets(self) -> dict[Position, int]:
         ends = await self._consumer.end_offsets(self._partitions)

@@ -61,3 +61,21 @@ async def test_tracking_skips_applied_events_and_keeps_positions(db_url):
             assert await unapplied(conn, "timeline", ["a"]) == {"a"}
     finally:
         await engine.dispose()
+
+
+async def test_a_reader_with_a_group_mirrors_its_positions_for_lag(kafka_settings):
+    from shared.kafka.lag import consumer_lag
+
+    publisher = KafkaPublisher(kafka_settings.bootstrap_servers, kafka_settings.topic_prefix)
+    try:
+        await publisher.publish([started(n) for n in range(6)])
+    finally:
+        await publisher.stop()
+    topic = topic_name(kafka_settings.topic_prefix, Topic.CALLS)
+    group = f"{kafka_settings.topic_prefix}sla"
+    async with BatchReader(kafka_settings.bootstrap_servers, [topic], group_id=group) as reader:
+        async for batch in reader.batches():
+            await reader.report_positions(batch.next_offsets())
+    rows = [r for r in await consumer_lag(kafka_settings.bootstrap_servers, kafka_settings.topic_prefix)
+            if r.group == group]
+    assert sum(r.end for r in rows) == 6 and sum(r.lag for r in rows) == 0

@@ -32,6 +32,7 @@ class ComplaintService:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._bootstrap = bootstrap_servers
+        self.group_id = f"{topic_prefix}sla"  # only mirrors the positions kept in the database
         self._engine, self._publisher, self._rules, self._now = engine, publisher, rules, now
         self._interval, self._retry = timer_interval, retry_delay
         self.processor = ComplaintProcessor(engine, publisher, topic_prefix, rules, detector, now)
@@ -62,9 +63,10 @@ class ComplaintService:
             try:
                 start = await self.processor.start_offsets()
                 async with BatchReader(self._bootstrap, self.processor.topics(), start_offsets=start,
-                                       client_id="touchpoint-complaints") as reader:
+                                       client_id="touchpoint-complaints", group_id=self.group_id) as reader:
                     async for batch in reader.batches(until_end=False):
                         await self.processor.handle(batch)
+                        await reader.report_positions(batch.next_offsets())
             except IntegrityError:
                 # another worker applied the same events first: resume from its positions
                 log.info("complaints processor: events applied by another worker; re-reading positions")
