@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -16,8 +14,8 @@ from events.topics import EVENT_TOPICS, deadletter_topic, topic_name
 from shared.kafka.consumer import partitions_of, stop_consumer
 from shared.kafka.lag import PartitionLag, consumer_lag
 from shared.kafka.topics import SERVICES_WITH_DEADLETTERS
+from shared.periodic import Periodic
 
-log = logging.getLogger(__name__)
 
 TOPIC_END_OFFSET = Gauge("touchpoint_topic_end_offset", "Sum of end offsets over a topic's partitions", ["topic"])
 CONSUMER_LAG = Gauge("touchpoint_consumer_lag", "Records not yet consumed", ["group", "topic", "partition"])
@@ -79,11 +77,10 @@ class StreamMonitor:
     def __init__(self, bootstrap_servers: str, topic_prefix: str, interval: float = 15.0) -> None:
         self.bootstrap = bootstrap_servers
         self.prefix = topic_prefix
-        self.interval = interval
         self.history = StreamHistory()
         self.lag: list[PartitionLag] = []
         self.dead_letters: dict[str, int] = {}
-        self._task: asyncio.Task | None = None
+        self._sampler = Periodic(self.sample_once, interval, "stream sampling")
 
     @property
     def event_topics(self) -> list[str]:
@@ -125,23 +122,8 @@ class StreamMonitor:
             dead_letters=dict(self.dead_letters),
         )
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.sample_once()
-            except Exception as exc:  # monitoring must never take the API down; it says why
-                log.warning("stream sampling failed: %r", exc)
-            await asyncio.sleep(self.interval)
-
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop())
+        self._sampler.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await self._sampler.stop()

@@ -28,6 +28,7 @@ from services.projector.timeline.projection import PROJECTION
 from services.projector.timeline.rows import utc
 from services.projector.timeline.tables import TIMELINE
 from shared.db.tracking import projection_offsets
+from shared.periodic import Periodic
 
 log = logging.getLogger("touchpoint.web.live")
 SLACK = timedelta(seconds=60)  # how far back of the newest seen entry to look for late commits
@@ -50,9 +51,9 @@ class CommitWatcher:
     """One poller per API process; pages subscribe with `subscription()`."""
 
     def __init__(self, engine: AsyncEngine, interval: float = 0.2) -> None:
-        self.engine, self.interval = engine, interval
+        self.engine = engine
         self._subscribers: set[asyncio.Queue[LiveEntry]] = set()
-        self._task: asyncio.Task | None = None
+        self._poller = Periodic(self._round, interval, "live feed poll")
         self._mark: tuple[int, int] | None = None
         self._newest: datetime | None = None
         self._seen: dict[str, tuple[str, str, str]] = {}
@@ -104,33 +105,20 @@ class CommitWatcher:
         cutoff = limit.isoformat()
         self._seen = {k: v for k, v in self._seen.items() if v[1] >= cutoff}
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                if not self._primed.is_set():
-                    await self.prime()
-                    self._primed.set()
-                    continue
-                for item in await self.poll():
-                    for queue in list(self._subscribers):
-                        if queue.qsize() < QUEUE_LIMIT:
-                            queue.put_nowait(item)
-            except Exception as exc:  # a database hiccup must not end the live feed; next round retries
-                log.warning("live feed poll failed: %r", exc)
-            await asyncio.sleep(self.interval)
+    async def _round(self) -> None:
+        if not self._primed.is_set():
+            await self.prime()
+            self._primed.set()
+        for item in await self.poll():
+            for queue in list(self._subscribers):
+                if queue.qsize() < QUEUE_LIMIT:
+                    queue.put_nowait(item)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run())
+        self._poller.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await self._poller.stop()
 
     async def subscribe(self) -> asyncio.Queue[LiveEntry]:
         """A queue of what is committed from now on (returns once the watcher knows "now")."""
