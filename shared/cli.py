@@ -16,6 +16,7 @@ import typer
 from shared.config import ConfigError, Settings, load_settings
 from shared.kafka.errors import TransientError
 from shared.kafka.local_broker import BrokerError, LocalBroker
+from shared.kafka.local_cluster import ClusterShape, LocalCluster, default_shape
 
 app = typer.Typer(
     help="Touchpoint: event-sourced multichannel interaction hub for customer service.",
@@ -23,7 +24,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-kafka_app = typer.Typer(help="The local single-node Kafka broker (data under ./var/kafka).", no_args_is_help=True)
+kafka_app = typer.Typer(help="The local Kafka: one broker, or a cluster of several (data under ./var/kafka).",
+                        no_args_is_help=True)
 customers_app = typer.Typer(help="Customer master data.", no_args_is_help=True)
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(customers_app, name="customers")
@@ -77,13 +79,21 @@ def run_entrypoint(entrypoint: str, *args: Any) -> None:
         pass
 
 
-def local_broker(settings: Settings) -> LocalBroker:
-    return LocalBroker(
-        data_dir=settings.data_dir / "kafka",
-        port=settings.kafka_port,
-        controller_port=settings.kafka_controller_port,
-        kafka_home=settings.kafka_home or (Path(os.environ["KAFKA_HOME"]) if os.environ.get("KAFKA_HOME") else None),
-    )
+def local_broker(settings: Settings, brokers: int | None = None) -> LocalBroker | LocalCluster:
+    """The local Kafka under the data folder: the cluster recorded there, else one broker.
+    `brokers` asks for a size; a folder that holds another size is an error naming what to do."""
+    kafka_dir = settings.data_dir / "kafka"
+    kafka_home = settings.kafka_home or (Path(os.environ["KAFKA_HOME"]) if os.environ.get("KAFKA_HOME") else None)
+    shape = ClusterShape.read(kafka_dir)
+    size = brokers or (shape.size if shape else 1)
+    if shape is not None and shape.size != size or shape is None and size > 1 and (kafka_dir / "data").exists():
+        held = f"a {shape.size}-node cluster" if shape else "a single broker's data"
+        raise BrokerError(f"{kafka_dir} holds {held}; stop it and move {kafka_dir} away to start {size} node(s) there")
+    if size == 1:
+        return LocalBroker(data_dir=kafka_dir, port=settings.kafka_port,
+                           controller_port=settings.kafka_controller_port, kafka_home=kafka_home)
+    shape = shape or default_shape(size, settings.kafka_port, settings.kafka_controller_port)
+    return LocalCluster(data_dir=kafka_dir, shape=shape, kafka_home=kafka_home)
 
 
 # ---- the services -----------------------------------------------------------------------------
@@ -124,13 +134,23 @@ def up(
 # ---- kafka ------------------------------------------------------------------------------------
 
 
+def local_kafka_or_exit(settings: Settings, brokers: int | None = None) -> LocalBroker | LocalCluster:
+    try:
+        return local_broker(settings, brokers)
+    except BrokerError as exc:
+        fail(str(exc))
+
+
 @kafka_app.command("start")
-def kafka_start() -> None:
-    """Start the local broker (jars from Maven Central or $KAFKA_HOME) and wait until it is ready."""
+def kafka_start(
+    brokers: int = typer.Option(None, "--brokers", min=1, max=9,
+                                help="nodes of a local KRaft cluster (e.g. 3: replication 3, min ISR 2)"),
+) -> None:
+    """Start the local Kafka (jars from Maven Central or $KAFKA_HOME) and wait until it is ready."""
     settings = settings_or_exit()
     if not settings.uses_local_kafka:
         fail(f"TOUCHPOINT_KAFKA_BOOTSTRAP={settings.kafka_bootstrap} is set: nothing to start", status=2)
-    broker = local_broker(settings)
+    broker = local_kafka_or_exit(settings, brokers)
     typer.echo(f"starting Kafka in {broker.data_dir} (first start resolves jars with Maven) ...", err=True)
     try:
         pid = broker.start()
@@ -141,19 +161,19 @@ def kafka_start() -> None:
 
 @kafka_app.command("stop")
 def kafka_stop() -> None:
-    """Stop the local broker (no-op when it is not running)."""
-    broker = local_broker(settings_or_exit())
+    """Stop the local broker or every node of the local cluster (no-op when none runs)."""
+    broker = local_kafka_or_exit(settings_or_exit())
     typer.echo("kafka stopped" if broker.stop() else "kafka was not running")
 
 
 @kafka_app.command("status")
 def kafka_status() -> None:
-    """Show whether the local broker runs; exit status 1 when it does not."""
+    """Show whether the local Kafka runs (each node of a cluster); exit status 1 unless all do."""
     settings = settings_or_exit()
     if not settings.uses_local_kafka:
         typer.echo(f"external cluster at {settings.kafka_bootstrap}")
         return
-    status = local_broker(settings).status()
+    status = local_kafka_or_exit(settings).status()
     typer.echo(f"kafka {status}")
     if not status.startswith("running"):
         raise typer.Exit(1)

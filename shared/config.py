@@ -258,8 +258,12 @@ class Settings(BaseSettings):
     kafka_compression: Literal["gzip", "none"] = "gzip"
     topic_prefix: str = "touchpoint."
     topic_partitions: int = Field(default=4, ge=1)
-    topic_replication_factor: int = Field(default=1, ge=1)
-    topic_min_insync_replicas: int = Field(default=1, ge=1)
+    topic_replication_factor: int | None = Field(
+        default=None, ge=1, description="replicas of new topics; unset: the cluster's brokers, at most 3"
+    )
+    topic_min_insync_replicas: int | None = Field(
+        default=None, ge=1, description="min.insync.replicas of new topics; unset: 2 with 3 replicas, else 1"
+    )
     database_url: str | None = None
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8080
@@ -286,7 +290,11 @@ class Settings(BaseSettings):
 
     @property
     def bootstrap_servers(self) -> str:
-        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+        if self.kafka_bootstrap:
+            return self.kafka_bootstrap
+        from shared.kafka.local_cluster import local_bootstrap  # the local cluster's shape file
+
+        return local_bootstrap(self.data_dir / "kafka", self.kafka_port)
 
     @property
     def uses_local_kafka(self) -> bool:

@@ -1,4 +1,5 @@
-"""A single-node Apache Kafka (KRaft) run by Touchpoint itself.
+"""A single-node Apache Kafka (KRaft) run by Touchpoint itself, or one node of a local cluster
+(`shared/kafka/local_cluster.py`).
 
 The broker jars come from `$KAFKA_HOME/libs` when that is set, otherwise Maven resolves them
 from Maven Central with `deploy/kafka/pom.xml` into a per-user cache that every clone shares.
@@ -35,6 +36,10 @@ class LocalBroker:
     kafka_home: Path | None = None
     heap: str = "768m"
     auto_create_topics: bool = False
+    node_id: int = 1
+    # (node id, controller port) of every node of a local cluster; empty for a single node
+    voters: tuple[tuple[int, int], ...] = ()
+    cluster_id: str | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -61,14 +66,29 @@ class LocalBroker:
     def classpath(self) -> str:
         return str(resolve_jars(self.kafka_home)) + "/*"
 
+    @property
+    def replication(self) -> int:
+        """Replicas of internal topics: as many nodes as there are, at most three."""
+        return min(3, len(self.voters)) if self.voters else 1
+
+    def quorum_line(self) -> str:
+        if not self.voters:
+            return f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}"
+        voters = ",".join(f"{node}@127.0.0.1:{port}" for node, port in self.voters)
+        return f"controller.quorum.voters={voters}"
+
     def write_properties(self) -> None:
         template = (DEPLOY_DIR / "server.properties.template").read_text()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.properties_file.write_text(
             template.format(
+                node_id=self.node_id,
+                quorum=self.quorum_line(),
                 port=self.port,
                 controller_port=self.controller_port,
                 log_dirs=self.log_dirs.resolve(),
+                replication=self.replication,
+                min_isr=min_insync_for(self.replication),
                 auto_create=str(self.auto_create_topics).lower(),
             )
         )
@@ -77,10 +97,12 @@ class LocalBroker:
         """Formats the KRaft storage once; an already formatted directory is left as it is."""
         if (self.log_dirs / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = self.cluster_id or new_cluster_id()
+        # a single node bootstraps its own dynamic quorum; cluster nodes share a static voter set
+        quorum = [] if self.voters else ["--standalone"]
         cmd = [
             java_binary(), "-cp", self.classpath(), *log4j_options(),
-            "kafka.tools.StorageTool", "format", "--standalone",
+            "kafka.tools.StorageTool", "format", *quorum,
             f"--cluster-id={cluster_id}", "-c", str(self.properties_file),
         ]
         result = subprocess.run(cmd, capture_output=True, text=True)
@@ -107,6 +129,19 @@ class LocalBroker:
         if pid is not None:
             self.wait_ready(wait_seconds)
             return pid
+        proc, log_offset = self.launch()
+        try:
+            self.wait_ready(wait_seconds, proc=proc, log_offset=log_offset)
+        except BrokerError:
+            self.stop()
+            raise
+        return proc.pid
+
+    def launch(self) -> tuple[subprocess.Popen, int]:
+        """Starts the broker process without waiting; returns it and where its log begins.
+
+        The nodes of a cluster are launched together: none finishes starting before a majority
+        of the controllers is up."""
         if port_open(self.port):
             raise BrokerError(
                 f"port {self.port} is already in use by another process; stop it, or set "
@@ -127,12 +162,7 @@ class LocalBroker:
         )
         log.close()
         self.pid_file.write_text(str(proc.pid))
-        try:
-            self.wait_ready(wait_seconds, proc=proc, log_offset=log_offset)
-        except BrokerError:
-            self.stop()
-            raise
-        return proc.pid
+        return proc, log_offset
 
     def wait_ready(
         self, wait_seconds: float, proc: subprocess.Popen | None = None, log_offset: int | None = None
@@ -171,6 +201,15 @@ class LocalBroker:
         if pid is None:
             return "stopped"
         return f"running (pid {pid}, {self.bootstrap})" if port_open(self.port) else f"starting (pid {pid})"
+
+
+def min_insync_for(replication: int) -> int:
+    """Acknowledged writes survive the loss of one node wherever there are three replicas."""
+    return 2 if replication >= 3 else 1
+
+
+def new_cluster_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
 # ---- jar resolution -------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from events.topics import EVENT_TOPICS, deadletter_topic, topic_name
 from shared.kafka.errors import KafkaUnavailable
+from shared.kafka.local_broker import min_insync_for
 
 SERVICES_WITH_DEADLETTERS = ("ingest", "imap", "projector", "notifier")
 
@@ -37,11 +38,14 @@ async def ensure_topics(
     bootstrap_servers: str,
     names: Iterable[str],
     partitions: int = 4,
-    replication_factor: int = 1,
-    min_insync_replicas: int = 1,
+    replication_factor: int | None = None,
+    min_insync_replicas: int | None = None,
     timeout_s: float = 30.0,
 ) -> list[str]:
-    """Creates the topics that do not exist yet; returns the names it created."""
+    """Creates the topics that do not exist yet; returns the names it created.
+
+    Without a replication factor, each topic gets as many replicas as the cluster has brokers,
+    at most three; without `min.insync.replicas`, 2 where there are three replicas, else 1."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000))
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
@@ -51,9 +55,12 @@ async def ensure_topics(
     try:
         existing = set(await admin.list_topics())
         missing = [name for name in names if name not in existing]
+        if missing and replication_factor is None:
+            replication_factor = min(3, len((await admin.describe_cluster())["brokers"]))
+        configs = topic_configs(min_insync_replicas or min_insync_for(replication_factor or 1))
         created = []
         for name in missing:
-            topic = NewTopic(name, partitions, replication_factor, topic_configs=topic_configs(min_insync_replicas))
+            topic = NewTopic(name, partitions, replication_factor, topic_configs=configs)
             try:
                 await admin.create_topics([topic])
                 created.append(name)
