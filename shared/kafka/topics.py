@@ -66,9 +66,20 @@ async def ensure_topics(
                 created.append(name)
             except TopicAlreadyExistsError:
                 pass  # another service created it meanwhile
+        await _until_listed(admin, missing, timeout_s)
         return created
     finally:
         await admin.close()
+
+
+async def _until_listed(admin: AIOKafkaAdminClient, names: list[str], timeout_s: float) -> None:
+    """A created topic reaches the brokers' metadata a moment later; callers that read it right
+    away would be told it does not exist."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while names and not set(names) <= set(await admin.list_topics()):
+        if asyncio.get_running_loop().time() > deadline:
+            raise KafkaUnavailable(f"created topics did not appear in the metadata within {timeout_s:.0f} s")
+        await asyncio.sleep(0.1)
 
 
 async def ensure_for(settings) -> list[str]:  # type: ignore[no-untyped-def]

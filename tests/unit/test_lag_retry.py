@@ -13,11 +13,11 @@ ROWS = [lag.PartitionLag("g", "t.email", 0, committed=3, end=5)]
 
 
 def failing(times: int, cause: Exception, calls: list[int]):
-    async def read(bootstrap_servers: str, topic_prefix: str) -> list[lag.PartitionLag]:
+    async def read(bootstrap_servers: str, topic_prefix: str) -> tuple[list[lag.PartitionLag], list]:
         calls.append(1)
         if len(calls) <= times:
             raise KafkaUnavailable(f"cannot read consumer offsets from {bootstrap_servers}") from cause
-        return ROWS
+        return ROWS, []
     return read
 
 
@@ -47,3 +47,28 @@ async def test_an_error_that_retrying_cannot_fix_fails_at_once(monkeypatch):
     with pytest.raises(KafkaUnavailable):
         await lag.consumer_lag("kafka:9092", "t.")
     assert len(calls) == 1
+
+
+def test_members_and_their_partitions_come_from_the_group_description():
+    from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+
+    assignment = ConsumerProtocolMemberAssignment(0, [("t.email", [1, 0])], b"").encode()
+    described = [(0, "g", "Stable", "consumer", "range",
+                  [("m-1", "projector-a", "/10.0.0.5", b"", assignment),
+                   ("m-2", "projector-b", "/10.0.0.6", b"", b"")])]
+    members = lag.members_of(described)
+    assert [(m.name, m.partitions) for m in members] == [
+        ("projector-a@10.0.0.5", (("t.email", 0), ("t.email", 1))),
+        ("projector-b@10.0.0.6", ()),
+    ]
+    rows = lag.with_owners([lag.PartitionLag("g", "t.email", 0, 3, 5), lag.PartitionLag("g", "t.email", 2, 0, 1)],
+                           members)
+    assert [row.owner for row in rows] == ["projector-a@10.0.0.5", ""]
+    [summary] = lag.summarise(rows, members)
+    assert (summary.total, summary.worst.partition, len(summary.members)) == (3, 0, 2)
+
+
+def test_a_group_without_lag_has_no_worst_partition():
+    rows = [lag.PartitionLag("g", "t.email", 0, committed=5, end=5)]
+    [summary] = lag.summarise(rows, [])
+    assert summary.total == 0 and summary.worst is None and summary.members == ()

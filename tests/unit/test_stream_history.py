@@ -17,3 +17,11 @@ def test_old_samples_fall_out_of_the_window():
 
 def test_no_samples_means_no_throughput():
     assert StreamHistory().per_minute("t.calls", minutes=3) == [0.0, 0.0, 0.0]
+
+
+def test_a_lag_trend_is_the_sampled_total_at_the_end_of_each_minute():
+    history = StreamHistory()
+    for minute, total in enumerate([50, 40, 70, 0]):
+        history.add(Sample(at=1000 + minute * 60, end_offsets={"t.projector": total}))
+    assert history.at_each_minute("t.projector", minutes=3) == [40, 70, 0]
+    assert StreamHistory().at_each_minute("t.projector", minutes=2) == [0, 0]

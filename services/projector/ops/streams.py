@@ -1,5 +1,6 @@
 """Stream health for the ops page and Prometheus: throughput per topic over the last minutes
-(sampled end offsets), consumer lag per group and partition, dead letters per service."""
+(sampled end offsets), consumer lag per group (total, worst partition, trend, members) and per
+partition, dead letters per service."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from prometheus_client import Gauge
 
 from events.topics import EVENT_TOPICS, deadletter_topic, topic_name
 from shared.kafka.consumer import partitions_of, stop_consumer
-from shared.kafka.lag import PartitionLag, consumer_lag
+from shared.kafka.lag import GroupLag, GroupMember, PartitionLag, consumer_groups, summarise
 from shared.kafka.topics import SERVICES_WITH_DEADLETTERS
 from shared.periodic import Periodic
 
@@ -51,6 +52,13 @@ class StreamHistory:
             result.append(float(max(0, self._value_at(topic, end) - self._value_at(topic, start))))
         return result
 
+    def at_each_minute(self, key: str, minutes: int = 10) -> list[int]:
+        """The sampled value at the end of each of the last `minutes` minutes (oldest first)."""
+        if not self.samples:
+            return [0] * minutes
+        now = self.samples[-1].at
+        return [self._value_at(key, now - (minute - 1) * 60) for minute in range(minutes, 0, -1)]
+
     def _value_at(self, topic: str, at: float) -> int:
         best = None
         for sample in self.samples:
@@ -69,6 +77,8 @@ class StreamSnapshot:
     totals: dict[str, int]
     lag: list[PartitionLag]
     dead_letters: dict[str, int]
+    groups: list[GroupLag] = field(default_factory=list)
+    lag_trend: dict[str, list[int]] = field(default_factory=dict)  # group -> total lag, minute by minute
 
 
 class StreamMonitor:
@@ -79,6 +89,8 @@ class StreamMonitor:
         self.prefix = topic_prefix
         self.history = StreamHistory()
         self.lag: list[PartitionLag] = []
+        self.members: list[GroupMember] = []
+        self.lag_history = StreamHistory()
         self.dead_letters: dict[str, int] = {}
         self._sampler = Periodic(self.sample_once, interval, "stream sampling")
 
@@ -105,7 +117,8 @@ class StreamMonitor:
                 totals[tp.topic] = totals.get(tp.topic, 0) + end
         self.history.add(Sample(time.time(), totals))
         self.dead_letters = stored
-        self.lag = await consumer_lag(self.bootstrap, self.prefix)
+        self.lag, self.members = await consumer_groups(self.bootstrap, self.prefix)
+        self.lag_history.add(Sample(time.time(), {g.group: g.total for g in summarise(self.lag, self.members)}))
         for topic, total in totals.items():
             TOPIC_END_OFFSET.labels(topic).set(total)
         for service, count in stored.items():
@@ -120,6 +133,9 @@ class StreamMonitor:
             totals=dict(latest),
             lag=list(self.lag),
             dead_letters=dict(self.dead_letters),
+            groups=summarise(self.lag, self.members),
+            lag_trend={group: self.lag_history.at_each_minute(group, minutes)
+                       for group in {row.group for row in self.lag}},
         )
 
     def start(self) -> None:
