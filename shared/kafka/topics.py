@@ -46,6 +46,7 @@ async def ensure_topics(
 
     Without a replication factor, each topic gets as many replicas as the cluster has brokers,
     at most three; without `min.insync.replicas`, 2 where there are three replicas, else 1."""
+    names = list(names)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000))
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
@@ -66,19 +67,19 @@ async def ensure_topics(
                 created.append(name)
             except TopicAlreadyExistsError:
                 pass  # another service created it meanwhile
-        await _until_listed(admin, missing, timeout_s)
+        await wait_until_listed(admin, names, timeout_s)
         return created
     finally:
         await admin.close()
 
 
-async def _until_listed(admin: AIOKafkaAdminClient, names: list[str], timeout_s: float) -> None:
-    """A created topic reaches the brokers' metadata a moment later; callers that read it right
-    away would be told it does not exist."""
+async def wait_until_listed(admin: AIOKafkaAdminClient, names: list[str], timeout_s: float) -> None:
+    """The broker's metadata learns of new topics shortly after the controller created them;
+    a reader started right after `ensure_topics` would otherwise find them missing."""
     deadline = asyncio.get_running_loop().time() + timeout_s
-    while names and not set(names) <= set(await admin.list_topics()):
+    while not set(names) <= set(await admin.list_topics()):
         if asyncio.get_running_loop().time() > deadline:
-            raise KafkaUnavailable(f"created topics did not appear in the metadata within {timeout_s:.0f} s")
+            raise KafkaUnavailable(f"topics {sorted(set(names) - set(await admin.list_topics()))} not listed yet")
         await asyncio.sleep(0.1)
 
 
