@@ -278,6 +278,10 @@ class Settings(BaseSettings):
     )
     attachments_dir: Path | None = None
     imap_metrics_port: int = Field(default=8093, ge=0, description="the IMAP pollers' /metrics; 0: none")
+    imap_lease_seconds: float = Field(
+        default=30.0, gt=0, description="how long an IMAP instance holds a folder without renewing; a killed "
+        "instance's folders move to another instance after this"
+    )
     status_host: str = Field(default="127.0.0.1", description="address of the workers' /metrics, /healthz, /readyz")
     log_level: str = "INFO"
     config: Path | None = Field(default=None, description="the TOML file")

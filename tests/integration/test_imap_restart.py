@@ -65,8 +65,9 @@ async def highest_uid(store: SqlCheckpointStore, mailbox: str) -> int:
 
 
 async def test_a_poller_killed_mid_backlog_resumes_without_misses_or_duplicate_events(
-    kafka_settings, imap_account, email_topic, postgres_url, tmp_path
+    kafka_settings, imap_account, email_topic, postgres_url, tmp_path, monkeypatch
 ):
+    monkeypatch.setenv("TOUCHPOINT_IMAP_LEASE_SECONDS", "3")  # the killed poller's lease expires soon
     raws = [backlog_mail(n) for n in range(1, BACKLOG + 1)]
     with imap_account.client() as client:
         for start in range(0, BACKLOG, 100):

@@ -1,7 +1,8 @@
-"""`touchpoint imap`: one watcher per configured mailbox folder, all in one process.
+"""`touchpoint imap`: one watcher per configured mailbox folder.
 
 Start-up runs the migrations and creates the topics; then every folder is caught up (with a
-progress bar on a terminal) and followed with IDLE or polling until SIGINT/SIGTERM."""
+progress bar on a terminal) and followed with IDLE or polling until SIGINT/SIGTERM. Several
+instances share the folders: each watches only the folders whose lease it holds."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from rich.console import Console
 from sqlalchemy.engine import make_url
@@ -20,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from services.ingest.imap.checkpoints import CheckpointStore, SqlCheckpointStore
 from services.ingest.imap.connection import ImapConnection
+from services.ingest.imap.leases import FolderLeases, LeasedFolders, instance_name
 from services.ingest.imap.sync import EventSink, FolderSync, Progress as ProgressCallback
 from services.ingest.imap.watcher import FolderWatcher
 from shared.blobs import BlobSink, BlobStore
@@ -65,9 +67,12 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         raise
     with _progress_display() as progress:
         watchers = build_watchers(settings, publisher, SqlCheckpointStore(engine), BlobStore(settings.attachments_path), progress)
-        log.info("watching %d folder(s) of %d mailbox(es)", len(watchers), len(settings.file.mailboxes))
+        leases = FolderLeases(engine, instance_name(), timedelta(seconds=settings.imap_lease_seconds))
+        by_folder = {(watcher.sync.mailbox, watcher.sync.folder): watcher for watcher in watchers}
+        log.info("%s: %d folder(s) of %d mailbox(es), shared with the other instances by lease",
+                 leases.owner, len(watchers), len(settings.file.mailboxes))
         try:
-            await asyncio.gather(*(watcher.run(stop) for watcher in watchers))
+            await LeasedFolders(leases, list(by_folder), lambda folder, until: by_folder[folder].run(until)).run(stop)
         finally:
             await publisher.stop()
             await engine.dispose()
