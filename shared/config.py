@@ -256,6 +256,12 @@ class Settings(BaseSettings):
     kafka_home: Path | None = None
     kafka_request_timeout_ms: int = 15_000
     kafka_compression: Literal["gzip", "none"] = "gzip"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = Field(default=None, repr=False)
+    kafka_sasl_password_file: Path | None = Field(default=None, description="file holding the SASL password")
+    kafka_ca_file: Path | None = Field(default=None, description="PEM CA certificate(s) of the cluster's TLS")
     topic_prefix: str = "touchpoint."
     topic_partitions: int = Field(default=4, ge=1)
     topic_replication_factor: int | None = Field(
@@ -313,6 +319,29 @@ class Settings(BaseSettings):
     @property
     def attachments_path(self) -> Path:
         return self.attachments_dir or self.data_dir / "attachments"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_kafka_password_file(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not data.get("kafka_sasl_password_file") or data.get("kafka_sasl_password"):
+            return data
+        path = Path(data["kafka_sasl_password_file"]).expanduser()
+        try:
+            return {**data, "kafka_sasl_password": path.read_text().strip()}
+        except OSError as exc:
+            raise ValueError(f"kafka_sasl_password_file: cannot read {path}: {exc.strerror}") from None
+
+    @model_validator(mode="after")
+    def _kafka_security_is_complete(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_"):
+            missing = [name for name in ("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password")
+                       if not getattr(self, name)]
+            if missing:
+                raise ValueError(f"kafka_security_protocol={self.kafka_security_protocol} needs "
+                                 + ", ".join(f"TOUCHPOINT_{name.upper()}" for name in missing))
+        if self.kafka_ca_file is not None and not self.kafka_ca_file.is_file():
+            raise ValueError(f"kafka_ca_file: {self.kafka_ca_file} is not a readable file")
+        return self
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_production(self) -> Settings:

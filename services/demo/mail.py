@@ -24,8 +24,7 @@ class MailPublisher:
 
     def _client(self) -> Publisher:
         if self._publisher is None:  # aiokafka wants the running loop: made on first use
-            self._publisher = KafkaPublisher(self.settings.bootstrap_servers, self.settings.topic_prefix,
-                                             self.settings.kafka_request_timeout_ms, client_id="touchpoint-demo-mail")
+            self._publisher = KafkaPublisher.for_settings(self.settings, client_id="touchpoint-demo-mail")
         return self._publisher
 
     async def __call__(self, raw: bytes, direction: Literal["incoming", "outgoing"] | str) -> str:

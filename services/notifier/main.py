@@ -26,6 +26,7 @@ from shared.kafka.errors import TransientError
 from shared.kafka.topics import ensure_for
 from shared.logging import configure_logging
 from shared.status_http import serve_status
+from shared.kafka.security import faust_credentials
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ def build_app(settings: Settings, runtime: NotifierRuntime) -> faust.App:
     app = faust.App(
         f"{settings.topic_prefix}notifier",
         broker=broker_urls(settings.bootstrap_servers),
+        broker_credentials=faust_credentials(settings),
         value_serializer="raw",
         key_serializer="raw",
         store="memory://",

@@ -66,13 +66,7 @@ class NotifierRuntime:
                 return
             s, file = self.settings, self.settings.file
             self.engine = make_engine(s.db_url)
-            self.publisher = KafkaPublisher(
-                s.bootstrap_servers,
-                s.topic_prefix,
-                s.kafka_request_timeout_ms,
-                s.kafka_compression,
-                client_id="touchpoint-notifier",
-            )
+            self.publisher = KafkaPublisher.for_settings(s, client_id="touchpoint-notifier")
             await self.publisher.start()
             self.http = httpx.AsyncClient(timeout=file.notifier.webhook_timeout, follow_redirects=False)
             smtp_timeout = file.smtp.timeout if file.smtp else 0.0

@@ -11,6 +11,7 @@ from events.topics import EVENT_TOPICS, topic_name
 from services.projector.consume import BatchProjector
 from shared.config import Settings
 from shared.kafka.consumer import Batch, BatchReader
+from shared.kafka.security import client_options
 
 Position = tuple[str, int]
 Progress = Callable[[int, int], None]  # (records done in this batch, records remaining at start)
@@ -25,7 +26,8 @@ async def catch_up(settings: Settings, projector: BatchProjector, start: Mapping
     """Projects everything from `start` to the end offsets seen now; returns the positions reached."""
     reached = dict(start)
     async with BatchReader(settings.bootstrap_servers, interaction_topics(settings), start_offsets=start,
-                           max_records=max_records, client_id="touchpoint-projector-catchup") as reader:
+                           max_records=max_records, client_id="touchpoint-projector-catchup",
+                           client_options=client_options(settings)) as reader:
         total = await reader.remaining()
         if progress:
             progress(0, total)

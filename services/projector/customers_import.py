@@ -41,7 +41,7 @@ def run(settings: Settings, path: Path) -> None:
 async def publish_all(settings: Settings, events: list, publisher: Publisher | None = None) -> None:
     if publisher is None:
         await ensure_for(settings)
-        publisher = KafkaPublisher(settings.bootstrap_servers, settings.topic_prefix, client_id="touchpoint-import")
+        publisher = KafkaPublisher.for_settings(settings, client_id="touchpoint-import")
     await publisher.start()
     try:
         with Progress(TextColumn("importing customers"), BarColumn(), MofNCompleteColumn(), console=console) as bar:

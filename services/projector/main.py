@@ -28,6 +28,7 @@ from shared.db.tracking import load_offsets
 from shared.kafka.consumer import decode_record
 from shared.kafka.publisher import KafkaPublisher
 from shared.kafka.topics import ensure_for
+from shared.kafka.security import client_options, faust_credentials
 from shared.logging import configure_logging
 from shared.status_http import serve_status
 
@@ -52,8 +53,7 @@ class Runtime:
     async def start(self) -> BatchProjector:
         if self.projector is None:
             engine = make_engine(self.settings.db_url)
-            publisher = KafkaPublisher(self.settings.bootstrap_servers, self.settings.topic_prefix,
-                                       client_id="touchpoint-projector")
+            publisher = KafkaPublisher.for_settings(self.settings, client_id="touchpoint-projector")
             await publisher.start()
             self.closers += [publisher.stop, engine.dispose]
             self.projector = BatchProjector(TimelineWriter(engine), publisher, self.settings.topic_prefix)
@@ -70,6 +70,7 @@ def build_app(settings: Settings, runtime: Runtime) -> faust.App:
     app = faust.App(
         group_id(settings),
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers.split(",")],
+        broker_credentials=faust_credentials(settings),
         store="memory://",
         web_enabled=False,
         topic_disable_leader=True,
@@ -118,7 +119,7 @@ async def seed_group_offsets(settings: Settings, positions: Mapping[Position, in
     if not positions:
         return
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=group_id(settings),
-                                enable_auto_commit=False)
+                                enable_auto_commit=False, **client_options(settings))
     try:
         await consumer.start()
         partitions = [TopicPartition(topic, partition) for topic, partition in positions]

@@ -46,7 +46,7 @@ async def rebuild_timeline(settings: Settings, show_progress: bool = False) -> i
     await upgrade_async(settings.db_url)
     await ensure_for(settings)
     engine = make_engine(settings.db_url)
-    publisher = KafkaPublisher(settings.bootstrap_servers, settings.topic_prefix, client_id="touchpoint-rebuild")
+    publisher = KafkaPublisher.for_settings(settings, client_id="touchpoint-rebuild")
     fresh = timeline_tables(SUFFIX)
     shadow = f"{PROJECTION}{SUFFIX}"
     try:

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -104,6 +105,7 @@ class BatchReader:
         max_records: int = 5000,
         client_id: str = "touchpoint-reader",
         group_id: str | None = None,
+        client_options: Mapping[str, Any] | None = None,
     ) -> None:
         self._topics = topics
         self._group_id = group_id
@@ -117,6 +119,7 @@ class BatchReader:
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 * 1024 * 1024,
             fetch_max_bytes=32 * 1024 * 1024,
+            **(client_options or {}),
         )
         self._partitions: list[TopicPartition] = []
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -17,6 +19,7 @@ from rich.table import Table
 
 from shared.kafka.consumer import partitions_of, stop_consumer
 from shared.kafka.errors import KafkaUnavailable
+from shared.kafka.security import client_options
 
 
 @dataclass(frozen=True)
@@ -94,29 +97,36 @@ RETRIES = 5
 RETRY_DELAY_S = 0.5
 
 
-async def consumer_lag(bootstrap_servers: str, topic_prefix: str) -> list[PartitionLag]:
+async def consumer_lag(
+    bootstrap_servers: str, topic_prefix: str, client_options: Mapping[str, Any] | None = None
+) -> list[PartitionLag]:
     """Lag of every consumer group that reads a topic starting with `topic_prefix`, each
     partition with the member that owns it."""
-    rows, _members = await consumer_groups(bootstrap_servers, topic_prefix)
+    rows, _members = await consumer_groups(bootstrap_servers, topic_prefix, client_options)
     return rows
 
 
-async def consumer_groups(bootstrap_servers: str, topic_prefix: str) -> tuple[list[PartitionLag], list[GroupMember]]:
+async def consumer_groups(
+    bootstrap_servers: str, topic_prefix: str, client_options: Mapping[str, Any] | None = None
+) -> tuple[list[PartitionLag], list[GroupMember]]:
     """Lag per partition and the members of every group reading the prefix's topics. A broker
     that is still loading its group offsets (just started) is asked again a few times."""
     for attempt in range(1, RETRIES):
         try:
-            return await _read_lag(bootstrap_servers, topic_prefix)
+            return await _read_lag(bootstrap_servers, topic_prefix, client_options)
         except KafkaUnavailable as exc:
             if not getattr(exc.__cause__, "retriable", False):
                 raise
             await asyncio.sleep(RETRY_DELAY_S * attempt)
-    return await _read_lag(bootstrap_servers, topic_prefix)
+    return await _read_lag(bootstrap_servers, topic_prefix, client_options)
 
 
-async def _read_lag(bootstrap_servers: str, topic_prefix: str) -> tuple[list[PartitionLag], list[GroupMember]]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+async def _read_lag(
+    bootstrap_servers: str, topic_prefix: str, client_options: Mapping[str, Any] | None = None
+) -> tuple[list[PartitionLag], list[GroupMember]]:
+    options = dict(client_options or {})
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000, **options)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, **options)
     try:
         await admin.start()
         await consumer.start()
@@ -149,7 +159,8 @@ async def _read_lag(bootstrap_servers: str, topic_prefix: str) -> tuple[list[Par
 
 
 def run(settings, as_json: bool = False) -> None:  # type: ignore[no-untyped-def]
-    rows, members = asyncio.run(consumer_groups(settings.bootstrap_servers, settings.topic_prefix))
+    rows, members = asyncio.run(consumer_groups(settings.bootstrap_servers, settings.topic_prefix,
+                                                client_options(settings)))
     if as_json:
         print(json.dumps([{**asdict(row), "lag": row.lag} for row in rows], indent=2))
         return

@@ -40,6 +40,9 @@ class LocalBroker:
     # (node id, controller port) of every node of a local cluster; empty for a single node
     voters: tuple[tuple[int, int], ...] = ()
     cluster_id: str | None = None
+    # (user, password) of a SASL_PLAINTEXT client listener on `port` (SCRAM-SHA-256/512 and
+    # PLAIN), as managed clusters require; the broker then talks to itself on `port + 1`
+    sasl_users: tuple[tuple[str, str], ...] = ()
 
     @property
     def bootstrap(self) -> str:
@@ -77,6 +80,31 @@ class LocalBroker:
         voters = ",".join(f"{node}@127.0.0.1:{port}" for node, port in self.voters)
         return f"controller.quorum.voters={voters}"
 
+    def listener_lines(self) -> str:
+        if not self.sasl_users:
+            return (f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}\n"
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}\n"
+                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT")
+        internal = self.port + 1
+        plain_users = " ".join(f'user_{user}="{password}"' for user, password in self.sasl_users)
+        scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        return "\n".join([
+            f"listeners=CLIENTS://127.0.0.1:{self.port},PLAINTEXT://127.0.0.1:{internal},"
+            f"CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners=CLIENTS://127.0.0.1:{self.port},PLAINTEXT://127.0.0.1:{internal}",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,CLIENTS:SASL_PLAINTEXT",
+            "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512,PLAIN",
+            f"listener.name.clients.scram-sha-256.sasl.jaas.config={scram}",
+            f"listener.name.clients.scram-sha-512.sasl.jaas.config={scram}",
+            "listener.name.clients.plain.sasl.jaas.config="
+            f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};",
+        ])
+
+    def scram_arguments(self) -> list[str]:
+        """SCRAM credentials are stored in the cluster metadata when the storage is formatted."""
+        return [argument for user, password in self.sasl_users for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512")
+                for argument in ("--add-scram", f"{mechanism}=[name={user},password={password}]")]
+
     def write_properties(self) -> None:
         template = (DEPLOY_DIR / "server.properties.template").read_text()
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -84,8 +112,7 @@ class LocalBroker:
             template.format(
                 node_id=self.node_id,
                 quorum=self.quorum_line(),
-                port=self.port,
-                controller_port=self.controller_port,
+                listeners=self.listener_lines(),
                 log_dirs=self.log_dirs.resolve(),
                 replication=self.replication,
                 min_isr=min_insync_for(self.replication),
@@ -102,7 +129,7 @@ class LocalBroker:
         quorum = [] if self.voters else ["--standalone"]
         cmd = [
             java_binary(), "-cp", self.classpath(), *log4j_options(),
-            "kafka.tools.StorageTool", "format", *quorum,
+            "kafka.tools.StorageTool", "format", *quorum, *self.scram_arguments(),
             f"--cluster-id={cluster_id}", "-c", str(self.properties_file),
         ]
         result = subprocess.run(cmd, capture_output=True, text=True)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -20,6 +20,7 @@ from events.codec import encode
 from events.envelope import Event
 from events.topics import topic_for
 from shared.kafka.errors import KafkaUnavailable
+from shared.kafka.security import client_options
 from shared.metrics import EVENTS_PUBLISHED, PUBLISH_LATENCY
 
 
@@ -47,6 +48,7 @@ class KafkaPublisher:
         request_timeout_ms: int = 15_000,
         compression: str | None = "gzip",
         client_id: str = "touchpoint",
+        client_options: Mapping[str, Any] | None = None,
     ) -> None:
         self._prefix = topic_prefix
         self._timeout_s = request_timeout_ms / 1000
@@ -59,8 +61,16 @@ class KafkaPublisher:
             request_timeout_ms=request_timeout_ms,
             linger_ms=2,
             max_request_size=1_048_576,
+            **(client_options or {}),
         )
         self._started = False
+
+    @classmethod
+    def for_settings(cls, settings, client_id: str, **overrides: Any) -> KafkaPublisher:  # type: ignore[no-untyped-def]
+        """A publisher as the settings describe it: cluster, security, timeout and compression."""
+        options = dict(request_timeout_ms=settings.kafka_request_timeout_ms, compression=settings.kafka_compression,
+                       client_id=client_id, client_options=client_options(settings))
+        return cls(settings.bootstrap_servers, settings.topic_prefix, **{**options, **overrides})
 
     async def start(self) -> None:
         if self._started:

@@ -6,7 +6,8 @@ default would delete events after seven days."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
@@ -14,6 +15,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from events.topics import EVENT_TOPICS, deadletter_topic, topic_name
 from shared.kafka.errors import KafkaUnavailable
 from shared.kafka.local_broker import min_insync_for
+from shared.kafka.security import client_options
 
 SERVICES_WITH_DEADLETTERS = ("ingest", "imap", "projector", "notifier")
 
@@ -41,13 +43,15 @@ async def ensure_topics(
     replication_factor: int | None = None,
     min_insync_replicas: int | None = None,
     timeout_s: float = 30.0,
+    client_options: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Creates the topics that do not exist yet; returns the names it created.
 
     Without a replication factor, each topic gets as many replicas as the cluster has brokers,
     at most three; without `min.insync.replicas`, 2 where there are three replicas, else 1."""
     names = list(names)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000))
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000),
+                                **(client_options or {}))
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
     except (KafkaError, OSError, asyncio.TimeoutError) as exc:
@@ -90,6 +94,7 @@ async def ensure_for(settings) -> list[str]:  # type: ignore[no-untyped-def]
         partitions=settings.topic_partitions,
         replication_factor=settings.topic_replication_factor,
         min_insync_replicas=settings.topic_min_insync_replicas,
+        client_options=client_options(settings),
     )
 
 

@@ -35,10 +35,9 @@ def run(settings: Settings) -> None:
 async def serve(settings: Settings) -> None:
     """Serves until SIGINT/SIGTERM. The Kafka client is built here, inside the running loop,
     as aiokafka requires."""
-    publisher = KafkaPublisher(
-        settings.bootstrap_servers, settings.topic_prefix,
+    publisher = KafkaPublisher.for_settings(
+        settings, client_id="touchpoint-ingest",
         request_timeout_ms=min(settings.kafka_request_timeout_ms, WEBHOOK_KAFKA_TIMEOUT_MS),
-        compression=settings.kafka_compression, client_id="touchpoint-ingest",
     )
     config = uvicorn.Config(
         create_app(settings, publisher), host=settings.ingest_host, port=settings.ingest_port,

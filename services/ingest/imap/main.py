@@ -55,10 +55,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         raise TransientError(f"cannot migrate the database {where}: {exc}; check TOUCHPOINT_DATABASE_URL") from exc
     await ensure_for(settings)
     engine = make_engine(settings.db_url)
-    publisher = KafkaPublisher(
-        settings.bootstrap_servers, settings.topic_prefix, settings.kafka_request_timeout_ms,
-        settings.kafka_compression, client_id="touchpoint-imap",
-    )
+    publisher = KafkaPublisher.for_settings(settings, client_id="touchpoint-imap")
     await publisher.start()
     try:
         serve_status("imap", settings, settings.imap_metrics_port)

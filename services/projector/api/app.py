@@ -28,8 +28,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None, publisher:
         if own_engine:
             app.state.engine = make_engine(settings.db_url)
         if publisher is None:
-            app.state.publisher = KafkaPublisher(settings.bootstrap_servers, settings.topic_prefix,
-                                                 settings.kafka_request_timeout_ms, client_id="touchpoint-api")
+            app.state.publisher = KafkaPublisher.for_settings(settings, client_id="touchpoint-api")
         try:
             async with AsyncExitStack() as stack:
                 for extra in lifespans:  # e.g. the web pages' live feed

@@ -24,8 +24,7 @@ def build_app(settings: Settings) -> FastAPI:
     """The whole agent service: JSON API, complaints, web pages. Clients are built here but
     connect lazily; they are closed when the app shuts down."""
     engine = make_engine(settings.db_url)
-    publisher = PublisherInLoop(lambda: KafkaPublisher(settings.bootstrap_servers, settings.topic_prefix,
-                                                       settings.kafka_request_timeout_ms, client_id="touchpoint-api"))
+    publisher = PublisherInLoop(lambda: KafkaPublisher.for_settings(settings, client_id="touchpoint-api"))
     authorizer = Authorizer(settings)
     web = WebUi(settings, engine, publisher, authorizer)
 

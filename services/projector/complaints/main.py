@@ -14,6 +14,7 @@ from shared.config import Settings
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
 from shared.kafka.publisher import KafkaPublisher
+from shared.kafka.security import client_options
 from shared.logging import configure_logging
 from shared.status_http import serve_status
 
@@ -32,10 +33,10 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     stop = stop or _stop_on_signals()
     await upgrade_async(settings.db_url)
     engine = make_engine(settings.db_url)
-    publisher = KafkaPublisher(settings.bootstrap_servers, settings.topic_prefix, settings.kafka_request_timeout_ms,
-                               settings.kafka_compression, client_id="touchpoint-complaints")
+    publisher = KafkaPublisher.for_settings(settings, client_id="touchpoint-complaints")
     service = ComplaintService(settings.bootstrap_servers, settings.topic_prefix, engine, publisher, rules,
-                               DetectorConfig(sla=settings.file.sla, rules=rules))
+                               DetectorConfig(sla=settings.file.sla, rules=rules),
+                               client_options=client_options(settings))
     try:
         await publisher.start()
         await service.start()

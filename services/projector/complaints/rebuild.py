@@ -23,6 +23,7 @@ from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
 from shared.db.tracking import forget, mark_applied, store_offsets, unapplied
 from shared.kafka.consumer import BatchReader
+from shared.kafka.security import client_options
 
 
 def rebuild(settings: Settings, recompute: bool = False) -> int:
@@ -43,7 +44,8 @@ async def rebuild_async(
             await store.drop_view(conn, outcomes=recompute)
             await forget(conn, PROJECTION)
         topic = complaints_topic(settings.topic_prefix)
-        async with BatchReader(settings.bootstrap_servers, [topic], client_id="touchpoint-rebuild-sla") as reader:
+        async with BatchReader(settings.bootstrap_servers, [topic], client_id="touchpoint-rebuild-sla",
+                               client_options=client_options(settings)) as reader:
             total = await reader.remaining()
             with _progress(show_progress) as progress:
                 task = progress.add_task("rebuild sla", total=total)

@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -30,8 +31,10 @@ class ComplaintService:
         self, bootstrap_servers: str, topic_prefix: str, engine: AsyncEngine, publisher, rules: SlaRules,  # type: ignore[no-untyped-def]
         detector: DetectorConfig, timer_interval: float = 1.0, retry_delay: float = 2.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        client_options: Mapping[str, Any] | None = None,
     ) -> None:
         self._bootstrap = bootstrap_servers
+        self._client_options = dict(client_options or {})
         self.group_id = f"{topic_prefix}sla"  # only mirrors the positions kept in the database
         self._engine, self._publisher, self._rules, self._now = engine, publisher, rules, now
         self._interval, self._retry = timer_interval, retry_delay
@@ -63,7 +66,8 @@ class ComplaintService:
             try:
                 start = await self.processor.start_offsets()
                 async with BatchReader(self._bootstrap, self.processor.topics(), start_offsets=start,
-                                       client_id="touchpoint-complaints", group_id=self.group_id) as reader:
+                                       client_id="touchpoint-complaints", group_id=self.group_id,
+                                       client_options=self._client_options) as reader:
                     async for batch in reader.batches(until_end=False):
                         await self.processor.handle(batch)
                         await reader.report_positions(batch.next_offsets())

@@ -6,8 +6,10 @@ the dead letter is its primary key, so the same dead letter is never replayed tw
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -65,10 +67,12 @@ def parse_id(value: str) -> tuple[str, int, int]:
     return topic, int(partition), int(offset)
 
 
-async def read_dead_letters(bootstrap_servers: str, topic_prefix: str, limit: int = 200) -> list[DeadLetterView]:
+async def read_dead_letters(
+    bootstrap_servers: str, topic_prefix: str, limit: int = 200, client_options: Mapping[str, Any] | None = None
+) -> list[DeadLetterView]:
     """The newest `limit` dead letters of every service, newest first."""
     topics = [deadletter_topic(topic_prefix, service) for service in SERVICES_WITH_DEADLETTERS]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, **(client_options or {}))
     views: list[DeadLetterView] = []
     try:
         await consumer.start()
@@ -107,8 +111,10 @@ async def with_replays(engine: AsyncEngine, views: list[DeadLetterView]) -> list
     ]
 
 
-async def fetch_one(bootstrap_servers: str, topic: str, partition: int, offset: int) -> DeadLetter:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+async def fetch_one(
+    bootstrap_servers: str, topic: str, partition: int, offset: int, client_options: Mapping[str, Any] | None = None
+) -> DeadLetter:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, **(client_options or {}))
     try:
         await consumer.start()
         tp = TopicPartition(topic, partition)
@@ -127,11 +133,12 @@ async def fetch_one(bootstrap_servers: str, topic: str, partition: int, offset: 
 
 
 async def replay(
-    engine: AsyncEngine, publisher: KafkaPublisher, bootstrap_servers: str, letter_id: str, actor: str
+    engine: AsyncEngine, publisher: KafkaPublisher, bootstrap_servers: str, letter_id: str, actor: str,
+    client_options: Mapping[str, Any] | None = None,
 ) -> str:
     """Republishes a dead letter's original bytes to its source topic; returns that topic."""
     topic, partition, offset = parse_id(letter_id)
-    letter = await fetch_one(bootstrap_servers, topic, partition, offset)
+    letter = await fetch_one(bootstrap_servers, topic, partition, offset, client_options)
     if not letter.source_topic:
         raise ReplayRefused("this dead letter did not come from a topic (e.g. a rejected webhook); it cannot be replayed")
     try:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Mapping
+from typing import Any
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer
@@ -84,8 +86,10 @@ class StreamSnapshot:
 class StreamMonitor:
     """Samples the broker every `interval` seconds; also feeds the Prometheus gauges."""
 
-    def __init__(self, bootstrap_servers: str, topic_prefix: str, interval: float = 15.0) -> None:
+    def __init__(self, bootstrap_servers: str, topic_prefix: str, interval: float = 15.0,
+                 client_options: Mapping[str, Any] | None = None) -> None:
         self.bootstrap = bootstrap_servers
+        self.client_options = dict(client_options or {})
         self.prefix = topic_prefix
         self.history = StreamHistory()
         self.lag: list[PartitionLag] = []
@@ -100,7 +104,7 @@ class StreamMonitor:
 
     async def sample_once(self) -> None:
         dl_topics = {deadletter_topic(self.prefix, s): s for s in SERVICES_WITH_DEADLETTERS}
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, **self.client_options)
         try:
             await consumer.start()
             partitions = await partitions_of(consumer, self.event_topics + list(dl_topics))
@@ -117,7 +121,7 @@ class StreamMonitor:
                 totals[tp.topic] = totals.get(tp.topic, 0) + end
         self.history.add(Sample(time.time(), totals))
         self.dead_letters = stored
-        self.lag, self.members = await consumer_groups(self.bootstrap, self.prefix)
+        self.lag, self.members = await consumer_groups(self.bootstrap, self.prefix, self.client_options)
         self.lag_history.add(Sample(time.time(), {g.group: g.total for g in summarise(self.lag, self.members)}))
         for topic, total in totals.items():
             TOPIC_END_OFFSET.labels(topic).set(total)

@@ -22,6 +22,7 @@ from services.projector.ops.deadletters import ReplayRefused, read_dead_letters,
 from services.projector.timeline.rows import contact_id_for, customer_id_for
 from services.projector.web.guards import check_csrf, session_of
 from shared.kafka.errors import KafkaUnavailable
+from shared.kafka.security import client_options
 
 if TYPE_CHECKING:
     from services.projector.web.ui import WebUi
@@ -64,8 +65,8 @@ def boards_router(ui: WebUi) -> APIRouter:
                 problems.append(f"Kafka: {exc!r}")
         snapshot = ui.monitor.snapshot(THROUGHPUT_MINUTES)
         try:
-            letters = await with_replays(ui.engine, await read_dead_letters(ui.settings.bootstrap_servers,
-                                                                             ui.settings.topic_prefix, 100))
+            letters = await with_replays(ui.engine, await read_dead_letters(
+                ui.settings.bootstrap_servers, ui.settings.topic_prefix, 100, client_options(ui.settings)))
         except KafkaUnavailable as exc:
             letters, problems = [], [*problems, str(exc)]
         webhooks, ingest_ok = await last_webhooks(ui)
@@ -81,7 +82,8 @@ def boards_router(ui: WebUi) -> APIRouter:
         session = session_of(request, "ops")
         check_csrf(session, csrf_token)
         try:
-            topic = await replay(ui.engine, ui.publisher, ui.settings.bootstrap_servers, letter_id, session.principal.user)
+            topic = await replay(ui.engine, ui.publisher, ui.settings.bootstrap_servers, letter_id,
+                                 session.principal.user, client_options(ui.settings))
         except (ReplayRefused, ValueError, KafkaUnavailable) as exc:
             return RedirectResponse(f"/ops?error={quote(str(exc))}#dead-letters", status_code=303)
         return RedirectResponse(f"/ops?done={quote(letter_id + ' → ' + topic)}#dead-letters", status_code=303)

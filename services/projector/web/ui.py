@@ -27,6 +27,7 @@ from services.projector.web.session import COOKIE, SAFE_METHODS, SessionCodec, c
 from shared.blobs import BlobStore
 from shared.config import Settings
 from shared.kafka.publisher import Publisher
+from shared.kafka.security import client_options
 
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -41,7 +42,8 @@ class WebUi:
         self.sessions = SessionCodec(settings)
         self.pages = Pages(settings.file.sla.timezone)
         self.live = CommitWatcher(engine, live_interval)
-        self.monitor = StreamMonitor(settings.bootstrap_servers, settings.topic_prefix, monitor_interval)
+        self.monitor = StreamMonitor(settings.bootstrap_servers, settings.topic_prefix, monitor_interval,
+                                     client_options(settings))
         self.blobs = BlobStore(settings.attachments_path)
 
     def install(self, app: FastAPI) -> None:
