@@ -39,6 +39,7 @@ def broker_urls(bootstrap_servers: str) -> str:
 
 
 def build_app(settings: Settings, runtime: NotifierRuntime) -> faust.App:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust makes its own folder, not the parents
     app = faust.App(
         f"{settings.topic_prefix}notifier",
         broker=broker_urls(settings.bootstrap_servers),

@@ -67,6 +67,7 @@ class Runtime:
 
 
 def build_app(settings: Settings, runtime: Runtime) -> faust.App:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust makes its own folder, not the parents
     app = faust.App(
         group_id(settings),
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers.split(",")],

@@ -143,7 +143,8 @@ async def _read_lag(
                 committed[(group_id, tp)] = meta.offset if meta is not None and meta.offset >= 0 else start
         ends = await consumer.end_offsets(sorted({tp for _, tp in committed})) if committed else {}
         groups = sorted({group for group, _ in committed})
-        described = [row for response in (await admin.describe_consumer_groups(groups) if groups else [])
+        # one group per request: aiokafka misreads answers that several coordinators send at once
+        described = [row for group in groups for response in await admin.describe_consumer_groups([group])
                      for row in response.groups]
     except (KafkaError, OSError) as exc:
         raise KafkaUnavailable(f"cannot read consumer offsets from {bootstrap_servers}: {exc!r}") from exc

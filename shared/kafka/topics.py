@@ -57,24 +57,39 @@ async def ensure_topics(
     except (KafkaError, OSError, asyncio.TimeoutError) as exc:
         await admin.close()
         raise KafkaUnavailable(f"cannot reach Kafka at {bootstrap_servers}: {exc!r}") from exc
+    deadline = asyncio.get_running_loop().time() + timeout_s
     try:
-        existing = set(await admin.list_topics())
-        missing = [name for name in names if name not in existing]
-        if missing and replication_factor is None:
-            replication_factor = min(3, len((await admin.describe_cluster())["brokers"]))
-        configs = topic_configs(min_insync_replicas or min_insync_for(replication_factor or 1))
-        created = []
-        for name in missing:
-            topic = NewTopic(name, partitions, replication_factor, topic_configs=configs)
+        while True:
             try:
-                await admin.create_topics([topic])
-                created.append(name)
-            except TopicAlreadyExistsError:
-                pass  # another service created it meanwhile
-        await wait_until_listed(admin, names, timeout_s)
-        return created
+                return await _create_missing(admin, names, partitions, replication_factor, min_insync_replicas,
+                                             deadline)
+            except KafkaError as exc:  # a broker of the cluster is down or restarting: ask another
+                if not exc.retriable or asyncio.get_running_loop().time() > deadline:
+                    raise KafkaUnavailable(f"cannot create topics at {bootstrap_servers}: {exc!r}") from exc
+                await asyncio.sleep(0.5)
     finally:
         await admin.close()
+
+
+async def _create_missing(
+    admin: AIOKafkaAdminClient, names: list[str], partitions: int, replication_factor: int | None,
+    min_insync_replicas: int | None, deadline: float,
+) -> list[str]:
+    existing = set(await admin.list_topics())
+    missing = [name for name in names if name not in existing]
+    if missing and replication_factor is None:
+        replication_factor = min(3, len((await admin.describe_cluster())["brokers"]))
+    configs = topic_configs(min_insync_replicas or min_insync_for(replication_factor or 1))
+    created = []
+    for name in missing:
+        topic = NewTopic(name, partitions, replication_factor, topic_configs=configs)
+        try:
+            await admin.create_topics([topic])
+            created.append(name)
+        except TopicAlreadyExistsError:
+            pass  # another service created it meanwhile
+    await wait_until_listed(admin, names, deadline - asyncio.get_running_loop().time())
+    return created
 
 
 async def wait_until_listed(admin: AIOKafkaAdminClient, names: list[str], timeout_s: float) -> None:

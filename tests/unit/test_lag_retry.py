@@ -13,7 +13,7 @@ ROWS = [lag.PartitionLag("g", "t.email", 0, committed=3, end=5)]
 
 
 def failing(times: int, cause: Exception, calls: list[int]):
-    async def read(bootstrap_servers: str, topic_prefix: str) -> tuple[list[lag.PartitionLag], list]:
+    async def read(bootstrap_servers: str, topic_prefix: str, client_options=None) -> tuple[list[lag.PartitionLag], list]:
         calls.append(1)
         if len(calls) <= times:
             raise KafkaUnavailable(f"cannot read consumer offsets from {bootstrap_servers}") from cause
