@@ -14,11 +14,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-import httpx
+import requests
 from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.httpx_client import OAuth2Client
+from authlib.integrations.requests_client import OAuth2Session
 
 from shared.config import OAuth2SignIn
 from shared.oauth2.diagnosis import first_line, token_error_advice
@@ -54,14 +53,12 @@ class TokenSource:
         account: str,
         clock: Callable[[], float] = time.time,
         timeout: float = 15.0,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.config = config
         self.account = account  # names the account in messages: "mailbox support", "smtp"
         self.endpoints: Endpoints = endpoints_for(config)
         self.clock = clock
         self._timeout = timeout
-        self._transport = transport
         self._lock = threading.Lock()
         self._token: AccessToken | None = None
 
@@ -78,14 +75,12 @@ class TokenSource:
             if self._token is token:
                 self._token = None
 
-    def _client(self) -> OAuth2Client:
+    def _client(self) -> OAuth2Session:
         c = self.config
         secret = c.client_secret.get_secret_value() if c.client_secret else None
-        extra: dict[str, Any] = {"transport": self._transport} if self._transport else {}
-        return OAuth2Client(
+        return OAuth2Session(
             client_id=c.client_id, client_secret=secret, scope=" ".join(self.endpoints.scopes),
-            token_endpoint_auth_method=self.endpoints.client_auth if secret else "none", timeout=self._timeout,
-            **extra,
+            token_endpoint_auth_method=self.endpoints.client_auth if secret else "none", default_timeout=self._timeout,
         )
 
     def _fetch(self) -> AccessToken:
@@ -107,7 +102,7 @@ class TokenSource:
         except OAuthError as exc:
             description = first_line(exc.description)
             raise TokenRefused(exc.error, description, token_error_advice(exc.error, exc.description or "")) from None
-        except (httpx.HTTPError, ValueError) as exc:
+        except (requests.RequestException, ValueError) as exc:
             raise TokenEndpointUnavailable(f"token endpoint {url}: {type(exc).__name__}: {first_line(str(exc))}") from None
         if "access_token" not in raw:
             raise TokenEndpointUnavailable(f"token endpoint {url} answered without an access_token")

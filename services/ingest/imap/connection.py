@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import LoginError
 
-from services.ingest.imap.signin import SignIn, sign_in_for
+from services.ingest.imap.signin import RefusedOnce, SignIn, sign_in_for
 from services.ingest.imap.signin_status import SignInReport
 from services.ingest.imap.sync import FetchedMail, FolderStatus
 from shared.config import Mailbox
@@ -71,13 +71,19 @@ class ImapConnection:
             await self.open()
 
     def _open(self) -> None:
+        try:
+            self._connect_and_sign_in(last_try=False)
+        except RefusedOnce:
+            self._connect_and_sign_in(last_try=True)
+
+    def _connect_and_sign_in(self, last_try: bool) -> None:
         box = self.mailbox
         context = ssl.create_default_context(cafile=str(box.tls_ca_file) if box.tls_ca_file else None)
         client = IMAPClient(box.host, port=box.port, ssl=box.security == "tls", ssl_context=context, timeout=self.timeout)
         try:
             if box.security == "starttls":
                 client.starttls(context)
-            self._renew_at = self.sign_in.login(client)
+            self._renew_at = self.sign_in.login(client, last_try)
             client.normalise_times = False  # keep INTERNALDATE's time zone instead of local naive time
             self.capabilities = frozenset(client.capabilities())
         except BaseException:
