@@ -91,7 +91,7 @@ class TokenSource:
             try:
                 stored = read_refresh_token(self.config.refresh_token_file)
             except RefreshTokenMissing as exc:
-                raise ConsentMissing(f"{self.account}: consent missing ({exc}): run touchpoint mailbox authorize") from None
+                raise ConsentMissing(f"consent missing ({exc}): run touchpoint mailbox authorize") from None
         issued_at = self.clock()
         try:
             with self._client() as client:

@@ -4,6 +4,7 @@ and a Dovecot whose `oauth2` passdb asks it about every token; an account there 
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -65,7 +66,10 @@ class OAuthAccount:
                 client.append(folder, message.as_bytes())
 
     def secrets(self) -> list[str]:
-        return self.server.secrets_of(self.client_id)
+        """Its client secret, every token issued for it, and each token as a SASL XOAUTH2 answer."""
+        found = self.server.secrets_of(self.client_id)
+        sasl = [f"user={self.username}\x01auth=Bearer {token}\x01\x01" for token in self.server.issued_for(self.client_id)]
+        return found + [base64.b64encode(answer.encode()).decode() for answer in sasl]
 
 
 def new_account(dovecot: Dovecot, server: OAuthServer, lifetime: float = 3600.0) -> OAuthAccount:

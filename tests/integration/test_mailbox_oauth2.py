@@ -27,7 +27,6 @@ from services.projector.api.auth import Authorizer
 from services.projector.web.ui import WebUi
 from shared.config import Auth, AuthToken, FileConfig, Mailbox, Settings
 from shared.db.engine import make_engine
-from shared.db.migrate import upgrade_async
 from shared.kafka.publisher import InMemoryPublisher
 from shared.oauth2.consent import obtain_consent
 from shared.oauth2.errors import ServerRefusedToken
