@@ -26,6 +26,7 @@ AADSTS_ADVICE = {
     "50076": "multi-factor authentication required: run touchpoint mailbox authorize again",
     "53003": "blocked by a Conditional Access policy: exclude the app or the sign-in",
     "7000218": "this app needs a client_secret, or 'Allow public client flows' on for device-code sign-in",
+    "700025": "the app is a public client: remove client_secret (or client_secret_file) from the configuration",
 }
 
 OAUTH_ADVICE = {
