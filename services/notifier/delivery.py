@@ -24,7 +24,7 @@ import httpx
 from shared.config import Smtp
 from shared.oauth2.diagnosis import refused_token_advice
 from shared.oauth2.errors import SignInError, TokenEndpointUnavailable
-from shared.oauth2.tokens import TokenSource
+from shared.oauth2.tokens import AccessToken, TokenSource
 
 Handover = Callable[[], Awaitable[None]]
 
@@ -98,7 +98,6 @@ class SmtpMailer:
                 except (aiosmtplib.SMTPException, OSError, TimeoutError):
                     client.close()
 
-
     async def _sign_in(self, client: aiosmtplib.SMTP) -> None:
         c = self._config
         if self._tokens is None:
@@ -121,13 +120,13 @@ class SmtpMailer:
                 f"SMTP {c.host}:{c.port} refused a freshly issued token for {c.username}: {exc.code} {exc.message} ({advice})"
             ) from None
 
-    async def _access_token(self):  # type: ignore[no-untyped-def]
+    async def _access_token(self) -> AccessToken:
         assert self._tokens is not None
         try:
             return await asyncio.to_thread(self._tokens.access_token)
         except TokenEndpointUnavailable as exc:
             raise TransientDeliveryError(f"SMTP sign-in: {exc}") from None
-        except SignInError as exc:
+        except SignInError as exc:  # refused by the provider: fixing it takes an operator
             raise PermanentDeliveryError(f"SMTP sign-in: {exc}") from None
 
 
