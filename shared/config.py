@@ -95,7 +95,15 @@ class OAuth2SignIn(Section):
             missing.append("refresh_token_file (Google has no app-only IMAP access)")
         if missing:
             raise ValueError(f"auth = \"oauth2\" needs {', '.join(missing)}")
+        for key in ("token_url", "authorize_url", "device_authorization_url"):
+            url = getattr(self, key)
+            if url and not (url.startswith("https://") or _loopback_http(url)):
+                raise ValueError(f"{key}: secrets and tokens travel here, so it must be https:// (http only on loopback)")
         return self
+
+
+def _loopback_http(url: str) -> bool:
+    return re.match(r"^http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/|$)", url) is not None
 
 
 # ---- mailboxes ------------------------------------------------------------------------------

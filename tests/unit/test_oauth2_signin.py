@@ -43,6 +43,12 @@ def test_an_oauth2_mailbox_names_every_missing_key():
     assert "refresh_token_file (Google has no app-only IMAP access)" in error_of(**{**MICROSOFT_APP, "provider": "google"})
 
 
+def test_token_endpoints_must_be_https_except_on_loopback():
+    generic = {**MICROSOFT_APP, "provider": "generic", "tenant": None}
+    assert "must be https://" in error_of(**generic, token_url="http://idp.example/token")
+    assert Mailbox(**generic, token_url="http://127.0.0.1:8443/token").token_url == "http://127.0.0.1:8443/token"
+
+
 def test_oauth2_keys_without_auth_oauth2_are_an_error_not_silently_ignored():
     message = error_of(**BASE, password="pw-123456", provider="google", client_id="x")
     assert 'provider, client_id need auth = "oauth2"' in message
