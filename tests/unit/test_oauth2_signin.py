@@ -1,6 +1,6 @@
 """OAuth 2.0 sign-in without a network: what the configuration accepts and refuses, each
-provider's endpoints and scopes, when a token is renewed, how refusals
-are explained, and how the refresh token is kept on disk."""
+provider's endpoints and scopes, when a token is renewed, how refusals are explained, how the
+refresh token is kept on disk, and how the IMAP pollers share a mailbox's tokens."""
 
 from __future__ import annotations
 
@@ -11,8 +11,12 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from services.ingest.imap.main import connector
+from services.ingest.imap.signin import PasswordSignIn, XOAuth2SignIn
+from services.ingest.imap.watcher import advice_for
 from shared.config import ConfigError, Mailbox, Smtp, read_config_file
 from shared.oauth2.diagnosis import first_line, refused_token_advice, token_claims, token_error_advice
+from shared.oauth2.errors import TokenRefused
 from shared.oauth2.providers import endpoints_for
 from shared.oauth2.refresh_tokens import RefreshTokenMissing, read_refresh_token, store_refresh_token
 from shared.oauth2.tokens import AccessToken
@@ -184,3 +188,25 @@ def test_a_missing_refresh_token_says_consent_is_still_to_be_given(tmp_path: Pat
     (tmp_path / "empty").write_text("\n")
     with pytest.raises(RefreshTokenMissing, match="is empty"):
         read_refresh_token(tmp_path / "empty")
+
+
+# ---- wiring -----------------------------------------------------------------------------------
+
+
+def test_the_folders_of_one_oauth2_mailbox_share_its_tokens_and_a_password_mailbox_has_none():
+    m365, classic = Mailbox(**MICROSOFT_APP), Mailbox(**{**BASE, "name": "classic", "password": "pw-123456"})
+    connect = connector([m365, classic])
+    inbox, sent, other = connect(m365), connect(m365), connect(classic)
+    try:
+        assert isinstance(inbox.sign_in, XOAuth2SignIn) and isinstance(other.sign_in, PasswordSignIn)
+        assert inbox.sign_in.tokens is sent.sign_in.tokens  # type: ignore[attr-defined]
+    finally:
+        for connection in (inbox, sent, other):
+            connection._executor.shutdown(wait=False)
+
+
+def test_a_failed_oauth2_sign_in_points_the_operator_at_mailbox_test():
+    refused = TokenRefused("invalid_grant", "Token has been expired or revoked.", "run touchpoint mailbox authorize again")
+    assert "touchpoint mailbox test" in advice_for(refused)
+    assert str(refused) == ("the token endpoint refused: invalid_grant: Token has been expired or revoked. "
+                            "(run touchpoint mailbox authorize again)")
