@@ -27,8 +27,10 @@ app = typer.Typer(
 kafka_app = typer.Typer(help="The local Kafka: one broker, or a cluster of several (data under ./var/kafka).",
                         no_args_is_help=True)
 customers_app = typer.Typer(help="Customer master data.", no_args_is_help=True)
+mailbox_app = typer.Typer(help="Connecting a mailbox: OAuth 2.0 consent and a sign-in check.", no_args_is_help=True)
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(customers_app, name="customers")
+app.add_typer(mailbox_app, name="mailbox")
 
 # One process per service, as deployed; `up` starts them all.
 SERVICE_ENTRYPOINTS: dict[str, str] = {
@@ -188,6 +190,18 @@ def customers_import(
 ) -> None:
     """Publish customer master data as `customer.registered` events."""
     run_entrypoint("services.projector.customers_import:run", settings_or_exit(), file)
+
+
+@mailbox_app.command("authorize")
+def mailbox_authorize(name: str = typer.Argument(..., help="the mailbox's name in [[mailboxes]]")) -> None:
+    """Give the user's consent (OAuth 2.0) and store the refresh token in refresh_token_file."""
+    run_entrypoint("services.ingest.imap.mailbox_commands:authorize", settings_or_exit(), name)
+
+
+@mailbox_app.command("test")
+def mailbox_test(name: str = typer.Argument(..., help="the mailbox's name in [[mailboxes]]")) -> None:
+    """Sign in, list the configured folders with their UIDVALIDITY, and say what is wrong."""
+    run_entrypoint("services.ingest.imap.mailbox_commands:test", settings_or_exit(), name)
 
 
 REBUILDS = {

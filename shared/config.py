@@ -45,17 +45,78 @@ class Section(BaseModel):
         return data
 
 
+# ---- OAuth 2.0 sign-in (mailboxes and SMTP) ------------------------------------------------
+
+OAUTH2_KEYS = (
+    "provider", "tenant", "token_url", "authorize_url", "device_authorization_url", "client_id", "client_secret",
+    "refresh_token_file", "scopes",
+)
+
+
+class OAuth2SignIn(Section):
+    """`auth = "oauth2"`: SASL XOAUTH2 with an access token from the provider's token endpoint.
+    Without `refresh_token_file` the app signs in on its own (client credentials, Microsoft's
+    app-only access); with it, as the user who gave consent (`touchpoint mailbox authorize`)."""
+
+    auth: Literal["password", "oauth2"] = "password"
+    provider: Literal["microsoft", "google", "generic"] | None = None
+    tenant: str | None = Field(default=None, description="microsoft: the directory, e.g. contoso.onmicrosoft.com")
+    token_url: str | None = Field(default=None, description="generic; for microsoft/google: another cloud's endpoint")
+    authorize_url: str | None = Field(default=None, description="generic: the consent page (authorization code flow)")
+    device_authorization_url: str | None = Field(default=None, description="generic: the device-code endpoint")
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    refresh_token_file: Path | None = Field(default=None, description="the user's refresh token (consent flows)")
+    scopes: list[str] = Field(default_factory=list, description="empty: the provider's usual mail scopes")
+    redirect_uri: str = Field(default="http://localhost", description="authorization code flow: where consent returns")
+
+    @property
+    def uses_oauth2(self) -> bool:
+        return self.auth == "oauth2"
+
+    @property
+    def app_only(self) -> bool:
+        """Client credentials: no user, no refresh token (Microsoft's IMAP.AccessAsApp)."""
+        return self.refresh_token_file is None
+
+    @model_validator(mode="after")
+    def _oauth2_complete(self) -> OAuth2SignIn:
+        if self.auth == "password":
+            given = [key for key in OAUTH2_KEYS if getattr(self, key) not in (None, [])]
+            if given:
+                raise ValueError(f"{', '.join(given)} need auth = \"oauth2\" (auth is \"password\")")
+            return self
+        missing = [key for key in ("provider", "client_id") if getattr(self, key) is None]
+        if self.provider == "microsoft" and not (self.tenant or self.token_url):
+            missing.append("tenant")
+        if self.provider == "generic" and not self.token_url:
+            missing.append("token_url")
+        if self.provider == "google" and self.refresh_token_file is None:
+            missing.append("refresh_token_file (Google has no app-only IMAP access)")
+        if missing:
+            raise ValueError(f"auth = \"oauth2\" needs {', '.join(missing)}")
+        for key in ("token_url", "authorize_url", "device_authorization_url"):
+            url = getattr(self, key)
+            if url and not (url.startswith("https://") or _loopback_http(url)):
+                raise ValueError(f"{key}: secrets and tokens travel here, so it must be https:// (http only on loopback)")
+        return self
+
+
+def _loopback_http(url: str) -> bool:
+    return re.match(r"^http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/|$)", url) is not None
+
+
 # ---- mailboxes ------------------------------------------------------------------------------
 
 
-class Mailbox(Section):
+class Mailbox(OAuth2SignIn):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     host: str
     port: int = 993
     security: Literal["tls", "starttls", "plain"] = "tls"
     tls_ca_file: Path | None = Field(default=None, description="PEM CA certificate(s) to trust instead of the system's")
     username: str
-    password: SecretStr
+    password: SecretStr | None = Field(default=None, description="auth = \"password\" (the default) only")
     folders: dict[str, Literal["incoming", "outgoing"]] = Field(default_factory=lambda: {"INBOX": "incoming"})
     poll_interval: float = Field(default=60.0, gt=0, description="seconds between polls without IDLE")
     idle: bool = True
@@ -64,6 +125,14 @@ class Mailbox(Section):
         default=None,
         description="ISO date: mail older than this is marked historic (no SLAs); default: the folder's first sync",
     )
+
+    @model_validator(mode="after")
+    def _password_when_signing_in_with_one(self) -> Mailbox:
+        if self.auth == "password" and self.password is None:
+            raise ValueError(f"mailbox {self.name}: password (or password_file) is missing; or set auth = \"oauth2\"")
+        if self.auth == "oauth2" and self.password is not None:
+            raise ValueError(f"mailbox {self.name}: auth = \"oauth2\" signs in with a token: remove password")
+        return self
 
     @model_validator(mode="after")
     def _plain_only_on_loopback(self) -> Mailbox:
@@ -185,12 +254,18 @@ class Sla(Section):
 # ---- notifier -------------------------------------------------------------------------------
 
 
-class Smtp(Section):
+class Smtp(OAuth2SignIn):
     host: str
     port: int = 587
     security: Literal["tls", "starttls", "plain"] = "starttls"
     username: str | None = None
     password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _oauth2_needs_the_account(self) -> Smtp:
+        if self.auth == "oauth2" and not self.username:
+            raise ValueError("smtp: auth = \"oauth2\" needs username (the account that sends)")
+        return self
     sender: str
     timeout: float = 30.0
     ca_file: Path | None = Field(default=None, description="PEM bundle to trust (a private relay's CA)")

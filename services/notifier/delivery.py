@@ -10,6 +10,7 @@ discards a transaction whose DATA never completed); for a webhook before the req
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,9 @@ import aiosmtplib
 import httpx
 
 from shared.config import Smtp
+from shared.oauth2.diagnosis import refused_token_advice
+from shared.oauth2.errors import SignInError, TokenEndpointUnavailable
+from shared.oauth2.tokens import AccessToken, TokenSource
 
 Handover = Callable[[], Awaitable[None]]
 
@@ -54,8 +58,11 @@ def retry_delay(attempt: int, initial: float, maximum: float, rand: Callable[[],
 
 
 class SmtpMailer:
-    def __init__(self, config: Smtp) -> None:
+    def __init__(self, config: Smtp, tokens: TokenSource | None = None) -> None:
         self._config = config
+        if tokens is None and config.uses_oauth2:
+            tokens = TokenSource(config, "smtp")
+        self._tokens = tokens
 
     def _client(self) -> aiosmtplib.SMTP:
         c = self._config
@@ -73,8 +80,7 @@ class SmtpMailer:
         recipients = [address.strip() for address in str(message["To"]).split(",")]
         try:
             await client.connect()
-            if self._config.username and self._config.password is not None:
-                await client.login(self._config.username, self._config.password.get_secret_value())
+            await self._sign_in(client)
             await client.mail(self._config.sender)
             for recipient in recipients:
                 await client.rcpt(recipient)
@@ -91,6 +97,37 @@ class SmtpMailer:
                     await client.quit()
                 except (aiosmtplib.SMTPException, OSError, TimeoutError):
                     client.close()
+
+    async def _sign_in(self, client: aiosmtplib.SMTP) -> None:
+        c = self._config
+        if self._tokens is None:
+            if c.username and c.password is not None:
+                await client.login(c.username, c.password.get_secret_value())
+            return
+        assert c.username is not None  # the config requires it for auth = "oauth2"
+        token = await self._access_token()
+        try:
+            await client.auth_xoauth2(c.username, token.value)
+            return
+        except aiosmtplib.SMTPAuthenticationError:
+            self._tokens.refused(token)  # refreshed once, then tried again
+        token = await self._access_token()
+        try:
+            await client.auth_xoauth2(c.username, token.value)
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            advice = refused_token_advice(c, token.value, protocol="SMTP")
+            raise PermanentDeliveryError(
+                f"SMTP {c.host}:{c.port} refused a freshly issued token for {c.username}: {exc.code} {exc.message} ({advice})"
+            ) from None
+
+    async def _access_token(self) -> AccessToken:
+        assert self._tokens is not None
+        try:
+            return await asyncio.to_thread(self._tokens.access_token)
+        except TokenEndpointUnavailable as exc:
+            raise TransientDeliveryError(f"SMTP sign-in: {exc}") from None
+        except SignInError as exc:  # refused by the provider: fixing it takes an operator
+            raise PermanentDeliveryError(f"SMTP sign-in: {exc}") from None
 
 
 class HttpWebhookPoster:

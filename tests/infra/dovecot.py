@@ -1,7 +1,11 @@
 """A private Dovecot IMAP server for tests and benchmarks (Debian's `dovecot-imapd`, which
 `scripts/setup --test` installs): own configuration, free loopback ports (plain/STARTTLS and
 implicit TLS with a self-signed certificate), login from passwd-files, Maildirs in a temporary
-directory owned by `nobody`. Stopped by its PID."""
+directory owned by `nobody`. Stopped by its PID.
+
+With `oauth2_introspection_url`, SASL XOAUTH2 and OAUTHBEARER are offered too: Dovecot's
+`oauth2` passdb posts each token to that RFC 7662 endpoint and accepts it when the answer is
+`active: true` for the signing-in username (tests/infra/oauth_server.py)."""
 
 from __future__ import annotations
 
@@ -43,7 +47,7 @@ passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {root}/passwd.d/%u
 }}
-userdb {{
+{oauth2_passdb}userdb {{
   driver = static
   args = uid=nobody gid=nogroup home={root}/mail/%u
 }}
@@ -57,6 +61,25 @@ service imap-login {{
     port = {tls_port}
   }}
 }}
+"""
+
+
+OAUTH2_PASSDB = """\
+auth_mechanisms = plain login xoauth2 oauthbearer
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {root}/dovecot-oauth2.conf.ext
+}}
+"""
+
+OAUTH2_CONFIG = """\
+introspection_mode = post
+introspection_url = {url}
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
 """
 
 
@@ -90,6 +113,7 @@ class Dovecot:
     tls_port: int
     process: subprocess.Popen | None = None
     users: dict[str, str] = field(default_factory=dict)
+    oauth2_introspection_url: str | None = None
 
     @property
     def host(self) -> str:
@@ -111,9 +135,14 @@ class Dovecot:
         # users added within one second would not change
         (self.root / "passwd.d").mkdir(exist_ok=True)
         write_self_signed_certificate(self.ca_file, self.root / "server.key")
+        oauth2_passdb = ""
+        if self.oauth2_introspection_url:
+            (self.root / "dovecot-oauth2.conf.ext").write_text(OAUTH2_CONFIG.format(url=self.oauth2_introspection_url))
+            oauth2_passdb = OAUTH2_PASSDB.format(root=self.root)
         config = self.root / "dovecot.conf"
         config.write_text(CONFIG.format(
-            instance=f"tp-test-{uuid.uuid4().hex[:8]}", root=self.root, port=self.port, tls_port=self.tls_port))
+            instance=f"tp-test-{uuid.uuid4().hex[:8]}", root=self.root, port=self.port, tls_port=self.tls_port,
+            oauth2_passdb=oauth2_passdb))
         # a direct child, in the foreground, so that its PID is the one we stop
         self.process = subprocess.Popen(
             [str(DOVECOT), "-c", str(config), "-F"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -145,7 +174,8 @@ class Dovecot:
             self.process.wait(5)
 
 
-def start_dovecot(base_dir: Path) -> Dovecot:
-    server = Dovecot(root=base_dir / f"dovecot-{uuid.uuid4().hex[:6]}", port=free_port(), tls_port=free_port())
+def start_dovecot(base_dir: Path, oauth2_introspection_url: str | None = None) -> Dovecot:
+    server = Dovecot(root=base_dir / f"dovecot-{uuid.uuid4().hex[:6]}", port=free_port(), tls_port=free_port(),
+                     oauth2_introspection_url=oauth2_introspection_url)
     server.start()
     return server

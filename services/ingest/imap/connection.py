@@ -14,9 +14,14 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from imapclient import IMAPClient, SocketTimeout
+from imapclient.exceptions import LoginError
 
+from services.ingest.imap.signin import RefusedOnce, SignIn, sign_in_for
+from services.ingest.imap.signin_status import SignInReport
 from services.ingest.imap.sync import FetchedMail, FolderStatus
 from shared.config import Mailbox
+from shared.oauth2.errors import SignInError, TokenEndpointUnavailable
+from shared.oauth2.tokens import TokenSource
 
 T = TypeVar("T")
 
@@ -25,8 +30,18 @@ IDLE_SLICE_S = 0.5
 
 
 class ImapConnection:
-    def __init__(self, mailbox: Mailbox, connect_timeout: float = 15.0, timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        mailbox: Mailbox,
+        connect_timeout: float = 15.0,
+        timeout: float = 120.0,
+        tokens: TokenSource | None = None,
+        report: SignInReport | None = None,
+    ) -> None:
         self.mailbox = mailbox
+        self.sign_in: SignIn = sign_in_for(mailbox, tokens)
+        self.report = report
+        self._renew_at: float | None = None  # an OAuth 2.0 session signs in anew before its token expires
         self.timeout = SocketTimeout(connect=connect_timeout, read=timeout)
         self._client: IMAPClient | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"imap-{mailbox.name}")
@@ -41,16 +56,34 @@ class ImapConnection:
         return b"IDLE" in self.capabilities
 
     async def open(self) -> None:
-        await self._call(self._open)
+        try:
+            await self._call(self._open)
+        except (SignInError, LoginError) as exc:
+            if self.report is not None and not isinstance(exc, TokenEndpointUnavailable):
+                await self.report.refused(self.mailbox.name, str(exc))
+            raise
+        if self.report is not None:
+            await self.report.signed_in(self.mailbox.name)
+
+    async def _renew_if_due(self) -> None:
+        if self._renew_at is not None and time.time() >= self._renew_at:
+            await self._call(self._close)
+            await self.open()
 
     def _open(self) -> None:
+        try:
+            self._connect_and_sign_in(last_try=False)
+        except RefusedOnce:
+            self._connect_and_sign_in(last_try=True)
+
+    def _connect_and_sign_in(self, last_try: bool) -> None:
         box = self.mailbox
         context = ssl.create_default_context(cafile=str(box.tls_ca_file) if box.tls_ca_file else None)
         client = IMAPClient(box.host, port=box.port, ssl=box.security == "tls", ssl_context=context, timeout=self.timeout)
         try:
             if box.security == "starttls":
                 client.starttls(context)
-            client.login(box.username, box.password.get_secret_value())
+            self._renew_at = self.sign_in.login(client, last_try)
             client.normalise_times = False  # keep INTERNALDATE's time zone instead of local naive time
             self.capabilities = frozenset(client.capabilities())
         except BaseException:
@@ -84,6 +117,7 @@ class ImapConnection:
         return self._client
 
     async def select(self, folder: str) -> FolderStatus:
+        await self._renew_if_due()  # a sync pass starts here: nothing is selected yet that would be lost
         return await self._call(self._select, folder)
 
     def _select(self, folder: str) -> FolderStatus:
@@ -116,10 +150,16 @@ class ImapConnection:
         return mails
 
     async def noop(self) -> None:
+        if self._renew_at is not None and time.time() >= self._renew_at:
+            await self._renew_if_due()  # a new session is as good a keep-alive as NOOP
+            return
         await self._call(self.client.noop)
 
     async def wait_for_change(self, timeout: float) -> bool:
-        """IDLE until the server reports a change (True) or `timeout` passes (False)."""
+        """IDLE until the server reports a change (True) or `timeout` passes (False); returns
+        early when the session is due to sign in anew."""
+        if self._renew_at is not None:
+            timeout = max(0.0, min(timeout, self._renew_at - time.time()))
         return await self._call(self._idle, timeout)
 
     def _idle(self, timeout: float) -> bool:

@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from services.ingest.imap.checkpoints import CheckpointStore, SqlCheckpointStore
 from services.ingest.imap.connection import ImapConnection
 from services.ingest.imap.leases import FolderLeases, LeasedFolders, instance_name
+from services.ingest.imap.signin_status import SignInReport, SqlSignInReport
 from services.ingest.imap.sync import EventSink, FolderSync, Progress as ProgressCallback
 from services.ingest.imap.watcher import FolderWatcher
 from shared.blobs import BlobSink, BlobStore
@@ -32,6 +33,7 @@ from shared.kafka.errors import TransientError
 from shared.kafka.publisher import KafkaPublisher
 from shared.kafka.topics import ensure_for
 from shared.logging import configure_logging
+from shared.oauth2.tokens import TokenSource
 from shared.status_http import serve_status
 
 log = logging.getLogger(__name__)
@@ -63,7 +65,10 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         await publisher.stop()
         raise
     with _progress_display() as progress:
-        watchers = build_watchers(settings, publisher, SqlCheckpointStore(engine), BlobStore(settings.attachments_path), progress)
+        watchers = build_watchers(
+            settings, publisher, SqlCheckpointStore(engine), BlobStore(settings.attachments_path), progress,
+            connect=connector(settings.file.mailboxes, SqlSignInReport(engine)),
+        )
         leases = FolderLeases(engine, instance_name(), timedelta(seconds=settings.imap_lease_seconds))
         by_folder = {(watcher.sync.mailbox, watcher.sync.folder): watcher for watcher in watchers}
         log.info("%s: %d folder(s) of %d mailbox(es), shared with the other instances by lease",
@@ -97,6 +102,12 @@ def build_watchers(
                 FolderWatcher(sync, lambda box=mailbox: connect(box), mailbox.poll_interval, use_idle=mailbox.idle)  # type: ignore[misc]
             )
     return watchers
+
+
+def connector(mailboxes: list[Mailbox], report: SignInReport | None = None) -> Callable[[Mailbox], ImapConnection]:
+    """Connections that report their sign-ins; the folders of one OAuth 2.0 mailbox share its tokens."""
+    tokens = {box.name: TokenSource(box, f"mailbox {box.name}") for box in mailboxes if box.uses_oauth2}
+    return lambda box: ImapConnection(box, tokens=tokens.get(box.name), report=report)
 
 
 def _dates(mailbox: Mailbox) -> tuple[date | None, datetime | None]:

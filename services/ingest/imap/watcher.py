@@ -19,6 +19,7 @@ from imapclient.exceptions import LoginError
 from services.ingest.imap import metrics
 from services.ingest.imap.sync import FolderSource, FolderSync
 from shared.kafka.errors import TransientError
+from shared.oauth2.errors import SignInError
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,8 @@ class FolderWatcher:
 def advice_for(exc: Exception) -> str:
     """What an operator can do about a failure."""
     text = str(exc).lower()
+    if isinstance(exc, SignInError):
+        return "OAuth 2.0 sign-in failed: run touchpoint mailbox test for this mailbox"
     if isinstance(exc, ssl.SSLCertVerificationError):
         return "the server certificate is not trusted: fix it, or name its CA in the mailbox's tls_ca_file"
     if isinstance(exc, ssl.SSLError):

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
-from services.ingest.imap.checkpoints import checkpoints as imap_checkpoints
+from services.ingest.imap.signin_status import mailbox_statuses
 from services.projector.api import queries
 from services.projector.complaints import store, views
 from services.projector.complaints.policy import rules_from_settings
@@ -127,11 +127,8 @@ async def last_webhooks(ui: WebUi) -> tuple[dict[str, float], bool]:
 
 
 async def last_imap_syncs(ui: WebUi) -> list[dict[str, Any]]:
-    """Last full sync per mailbox and folder, from the IMAP pollers' checkpoints."""
-    c = imap_checkpoints
+    """Last full sync per mailbox and folder, and each mailbox's last sign-in, as the IMAP pollers report them."""
     try:
-        async with ui.engine.connect() as conn:
-            rows = await conn.execute(select(c.c.mailbox, c.c.folder, c.c.last_synced_at).order_by(c.c.mailbox, c.c.folder))
-            return [{"mailbox": m, "folder": f, "last_synced_at": s.isoformat() if s else None} for m, f, s in rows]
+        return await mailbox_statuses(ui.engine)
     except Exception:  # no IMAP tables in this database: no mailboxes to show
         return []
