@@ -17,6 +17,7 @@ from services.ingest.problems import InvalidPayload
 from services.ingest.webforms.guards import origin_allowed, request_origin
 from services.ingest.webforms.parse import is_spam, parse_webform, redirect_target
 from shared.config import FormWebhook
+from shared.digests import same_secret
 
 router = APIRouter(prefix="/webhooks/forms", tags=["forms"])
 
@@ -88,10 +89,10 @@ def _authenticate(request: Request, config: FormWebhook, body: bytes) -> None:
     token = request.headers.get(TOKEN_HEADER)
     if signature:
         expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, signature.strip().removeprefix("sha256=").lower()):
+        if not same_secret(expected, signature.strip().removeprefix("sha256=").lower()):
             raise refuse(SOURCE, 403, "bad_signature", f"{SIGNATURE_HEADER} is not the HMAC-SHA256 of the body")
     elif token:
-        if not hmac.compare_digest(token.encode(), secret):
+        if not same_secret(secret, token):
             raise refuse(SOURCE, 403, "bad_token", f"{TOKEN_HEADER} is wrong")
     else:
         raise refuse(SOURCE, 401, "missing_signature",

@@ -81,7 +81,8 @@ def boards_router(ui: WebUi) -> APIRouter:
         session = session_of(request, "ops")
         check_csrf(session, csrf_token)
         try:
-            topic = await replay(ui.engine, ui.publisher, ui.settings.bootstrap_servers, letter_id, session.principal.user)
+            topic = await replay(ui.engine, ui.publisher, ui.settings.bootstrap_servers, letter_id, session.principal.user,
+                                 ui.settings.topic_prefix)
         except (ReplayRefused, ValueError, KafkaUnavailable) as exc:
             return RedirectResponse(f"/ops?error={quote(str(exc))}#dead-letters", status_code=303)
         return RedirectResponse(f"/ops?done={quote(letter_id + ' → ' + topic)}#dead-letters", status_code=303)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from services.projector.api.auth import Principal
 from shared.config import Settings
+from shared.digests import same_secret
 
 COOKIE = "touchpoint_session"
 LOGIN_COOKIE = "touchpoint_login"
@@ -85,11 +86,11 @@ class SessionCodec:
 
     def login_token_matches(self, cookie: str | None, submitted: str | None) -> bool:
         data = self.unsign(cookie) if cookie else None
-        return bool(data and submitted) and hmac.compare_digest(data, (submitted or "").encode())
+        return bool(data and submitted) and same_secret(data, submitted)
 
 
 def csrf_matches(session: Session, submitted: str | None) -> bool:
-    return bool(submitted) and hmac.compare_digest(session.csrf.encode(), (submitted or "").encode())
+    return bool(submitted) and same_secret(session.csrf, submitted)
 
 
 def _b64(data: bytes) -> str:
