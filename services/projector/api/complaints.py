@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,6 +23,7 @@ from events import complaint as c
 from events.envelope import ActorRef, ContactIdentifiers, Event
 from events.ids import event_id_for
 from services.projector.api.auth import Authorizer, Principal
+from services.projector.api.bodies import ApiBody
 from services.projector.complaints import store, views
 from services.projector.complaints.policy import SlaRules, rules_from_settings
 from services.projector.complaints.processor import PROJECTION
@@ -38,8 +39,7 @@ STATUS_FILTERS = {"open": ("open", "paused"), "paused": ("paused",), "resolved":
 Priority = Literal["low", "normal", "high", "urgent"]
 
 
-class ActionBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ActionBody(ApiBody):
     note: str | None = Field(default=None, max_length=4000)
 
 
@@ -51,8 +51,7 @@ class PriorityBody(ActionBody):
     priority: Priority
 
 
-class OpenBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OpenBody(ApiBody):
     subject: str = Field(min_length=1, max_length=500)
     email: str | None = None
     phone: str | None = None

@@ -6,13 +6,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from events.customer import ContactLinked, ContactUnlinked, IdentifierKind
 from events.envelope import ActorRef, Channel
 from events.ids import event_id_for
 from services.projector.api import queries
 from services.projector.api.auth import Authorizer, Principal
+from services.projector.api.bodies import ApiBody
 from services.projector.api.cursor import BadCursor, decode_cursor, encode_cursor
 from services.projector.timeline.rows import contact_id_for
 from shared.contacts import normalise_email, normalise_phone
@@ -22,9 +23,7 @@ from shared.web import ApiError
 CHANNELS = get_args(Channel)
 
 
-class IdentifierIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class IdentifierIn(ApiBody):
     kind: IdentifierKind
     value: str = Field(min_length=1, max_length=320)
     reason: str | None = Field(default=None, max_length=500)

@@ -1,0 +1,64 @@
+"""Guards in front of an HTTP app, before any route parses anything: a body-size limit
+(declared and streamed) and a refusal of NUL characters in the path or query string, which
+no identifier or search term contains and PostgreSQL cannot store."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class RequestGuardMiddleware:
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b"") \
+                or b"\x00" in scope.get("query_string", b""):
+            await _answer(send, 422, "invalid_request", "the path or query string contains a NUL character")
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+            await _answer(send, 413, "body_too_large", self._too_large())
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise BodyTooLarge()
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge:
+            if not started:
+                await _answer(send, 413, "body_too_large", self._too_large())
+
+    def _too_large(self) -> str:
+        return f"the request body exceeds {self.max_body_bytes} bytes"
+
+
+async def _answer(send: Send, status: int, code: str, detail: str) -> None:
+    body = orjson.dumps({"error": code, "detail": detail})
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
