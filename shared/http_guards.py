@@ -31,26 +31,33 @@ class RequestGuardMiddleware:
             await _answer(send, 413, "body_too_large", self._too_large())
             return
         received = 0
-        started = False
+        exceeded = answered = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
+                    exceeded = True
                     raise BodyTooLarge()
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
+        async def checked_send(message: Message) -> None:
+            # the framework may turn the interrupted read into its own error answer: say why instead
+            nonlocal answered
+            if exceeded:
+                if not answered:
+                    answered = True
+                    await _answer(send, 413, "body_too_large", self._too_large())
+                return
+            answered = answered or message["type"] == "http.response.start"
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, checked_send)
         except BodyTooLarge:
-            if not started:
+            if not answered:
                 await _answer(send, 413, "body_too_large", self._too_large())
 
     def _too_large(self) -> str:

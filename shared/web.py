@@ -14,6 +14,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.config import Settings
 from shared.logging import correlation_scope
 from shared.metrics import render_latest
 
@@ -50,8 +51,17 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
 
 
-def install_health_routes(app: FastAPI, readiness: ReadinessCheck) -> None:
-    """`/healthz` (the process answers), `/readyz` (its dependencies answer), `/metrics`."""
+def docs_routes(settings: Settings) -> dict[str, str | None]:
+    """FastAPI's docs arguments: `/docs` and `/openapi.json` on the public port, or none
+    there (the admin listener serves them)."""
+    if settings.docs_public:
+        return {"docs_url": "/docs", "openapi_url": "/openapi.json", "redoc_url": None}
+    return {"docs_url": None, "openapi_url": None, "redoc_url": None}
+
+
+def install_health_routes(app: FastAPI, readiness: ReadinessCheck, metrics: bool = True) -> None:
+    """`/healthz` (the process answers), `/readyz` (its dependencies answer), `/metrics`
+    (unless `metrics` is False: then only the admin listener serves it)."""
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -63,8 +73,11 @@ def install_health_routes(app: FastAPI, readiness: ReadinessCheck) -> None:
         ok = all(value == "ok" for value in checks.values())
         return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
+    if not metrics:
+        return
+
     @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
+    async def metrics_route() -> Response:
         body, content_type = render_latest()
         return Response(body, media_type=content_type)
 

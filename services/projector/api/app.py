@@ -16,7 +16,8 @@ from services.projector.api.customers import customers_router
 from shared.config import Settings
 from shared.db.engine import make_engine
 from shared.kafka.publisher import KafkaPublisher, Publisher
-from shared.web import install_error_handlers, install_health_routes
+from shared.http_guards import RequestGuardMiddleware
+from shared.web import docs_routes, install_error_handlers, install_health_routes
 
 
 def create_app(settings: Settings, engine: AsyncEngine | None = None, publisher: Publisher | None = None,
@@ -41,7 +42,8 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None, publisher:
             if own_engine:
                 await app.state.engine.dispose()
 
-    app = FastAPI(title="Touchpoint agent API", lifespan=lifespan)
+    app = FastAPI(title="Touchpoint agent API", lifespan=lifespan, **docs_routes(settings))
+    app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.api_max_body_bytes)
     app.state.settings = settings
     app.state.engine, app.state.publisher = engine, publisher
     authorizer = Authorizer(settings)
@@ -56,7 +58,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None, publisher:
         except Exception as exc:  # readiness reports any failure instead of raising
             return {"database": f"unavailable: {type(exc).__name__}"}
 
-    install_health_routes(app, readiness)
+    install_health_routes(app, readiness, settings.public_metrics)
     app.include_router(customers_router(authorizer))
     for router in routers:
         app.include_router(router)

@@ -106,7 +106,10 @@ async def timeline_link(conn, customer: dict[str, Any]) -> str | None:  # type: 
 
 
 def ingest_url(ui: WebUi) -> str:
-    return f"http://{ui.settings.ingest_host}:{ui.settings.ingest_port}/metrics"
+    settings = ui.settings
+    if settings.ingest_admin_port:  # metrics may be off the public port
+        return f"http://{settings.admin_host}:{settings.ingest_admin_port}/metrics"
+    return f"http://{settings.ingest_host}:{settings.ingest_port}/metrics"
 
 
 async def last_webhooks(ui: WebUi) -> tuple[dict[str, float], bool]:
