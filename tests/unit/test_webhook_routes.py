@@ -120,10 +120,12 @@ def test_malformed_json_is_422_naming_the_problem():
 
 
 def test_kafka_unavailable_is_503_with_retry_after_and_never_200():
-    publisher = InMemoryPublisher(fail_with=KafkaUnavailable("broker down"))
+    publisher = InMemoryPublisher(fail_with=KafkaUnavailable("broker down at kafka-internal-7:9092"))
     app = ingest(publisher)
     response = app.client.post(f"{CTI}?token={CTI_TOKEN}", content=raw("sipgate/newcall_inbound.form"), headers=FORM)
-    assert_error(response, 503, "kafka_unavailable", "retry later")
+    assert_error(response, 503, "kafka_unavailable", "Kafka is unavailable")
+    assert "retry" in response.json()["detail"]
+    assert "kafka-internal-7" not in response.text  # the broker's error stays in the logs
     assert int(response.headers["retry-after"]) > 0
     assert publisher.published == []
 

@@ -9,6 +9,8 @@ it. An `Idempotency-Key` header makes a retried action produce the same event id
 
 from __future__ import annotations
 
+import logging
+
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -37,6 +39,8 @@ from shared.web import ApiError
 SOURCE = "api:complaints"
 STATUS_FILTERS = {"open": ("open", "paused"), "paused": ("paused",), "resolved": ("resolved",), "all": None}
 Priority = Literal["low", "normal", "high", "urgent"]
+
+log = logging.getLogger("touchpoint.api")
 
 
 class ActionBody(ApiBody):
@@ -223,7 +227,9 @@ def complaints_router(
         try:
             await publisher_of(request).publish([event])
         except KafkaUnavailable as exc:
-            raise ApiError(503, "kafka_unavailable", f"the action was not recorded, try again: {exc}") from None
+            log.warning("an agent action was not recorded: Kafka did not acknowledge: %s", exc)
+            raise ApiError(503, "kafka_unavailable", "Kafka is unavailable; the action was not recorded, try again",
+                           headers={"Retry-After": "5"}) from None
         complaint_id = event.payload.complaint_id
         try:
             async with sessions(request)() as session, session.begin():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from datetime import UTC, datetime
 from typing import Annotated, Any, get_args
 
@@ -21,6 +23,8 @@ from shared.kafka.errors import KafkaUnavailable
 from shared.web import ApiError
 
 CHANNELS = get_args(Channel)
+
+log = logging.getLogger("touchpoint.api")
 
 
 class IdentifierIn(ApiBody):
@@ -134,7 +138,9 @@ def customers_router(authorizer: Authorizer) -> APIRouter:
         try:
             await request.app.state.publisher.publish([event])
         except KafkaUnavailable as exc:
-            raise ApiError(503, "kafka_unavailable", f"the action was not recorded, try again: {exc}") from None
+            log.warning("an agent action was not recorded: Kafka did not acknowledge: %s", exc)
+            raise ApiError(503, "kafka_unavailable", "Kafka is unavailable; the action was not recorded, try again",
+                           headers={"Retry-After": "5"}) from None
         return {"status": "accepted", "event_id": str(event.event_id), "type": event.type}
 
     @router.post("/customers/{customer_id}/link", status_code=202)

@@ -5,6 +5,7 @@ action. The live feed is in `stream.py`."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,8 @@ from shared.kafka.errors import KafkaUnavailable
 
 if TYPE_CHECKING:
     from services.projector.web.ui import WebUi
+
+log = logging.getLogger("touchpoint.web")
 
 PAGE_SIZE = 50
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -203,7 +206,8 @@ def pages_router(ui: WebUi) -> APIRouter:
             try:
                 await ui.publisher.publish([event])
             except KafkaUnavailable as exc:
-                problem = f"Kafka does not answer, try again ({exc})"
+                log.warning("linking a contact was not recorded: Kafka did not acknowledge: %s", exc)
+                problem = "Kafka does not answer, try again"
         if problem:
             return RedirectResponse(f"/customers/{contact_id}?link_error={quote(problem)}", status_code=303)
         return RedirectResponse(f"/customers/{target.id}?linked=1", status_code=303)
