@@ -16,6 +16,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from shared.redaction import hide_url_password, safe_url
+
 PLACEHOLDER_SECRETS = {"...", "changeme", "change-me", "secret", "password", "token"}
 # a secret containing one of these is a placeholder from an example or the demo
 PLACEHOLDER_WORDS = ("replace", "example", "changeme", "demo")
@@ -267,7 +269,7 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(default=4, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1)
     topic_min_insync_replicas: int = Field(default=1, ge=1)
-    database_url: str | None = None
+    database_url: str | None = Field(default=None, repr=False)  # holds the database password
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8080
     api_host: str = "127.0.0.1"
@@ -330,6 +332,16 @@ class Settings(BaseSettings):
     @classmethod
     def _networks(cls, value: str) -> str:
         parse_networks(value)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value:
+            hide_url_password(value)
+            if safe_url(value).startswith("("):
+                # the URL itself is not repeated: it holds the password
+                raise ValueError("not a database URL; write it as postgresql://user:password@host:5432/database")
         return value
 
     @model_validator(mode="after")

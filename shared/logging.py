@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 
 import orjson
 
+from shared.redaction import redact
+
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
 
 
@@ -35,7 +37,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
         }
         cid = correlation_id.get()
         if cid:
@@ -43,8 +45,8 @@ class JsonFormatter(logging.Formatter):
         for key, value in getattr(record, "fields", {}).items():
             entry[key] = value
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+            entry["exc"] = redact(self.formatException(record.exc_info))
+        return redact(orjson.dumps(entry, default=str).decode())
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
