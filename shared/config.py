@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any, Literal
@@ -381,6 +382,7 @@ def production_secret_problems(file: FileConfig) -> list[str]:
     return problems
 
 
+@lru_cache(maxsize=16)
 def parse_networks(value: str) -> tuple[IPv4Network | IPv6Network, ...]:
     networks = []
     for part in value.split(","):

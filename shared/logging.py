@@ -15,6 +15,8 @@ import orjson
 from shared.redaction import redact
 
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
+# the client of the HTTP request being handled (behind trusted proxies: the real one)
+client_address: contextvars.ContextVar[str | None] = contextvars.ContextVar("client_address", default=None)
 
 
 @contextlib.contextmanager
@@ -42,6 +44,9 @@ class JsonFormatter(logging.Formatter):
         cid = correlation_id.get()
         if cid:
             entry["correlation_id"] = cid
+        client = client_address.get()
+        if client:
+            entry["client"] = client
         for key, value in getattr(record, "fields", {}).items():
             entry[key] = value
         if record.exc_info:

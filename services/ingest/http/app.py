@@ -62,7 +62,7 @@ def create_app(
         **docs_routes(settings),
     )
     app.state.ingest = IngestContext(settings, publisher, clock, rate_limiter or RateLimiter())
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestIdMiddleware, trusted_proxies=settings.proxy_networks)
     install_error_handlers(app)
     _install_webhook_error_handlers(app)
     install_health_routes(app, readiness or kafka_reachable(settings.bootstrap_servers), settings.public_metrics)

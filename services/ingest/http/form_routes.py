@@ -16,6 +16,7 @@ from services.ingest.http.openapi import WEBFORM_BODY, WEBHOOK_RESPONSES
 from services.ingest.problems import InvalidPayload
 from services.ingest.webforms.guards import origin_allowed, request_origin
 from services.ingest.webforms.parse import is_spam, parse_webform, redirect_target
+from shared.client_address import client_address
 from shared.config import FormWebhook
 from shared.digests import same_secret
 
@@ -104,7 +105,7 @@ def _guard_public_form(ctx: IngestContext, request: Request, form_id: str, confi
     if not origin_allowed(origin, config):
         raise refuse(SOURCE, 403, "origin_not_allowed",
                      f"origin {origin!r} may not post to form {form_id!r}; add it to allowed_origins")
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request, ctx.settings.proxy_networks)
     wait = ctx.rate_limiter.allow(form_id, client, config.rate_limit_per_minute)
     if wait is not None:
         retry = str(max(1, int(wait + 0.999)))

@@ -45,6 +45,7 @@ async def serve(settings: Settings) -> None:
     config = uvicorn.Config(
         app, host=settings.ingest_host, port=settings.ingest_port,
         http="httptools", log_config=None, access_log=False, server_header=False,
+        proxy_headers=False,  # X-Forwarded-For is read only from trusted_proxies (shared/client_address.py)
     )
     log.info("ingest listening on http://%s:%s", settings.ingest_host, settings.ingest_port)
     await serve_with_admin(config, app, settings.admin_host, settings.ingest_admin_port)

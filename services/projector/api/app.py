@@ -17,7 +17,7 @@ from shared.config import Settings
 from shared.db.engine import make_engine
 from shared.kafka.publisher import KafkaPublisher, Publisher
 from shared.http_guards import RequestGuardMiddleware
-from shared.web import docs_routes, install_error_handlers, install_health_routes
+from shared.web import RequestIdMiddleware, docs_routes, install_error_handlers, install_health_routes
 
 
 def create_app(settings: Settings, engine: AsyncEngine | None = None, publisher: Publisher | None = None,
@@ -44,6 +44,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None, publisher:
 
     app = FastAPI(title="Touchpoint agent API", lifespan=lifespan, **docs_routes(settings))
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.api_max_body_bytes)
+    app.add_middleware(RequestIdMiddleware, trusted_proxies=settings.proxy_networks)
     app.state.settings = settings
     app.state.engine, app.state.publisher = engine, publisher
     authorizer = Authorizer(settings)

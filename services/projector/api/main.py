@@ -76,7 +76,8 @@ def run(settings: Settings) -> None:
     app = build_app(settings)
     # the live pages hold server-sent event streams open; do not wait for them at shutdown
     config = uvicorn.Config(app, host=settings.api_host, port=settings.api_port,
-                            log_level=settings.log_level.lower(), timeout_graceful_shutdown=2)
+                            log_level=settings.log_level.lower(), timeout_graceful_shutdown=2,
+                            proxy_headers=False)  # X-Forwarded-For only from trusted_proxies
     serving = serve_with_admin(config, app, settings.admin_host, settings.api_admin_port)
     try:
         import uvloop
