@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from services.ingest.http import form_routes, shipping_routes, telephony_routes
 from services.ingest.http.context import IngestContext, utc_now
 from services.ingest.http.metrics import WEBHOOK_ERRORS, source_of
+from services.ingest.http.openapi_document import install_openapi
 from services.ingest.http.readiness import ReadinessCheck, kafka_reachable
 from services.ingest.webforms.guards import RateLimiter
 from shared.config import ConfigError, Settings
@@ -69,6 +70,7 @@ def create_app(
     app.include_router(telephony_routes.router)
     app.include_router(form_routes.router)
     app.include_router(shipping_routes.router)
+    install_openapi(app, settings)
     return app
 
 

@@ -5,9 +5,11 @@ the API (complaints, web pages) are mounted through `routers`."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -63,4 +65,21 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None, publisher:
     app.include_router(customers_router(authorizer))
     for router in routers:
         app.include_router(router)
+    install_bearer_openapi(app)
     return app
+
+
+def install_bearer_openapi(app: FastAPI) -> None:
+    """The document says how to authenticate: a bearer token from `[[auth.tokens]]` (the
+    routes read it themselves, so FastAPI cannot infer it)."""
+
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "a token from [[auth.tokens]]"}}
+            schema["security"] = [{"bearer": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = document  # type: ignore[method-assign]
