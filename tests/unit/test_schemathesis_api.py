@@ -25,8 +25,13 @@ from shared.kafka.publisher import InMemoryPublisher
 from tests.unit.agent_api_app import ADMIN_TOKEN, CONFIG
 
 pytestmark = pytest.mark.fuzz
+# strings a hostile caller sends on purpose, mixed into the generated ones; values a header can
+# carry too (Latin-1, no NUL): NUL and lone surrogates are sent by tests/unit/test_agent_api_hostile.py
+HOSTILE_TEXT = ["ünïcødé", "ÿþ", "' OR '1'='1", "9" * 300, "%00", "../..", "a" * 2000]
 FUZZ_CONFIG = SchemathesisConfig.from_dict({
-    "generation": {"database": "none", "deterministic": True},
+    "dictionaries": {"hostile": {"values": HOSTILE_TEXT}},
+    "generation": {"database": "none", "deterministic": True,
+                   "dictionaries": {"string": {"dictionary": "hostile", "probability": 0.3}}},
     "phases": {"coverage": {"enabled": False}},
 })
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -56,6 +56,11 @@ class PriorityBody(ActionBody):
 
 
 class OpenBody(ApiBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"subject": "Parcel arrived broken", "email": "erika@example.org", "priority": "high"},
+        {"subject": "Invoice wrong", "customer_id": "c0a80101-0000-4000-8000-000000000001"},
+    ]})
+
     subject: str = Field(min_length=1, max_length=500)
     email: str | None = None
     phone: str | None = None

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from events.customer import ContactLinked, ContactUnlinked, IdentifierKind
 from events.envelope import ActorRef, Channel
@@ -28,6 +28,9 @@ log = logging.getLogger("touchpoint.api")
 
 
 class IdentifierIn(ApiBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"kind": "email", "value": "erika@example.org", "reason": "confirmed on the phone"}]})
+
     kind: IdentifierKind
     value: str = Field(min_length=1, max_length=320)
     reason: str | None = Field(default=None, max_length=500)
