@@ -57,3 +57,15 @@ async def test_the_agent_api_hides_its_docs_when_asked(tmp_path):
         assert (await http.get("/docs")).status_code == 404
         assert (await http.get("/metrics")).status_code == 404
     await engine.dispose()
+
+
+async def test_the_agent_api_document_says_how_to_authenticate_and_describes_its_bodies(tmp_path):
+    app, engine, _ = await agent_api(tmp_path)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        document = (await http.get("/openapi.json")).json()
+    await engine.dispose()
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert document["security"] == [{"bearer": []}]
+    opened = document["paths"]["/api/complaints"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert opened["$ref"].endswith("/OpenBody")
+    assert document["components"]["schemas"]["OpenBody"]["examples"]
