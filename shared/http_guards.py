@@ -27,7 +27,10 @@ class RequestGuardMiddleware:
             await _answer(send, 422, "invalid_request", "the path or query string contains a NUL character")
             return
         declared = Headers(scope=scope).get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+        if declared is not None and not declared.isdigit():
+            await _answer(send, 400, "bad_content_length", "Content-Length must be a number of bytes")
+            return
+        if declared is not None and int(declared) > self.max_body_bytes:
             await _answer(send, 413, "body_too_large", self._too_large())
             return
         received = 0
