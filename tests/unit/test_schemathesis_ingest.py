@@ -47,7 +47,7 @@ def ingest_app():
 PUBLIC = ingest_app()
 SIGNED = SigningProxy(PUBLIC, cti_token=CTI_TOKEN, twilio_token=TWILIO_TOKEN, public_base=PUBLIC_BASE,
                       shipping_secrets=SHIPPING_SECRETS, form_secrets={"partner": FORM_SECRET})
-signed_schema = schemathesis.openapi.from_asgi("/openapi.json", SIGNED, config=fuzz_config(coverage=False))
+signed_schema = schemathesis.openapi.from_asgi("/openapi.json", SIGNED, config=fuzz_config(coverage=True))
 unsigned_schema = schemathesis.openapi.from_asgi("/openapi.json", ingest_app(), config=fuzz_config(coverage=False))
 
 
