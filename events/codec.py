@@ -67,10 +67,10 @@ def upcast(
 ) -> dict[str, Any]:
     """Lifts `data` to the current version of its type (`versions` overrides it, for tests)."""
     event_type = data.get("type")
-    if event_type not in EVENT_TYPES:
+    if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
         raise InvalidEvent(f"type: unknown event type {event_type!r}")
     version = data.get("schema_version")
-    if not isinstance(version, int) or version < 1:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise InvalidEvent(f"schema_version: must be a positive integer, got {version!r}")
     target = versions[event_type] if versions else current_version(EVENT_TYPES[event_type])
     if version > target:
@@ -81,7 +81,11 @@ def upcast(
         step = upcasters.get((event_type, version))
         if step is None:
             raise InvalidEvent(f"schema_version: no upcaster from {event_type} v{version}")
-        data = step(dict(data))
+        try:
+            data = step(dict(data))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # an old payload missing what its upcaster reads is as invalid as a bad field
+            raise InvalidEvent(f"{event_type} v{version} cannot be upcast: {type(exc).__name__}: {exc}") from None
         if data.get("schema_version") != version + 1:
             raise InvalidEvent(f"upcaster for {event_type} v{version} did not produce v{version + 1}")
         version += 1

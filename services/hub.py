@@ -17,6 +17,7 @@ from rich.console import Console
 from shared.cli import SERVICE_ENTRYPOINTS, local_broker, resolve
 from shared.config import Settings, load_settings
 from shared.db.migrate import upgrade
+from shared.redaction import safe_url
 from shared.kafka.topics import ensure_for
 
 console = Console(stderr=True)
@@ -57,7 +58,7 @@ def run_hub(settings: Settings, demo: bool = False) -> None:
     if created:
         console.print(f"[bold]topics[/] created {len(created)}")
     upgrade(settings.db_url)
-    console.print(f"[bold]database[/] {settings.db_url} migrated")
+    console.print(f"[bold]database[/] {safe_url(settings.db_url)} migrated")
 
     children: dict[str, subprocess.Popen] = {}
     for name in available_services(settings):

@@ -17,6 +17,7 @@ from shared.config import ConfigError, Settings, load_settings
 from shared.kafka.errors import TransientError
 from shared.kafka.local_broker import BrokerError, LocalBroker
 from shared.kafka.local_cluster import ClusterShape, LocalCluster, default_shape
+from shared.redaction import redact
 
 app = typer.Typer(
     help="Touchpoint: event-sourced multichannel interaction hub for customer service.",
@@ -44,7 +45,7 @@ SERVICE_ENTRYPOINTS: dict[str, str] = {
 
 
 def fail(message: str, status: int = 1) -> NoReturn:
-    typer.echo(f"touchpoint: {message}", err=True)
+    typer.echo(f"touchpoint: {redact(message)}", err=True)
     raise typer.Exit(status)
 
 

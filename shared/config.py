@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import re
 import tomllib
+from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from shared.redaction import hide_url_password, safe_url
+
 PLACEHOLDER_SECRETS = {"...", "changeme", "change-me", "secret", "password", "token"}
+# a secret containing one of these is a placeholder from an example or the demo
+PLACEHOLDER_WORDS = ("replace", "example", "changeme", "demo")
+MIN_SECRET_CHARS = 32
+# secrets that providers or mail admins issue: their length is not ours to choose
+ISSUED_ELSEWHERE = re.compile(r"^(mailboxes\[\d+\]\.password|smtp\.password|webhooks\.twilio\.auth_token|"
+                              r"webhooks\.shipping\.(aftership|easypost)\.secret)$")
 
 
 class ConfigError(ValueError):
@@ -345,11 +355,20 @@ class Settings(BaseSettings):
     topic_min_insync_replicas: int | None = Field(
         default=None, ge=1, description="min.insync.replicas of new topics; unset: 2 with 3 replicas, else 1"
     )
-    database_url: str | None = None
+    database_url: str | None = Field(default=None, repr=False)  # holds the database password
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8080
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_max_body_bytes: int = Field(default=1_048_576, gt=0, description="largest agent API request body")
+    public_docs: bool | None = Field(
+        default=None, description="/docs and /openapi.json on the public ports; unset: on, off in production")
+    public_metrics: bool = Field(default=True, description="/metrics on the public ports")
+    admin_host: str = Field(default="127.0.0.1", description="address of the admin listeners")
+    ingest_admin_port: int = Field(default=0, ge=0, description="/docs, /openapi.json, /metrics of ingest; 0: none")
+    api_admin_port: int = Field(default=0, ge=0, description="/docs, /openapi.json, /metrics of the API; 0: none")
+    trusted_proxies: str = Field(
+        default="", description="comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed")
     notifier_metrics_port: int = Field(default=8090, ge=0, description="the notifier's /metrics; 0: none")
     sla_metrics_port: int = Field(default=8091, ge=0, description="the complaints/SLA process's /metrics; 0: none")
     projector_metrics_port: int = Field(default=8092, ge=0, description="the projector's /metrics; 0: none")
@@ -417,13 +436,36 @@ class Settings(BaseSettings):
         if self.kafka_ca_file is not None and not self.kafka_ca_file.is_file():
             raise ValueError(f"kafka_ca_file: {self.kafka_ca_file} is not a readable file")
         return self
+    @property
+    def docs_public(self) -> bool:
+        return self.public_docs if self.public_docs is not None else self.environment != "production"
+
+    @property
+    def proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return parse_networks(self.trusted_proxies)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value:
+            hide_url_password(value)
+            if safe_url(value).startswith("("):
+                # the URL itself is not repeated: it holds the password
+                raise ValueError("not a database URL; write it as postgresql://user:password@host:5432/database")
+        return value
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_production(self) -> Settings:
         if self.environment == "production":
-            for path, value in _secrets(self.file):
-                if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 8:
-                    raise ValueError(f"{path}: a placeholder or short secret is not allowed in production")
+            problems = production_secret_problems(self.file)
+            if problems:
+                raise ValueError("\n".join(problems))
         return self
 
     @classmethod
@@ -436,6 +478,35 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings)
+
+
+def production_secret_problems(file: FileConfig) -> list[str]:
+    """Every secret that may not go to production, each naming its key."""
+    problems = []
+    for path, value in _secrets(file):
+        lowered = value.strip().lower()
+        if lowered in PLACEHOLDER_SECRETS or any(word in lowered for word in PLACEHOLDER_WORDS):
+            problems.append(f"{path}: a placeholder secret is not allowed in production, set a random one")
+        elif len(value) < MIN_SECRET_CHARS and not ISSUED_ELSEWHERE.match(path):
+            problems.append(f"{path}: a secret shorter than {MIN_SECRET_CHARS} characters is not allowed in production "
+                            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+        elif len(value) < 8:
+            problems.append(f"{path}: a secret shorter than 8 characters is not allowed in production")
+    if file.auth.session_secret is None or not file.auth.session_secret.get_secret_value():
+        problems.append("auth.session_secret: required in production (sessions must be signed with a key you keep)")
+    return problems
+
+
+@lru_cache(maxsize=16)
+def parse_networks(value: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    networks = []
+    for part in value.split(","):
+        if part.strip():
+            try:
+                networks.append(ip_network(part.strip(), strict=False))
+            except ValueError:
+                raise ValueError(f"{part.strip()!r} is not an IP address or CIDR such as 10.0.0.0/8") from None
+    return tuple(networks)
 
 
 def _secrets(model: BaseModel, prefix: str = "") -> list[tuple[str, str]]:
@@ -463,10 +534,10 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
 
     Raises ConfigError with every problem on one line each, naming the key."""
     try:
-        env_only = Settings(**overrides)
-        path = config_file or env_only.config
+        # the environment alone, only to find the file (production checks need the file too)
+        path = config_file or Settings(**{**overrides, "environment": "development"}).config
         if path is None:
-            return env_only
+            return Settings(**overrides)
         file_config = read_config_file(path)
         return Settings(**{**overrides, "config": path, "file": file_config})
     except ValidationError as exc:
@@ -491,5 +562,8 @@ def describe_errors(exc: ValidationError, where: str) -> str:
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"] if part != "file")
         message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        if not key:  # a check of the whole configuration: its message names the keys
+            lines += [f"{where}: {part}" for part in message.removeprefix("Value error, ").split("\n")]
+            continue
         lines.append(f"{where}: {key}: {message}")
     return "\n".join(lines)

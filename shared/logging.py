@@ -12,7 +12,11 @@ from datetime import UTC, datetime
 
 import orjson
 
+from shared.redaction import redact
+
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
+# the client of the HTTP request being handled (behind trusted proxies: the real one)
+client_address: contextvars.ContextVar[str | None] = contextvars.ContextVar("client_address", default=None)
 
 
 @contextlib.contextmanager
@@ -35,16 +39,19 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
         }
         cid = correlation_id.get()
         if cid:
             entry["correlation_id"] = cid
+        client = client_address.get()
+        if client:
+            entry["client"] = client
         for key, value in getattr(record, "fields", {}).items():
             entry[key] = value
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+            entry["exc"] = redact(self.formatException(record.exc_info))
+        return redact(orjson.dumps(entry, default=str).decode())
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:

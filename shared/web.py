@@ -12,8 +12,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.config import Settings
+from shared.client_address import Networks, client_address
+from shared.logging import client_address as client_address_var
 from shared.logging import correlation_scope
 from shared.metrics import render_latest
 
@@ -50,8 +54,17 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
 
 
-def install_health_routes(app: FastAPI, readiness: ReadinessCheck) -> None:
-    """`/healthz` (the process answers), `/readyz` (its dependencies answer), `/metrics`."""
+def docs_routes(settings: Settings) -> dict[str, str | None]:
+    """FastAPI's docs arguments: `/docs` and `/openapi.json` on the public port, or none
+    there (the admin listener serves them)."""
+    if settings.docs_public:
+        return {"docs_url": "/docs", "openapi_url": "/openapi.json", "redoc_url": None}
+    return {"docs_url": None, "openapi_url": None, "redoc_url": None}
+
+
+def install_health_routes(app: FastAPI, readiness: ReadinessCheck, metrics: bool = True) -> None:
+    """`/healthz` (the process answers), `/readyz` (its dependencies answer), `/metrics`
+    (unless `metrics` is False: then only the admin listener serves it)."""
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -63,8 +76,11 @@ def install_health_routes(app: FastAPI, readiness: ReadinessCheck) -> None:
         ok = all(value == "ok" for value in checks.values())
         return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
+    if not metrics:
+        return
+
     @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
+    async def metrics_route() -> Response:
         body, content_type = render_latest()
         return Response(body, media_type=content_type)
 
@@ -84,22 +100,27 @@ def request_id_of(headers: Headers) -> str:
 
 
 class RequestIdMiddleware:
-    """Binds the request id for the logs of the request (`correlation_scope`) and answers
-    with it in `X-Request-ID`."""
+    """Binds the request id (`correlation_scope`) and the client's address for the logs of the
+    request, and answers with the id in `X-Request-ID`."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, trusted_proxies: Networks = ()) -> None:
         self.app = app
+        self.trusted_proxies = trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         request_id = request_id_of(Headers(scope=scope))
+        client_token = client_address_var.set(client_address(HTTPConnection(scope), self.trusted_proxies))
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 MutableHeaders(scope=message)["X-Request-ID"] = request_id
             await send(message)
 
-        with correlation_scope(request_id):
-            await self.app(scope, receive, send_with_id)
+        try:
+            with correlation_scope(request_id):
+                await self.app(scope, receive, send_with_id)
+        finally:
+            client_address_var.reset(client_token)

@@ -12,6 +12,8 @@ from typing import Protocol
 
 from events.topics import deadletter_topic
 
+MAX_REASON_CHARS = 2000
+
 
 class RawProducer(Protocol):
     async def send_raw(self, topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]) -> None:
@@ -34,7 +36,7 @@ class DeadLetter:
         first_seen = self.first_seen or datetime.now(UTC)
         pairs = {
             "dlq.service": self.service,
-            "dlq.reason": self.reason[:2000],
+            "dlq.reason": self.reason[:MAX_REASON_CHARS],
             "dlq.first_seen": first_seen.isoformat(),
             "dlq.source_topic": self.source_topic,
             "dlq.source_partition": self.source_partition,
@@ -44,23 +46,36 @@ class DeadLetter:
         return [(name, str(value).encode()) for name, value in pairs.items() if value is not None]
 
     @classmethod
-    def from_record(cls, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]) -> DeadLetter:
-        found = {name: raw.decode(errors="replace") for name, raw in headers}
+    def from_record(cls, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes | None]]) -> DeadLetter:
+        """Reads a dead letter back; headers that are missing or malformed (a letter written by
+        another tool, or by hand) read as unknown instead of failing."""
+        found = {name: (raw or b"").decode(errors="replace") for name, raw in headers}
 
         def as_int(name: str) -> int | None:
-            return int(found[name]) if name in found else None
+            text = found.get(name, "").strip()
+            return int(text) if text.isdigit() and len(text) < 20 else None
 
         return cls(
-            service=found.get("dlq.service", "?"),
-            reason=found.get("dlq.reason", "?"),
-            original=value,
-            source_topic=found.get("dlq.source_topic"),
+            service=found.get("dlq.service", "?")[:255],
+            reason=found.get("dlq.reason", "?")[:MAX_REASON_CHARS],
+            original=value or b"",
+            source_topic=found.get("dlq.source_topic") or None,
             source_partition=as_int("dlq.source_partition"),
             source_offset=as_int("dlq.source_offset"),
             source=found.get("dlq.source"),
             key=key,
-            first_seen=datetime.fromisoformat(found["dlq.first_seen"]) if "dlq.first_seen" in found else None,
+            first_seen=_aware_time(found.get("dlq.first_seen")),
         )
+
+
+def _aware_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 async def send_to_deadletter(producer: RawProducer, topic_prefix: str, letter: DeadLetter) -> None:

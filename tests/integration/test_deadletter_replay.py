@@ -87,3 +87,28 @@ async def test_a_poisoned_record_is_dead_lettered_and_a_fixed_one_replays_into_t
         stop(process)
         await publisher.stop()
         await engine.dispose()
+
+
+async def test_malformed_dead_letters_are_listed_and_their_ids_refused_for_replay(kafka_settings, postgres_url):
+    await upgrade_async(postgres_url)
+    engine = make_engine(postgres_url)
+    publisher = KafkaPublisher(kafka_settings.bootstrap_servers, kafka_settings.topic_prefix)
+    topic = f"{kafka_settings.topic_prefix}deadletter.projector"
+    try:
+        await publisher.send_raw(topic, b"\xff\x00" * 400_000, b"\xfe", [])  # no headers at all
+        await publisher.send_raw(topic, b"{}", None, [
+            ("dlq.first_seen", b"not a time"), ("dlq.source_offset", b"-x"), ("dlq.service", b"\xff"),
+            ("dlq.source_topic", topic_name(kafka_settings.topic_prefix, Topic.EMAIL).encode()),
+        ])
+        await publisher.send_raw(topic, b"{}", None, [("dlq.first_seen", b"2026-03-02T09:15:00")])  # no zone
+        views = await with_replays(engine, await read_dead_letters(kafka_settings.bootstrap_servers,
+                                                                   kafka_settings.topic_prefix))
+        assert len(views) == 3
+        assert all(v.preview is not None and v.letter.reason for v in views)
+        for bad_id in ("", "nonsense", f"{topic}:0:x", "touchpoint.calls:0:0"):
+            with pytest.raises(ReplayRefused):
+                await replay(engine, publisher, kafka_settings.bootstrap_servers, bad_id, "olaf",
+                             kafka_settings.topic_prefix)
+    finally:
+        await publisher.stop()
+        await engine.dispose()

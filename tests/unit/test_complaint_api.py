@@ -176,9 +176,10 @@ async def test_unknown_complaints_and_missing_tokens_are_refused(api):
 async def test_nothing_is_recorded_when_kafka_does_not_acknowledge(api):
     client, publisher, _, seed = api
     await seed(opened(berlin("2026-03-02 09:00")))
-    publisher.fail_with = KafkaUnavailable("broker down")
+    publisher.fail_with = KafkaUnavailable("broker down at kafka-internal-7:9092")
     answer = await client.post("/api/complaints/cmp-1/resolve", headers=AGENT)
     assert answer.status_code == 503 and answer.json()["error"] == "kafka_unavailable"
+    assert "kafka-internal-7" not in answer.text
     board = (await client.get("/api/complaints", headers=AGENT)).json()["complaints"]
     assert board[0]["status"] == "open"
 

@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import json
 import string
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,6 +23,19 @@ from tests.unit.webhook_app import (
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 header_text = st.text(alphabet=string.ascii_letters + string.digits + string.punctuation + " ", max_size=60)
+# what a hostile client can put in a header: any bytes but CR/LF, e.g. UTF-8 or Latin-1 text
+header_values = st.one_of(
+    header_text,
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x00"), max_size=40)
+    .map(lambda t: t.strip().encode("utf-8")),
+    st.binary(max_size=40).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b"").replace(b"\x00", b"").strip()),
+)
+query_strings = st.one_of(
+    st.just(""),
+    st.dictionaries(st.sampled_from(["token", "bodySHA256", "x", "form", "ünï"]), st.text(max_size=20), max_size=3)
+    .map(lambda d: "?" + urlencode(d)),
+    st.text(max_size=30).map(lambda t: "?" + quote(t.encode("utf-8", "surrogatepass"), safe="=&")),
+)
 content_types = st.one_of(
     st.sampled_from([
         "application/x-www-form-urlencoded", "application/json", "application/json; charset=utf-8", "text/plain",
@@ -92,10 +105,11 @@ APP = ingest(forms={
 })
 
 
-def post(path: str, body: bytes, headers: dict[str, str]):
+def post(path: str, body: bytes, headers: dict[str, str | bytes]):
     APP.publisher.published.clear()
     APP.client.cookies.clear()
-    return APP.client.post(path, content=body, headers=headers, follow_redirects=False)
+    raw = [(name, value if isinstance(value, bytes) else value.encode("utf-8")) for name, value in headers.items()]
+    return APP.client.post(path, content=body, headers=raw, follow_redirects=False)
 
 
 def assert_safe(response) -> None:
@@ -112,13 +126,26 @@ ROUTES = ["/webhooks/telephony/cti", "/webhooks/telephony/twilio", "/webhooks/fo
 
 @FUZZ
 @given(route=st.sampled_from(ROUTES), body=bodies(CTI_KEYS + TWILIO_KEYS + SHIPPING_KEYS, CTI_VALUES),
-       content_type=content_types, junk=st.dictionaries(
+       content_type=content_types, query=query_strings, junk=st.dictionaries(
            st.sampled_from(["X-Touchpoint-Token", "X-Twilio-Signature", "X-Sipgate-Signature", "X-Hmac-Signature",
-                            "aftership-hmac-sha256", "X-Touchpoint-Signature", "Origin"]), header_text, max_size=3))
-def test_unauthenticated_requests_are_refused_with_4xx_and_produce_nothing(route, body, content_type, junk):
-    response = post(route, body, {"content-type": content_type, **junk})
+                            "aftership-hmac-sha256", "X-Touchpoint-Signature", "Origin", "Referer",
+                            "X-Request-ID", "X-Forwarded-For", "Content-Length"]), header_values, max_size=4))
+def test_unauthenticated_requests_are_refused_with_4xx_and_produce_nothing(route, body, content_type, query, junk):
+    if "token=" + CTI_TOKEN in query:
+        return  # hypothesis guessed the token: authenticated, not this property
+    response = post(route + query, body, {"content-type": content_type, **junk})
     assert 400 <= response.status_code < 500, response.text
     assert_safe(response)
+
+
+@FUZZ
+@given(route=st.sampled_from(ROUTES + ["/webhooks/forms/contact"]), query=query_strings,
+       headers=st.dictionaries(st.sampled_from(["X-Touchpoint-Token", "X-Twilio-Signature", "X-Hmac-Signature",
+                                                "aftership-hmac-sha256", "X-Touchpoint-Signature", "Origin",
+                                                "Referer", "Content-Type", "X-Correlation-ID"]),
+                               header_values, min_size=1, max_size=5))
+def test_non_ascii_headers_and_query_strings_never_cause_a_5xx(route, query, headers):
+    assert_safe(post(route + query, b"event=newCall&callId=1&direction=in", headers))
 
 
 @FUZZ

@@ -120,10 +120,12 @@ def test_malformed_json_is_422_naming_the_problem():
 
 
 def test_kafka_unavailable_is_503_with_retry_after_and_never_200():
-    publisher = InMemoryPublisher(fail_with=KafkaUnavailable("broker down"))
+    publisher = InMemoryPublisher(fail_with=KafkaUnavailable("broker down at kafka-internal-7:9092"))
     app = ingest(publisher)
     response = app.client.post(f"{CTI}?token={CTI_TOKEN}", content=raw("sipgate/newcall_inbound.form"), headers=FORM)
-    assert_error(response, 503, "kafka_unavailable", "retry later")
+    assert_error(response, 503, "kafka_unavailable", "Kafka is unavailable")
+    assert "retry" in response.json()["detail"]
+    assert "kafka-internal-7" not in response.text  # the broker's error stays in the logs
     assert int(response.headers["retry-after"]) > 0
     assert publisher.published == []
 
@@ -380,12 +382,57 @@ def test_health_readiness_and_metrics():
 def test_openapi_documents_every_webhook():
     app = ingest()
     spec = app.client.get("/openapi.json").json()
-    assert {"/webhooks/telephony/cti", "/webhooks/telephony/twilio", "/webhooks/forms/{form_id}",
-            "/webhooks/shipping/{provider}"} <= set(spec["paths"])
+    assert set(spec["paths"]) == {
+        "/webhooks/telephony/cti", "/webhooks/telephony/twilio", "/webhooks/forms/contact", "/webhooks/forms/partner",
+        "/webhooks/shipping/aftership", "/webhooks/shipping/easypost", "/webhooks/shipping/generic"}
     cti = spec["paths"]["/webhooks/telephony/cti"]["post"]
     assert "application/x-www-form-urlencoded" in cti["requestBody"]["content"]
     assert "503" in cti["responses"]
     assert app.client.get("/docs").status_code == 200
+
+
+def test_openapi_describes_each_configured_form_with_its_fields_and_credentials():
+    spec = ingest().client.get("/openapi.json").json()
+    contact = spec["paths"]["/webhooks/forms/contact"]["post"]
+    schema = contact["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    assert schema["required"] == ["email", "message"]
+    assert {"email", "message", "consent", "_next"} <= set(schema["properties"])
+    assert "website" not in schema["properties"]  # the honeypot stays a secret from bots
+    assert "security" not in contact  # public form
+    partner = spec["paths"]["/webhooks/forms/partner"]["post"]
+    assert partner["security"] == [{"formSignature": []}, {"formToken": []}]
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["formSignature"] == {"type": "apiKey", "in": "header", "name": "X-Touchpoint-Signature",
+                                        "description": "hex HMAC-SHA256 of the body with the form's secret"}
+
+
+def test_openapi_describes_the_providers_native_payloads_and_signature_headers():
+    spec = ingest().client.get("/openapi.json").json()
+    paths, schemes = spec["paths"], spec["components"]["securitySchemes"]
+    aftership = paths["/webhooks/shipping/aftership"]["post"]
+    body = aftership["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["event", "event_id", "msg"] and "Delivered" in body["properties"]["msg"]["properties"]["tag"]["enum"]
+    assert schemes[aftership["security"][0].popitem()[0]]["name"] == "aftership-hmac-sha256"
+    easypost = paths["/webhooks/shipping/easypost"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert "return_to_sender" in easypost["properties"]["result"]["properties"]["status"]["enum"]
+    generic = paths["/webhooks/shipping/generic"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert generic["required"] == ["tracking_number", "status"]
+    twilio = paths["/webhooks/telephony/twilio"]["post"]
+    assert twilio["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]["required"] == ["CallSid", "CallStatus"]
+    assert schemes[twilio["security"][0].popitem()[0]]["name"] == "X-Twilio-Signature"
+    cti = paths["/webhooks/telephony/cti"]["post"]
+    assert cti["security"] == [{"ctiToken": []}, {"ctiTokenHeader": []}]
+    assert set(cti["requestBody"]["content"]) == {"application/x-www-form-urlencoded", "application/json"}
+
+
+def test_without_configured_forms_or_providers_the_document_keeps_the_templated_paths():
+    from fastapi.testclient import TestClient
+
+    from services.ingest.http.app import create_app
+    from shared.config import Settings
+
+    spec = TestClient(create_app(Settings(), InMemoryPublisher())).get("/openapi.json").json()
+    assert {"/webhooks/forms/{form_id}", "/webhooks/shipping/{provider}"} <= set(spec["paths"])
 
 
 def test_unknown_routes_answer_the_json_error_shape():

@@ -18,12 +18,15 @@ from fastapi.responses import JSONResponse
 from services.ingest.http import form_routes, shipping_routes, telephony_routes
 from services.ingest.http.context import IngestContext, utc_now
 from services.ingest.http.metrics import WEBHOOK_ERRORS, source_of
+from services.ingest.http.openapi_document import install_openapi
 from services.ingest.http.readiness import ReadinessCheck, kafka_reachable
 from services.ingest.webforms.guards import RateLimiter
 from shared.config import ConfigError, Settings
 from shared.kafka.errors import KafkaUnavailable
 from shared.kafka.publisher import Publisher
-from shared.web import ApiError, RequestIdMiddleware, error_response, install_error_handlers, install_health_routes
+from shared.web import (
+    ApiError, RequestIdMiddleware, docs_routes, error_response, install_error_handlers, install_health_routes,
+)
 
 log = logging.getLogger("touchpoint.ingest")
 
@@ -57,15 +60,17 @@ def create_app(
         summary="Telephony, web form and shipping webhooks into Kafka",
         version="1",
         lifespan=lifespan,
+        **docs_routes(settings),
     )
     app.state.ingest = IngestContext(settings, publisher, clock, rate_limiter or RateLimiter())
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestIdMiddleware, trusted_proxies=settings.proxy_networks)
     install_error_handlers(app)
     _install_webhook_error_handlers(app)
-    install_health_routes(app, readiness or kafka_reachable(settings.bootstrap_servers))
+    install_health_routes(app, readiness or kafka_reachable(settings.bootstrap_servers), settings.public_metrics)
     app.include_router(telephony_routes.router)
     app.include_router(form_routes.router)
     app.include_router(shipping_routes.router)
+    install_openapi(app, settings)
     return app
 
 

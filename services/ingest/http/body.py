@@ -18,6 +18,8 @@ from shared.web import ApiError
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 MAX_FORM_FIELDS = 1000
+# the deepest provider payload (AfterShip: msg.checkpoints[].coordinates[]) is 4 levels
+MAX_JSON_DEPTH = 16
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -81,7 +83,28 @@ def json_object(body: bytes) -> dict[str, Any]:
         raise ApiError(422, "malformed_body", f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ApiError(422, "malformed_body", f"the body must be a JSON object, got {type(data).__name__}")
+    too_deep = path_deeper_than(data, MAX_JSON_DEPTH)
+    if too_deep is not None:
+        raise ApiError(422, "invalid_fields", f"{too_deep}: nested deeper than {MAX_JSON_DEPTH} levels")
     return data
+
+
+def path_deeper_than(data: Any, limit: int) -> str | None:
+    """The path of the first value nested more than `limit` objects/arrays deep, else None.
+    Iterative, so a hostile depth costs no Python stack."""
+    pending: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while pending:
+        value, path, depth = pending.pop()
+        if isinstance(value, dict):
+            children = [(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()]
+        elif isinstance(value, list):
+            children = [(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        else:
+            continue
+        if depth >= limit:
+            return path.split(".", 1)[0].split("[", 1)[0] if path else "body"
+        pending += [(child, child_path, depth + 1) for child, child_path in children]
+    return None
 
 
 def fields_of(request: Request, body: bytes) -> dict[str, Any]:

@@ -49,9 +49,12 @@ class IngestContext:
         try:
             await self.publisher.publish(events)
         except KafkaUnavailable as exc:
+            # the broker's error names internal hosts: it goes to the log, not to the caller
+            log.warning("webhook %s answered 503: Kafka did not acknowledge: %s", source, exc)
             raise ApiError(
                 503, "kafka_unavailable",
-                f"the event could not be stored ({exc}); nothing was accepted, retry later",
+                f"Kafka is unavailable, the event could not be stored; nothing was accepted, retry after "
+                f"{RETRY_AFTER_SECONDS} s",
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             ) from None
         PRODUCE_LATENCY.labels(source).observe(time.perf_counter() - started)

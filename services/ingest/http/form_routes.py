@@ -16,7 +16,9 @@ from services.ingest.http.openapi import WEBFORM_BODY, WEBHOOK_RESPONSES
 from services.ingest.problems import InvalidPayload
 from services.ingest.webforms.guards import origin_allowed, request_origin
 from services.ingest.webforms.parse import is_spam, parse_webform, redirect_target
+from shared.client_address import client_address
 from shared.config import FormWebhook
+from shared.digests import same_secret
 
 router = APIRouter(prefix="/webhooks/forms", tags=["forms"])
 
@@ -88,10 +90,10 @@ def _authenticate(request: Request, config: FormWebhook, body: bytes) -> None:
     token = request.headers.get(TOKEN_HEADER)
     if signature:
         expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, signature.strip().removeprefix("sha256=").lower()):
+        if not same_secret(expected, signature.strip().removeprefix("sha256=").lower()):
             raise refuse(SOURCE, 403, "bad_signature", f"{SIGNATURE_HEADER} is not the HMAC-SHA256 of the body")
     elif token:
-        if not hmac.compare_digest(token.encode(), secret):
+        if not same_secret(secret, token):
             raise refuse(SOURCE, 403, "bad_token", f"{TOKEN_HEADER} is wrong")
     else:
         raise refuse(SOURCE, 401, "missing_signature",
@@ -103,7 +105,7 @@ def _guard_public_form(ctx: IngestContext, request: Request, form_id: str, confi
     if not origin_allowed(origin, config):
         raise refuse(SOURCE, 403, "origin_not_allowed",
                      f"origin {origin!r} may not post to form {form_id!r}; add it to allowed_origins")
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request, ctx.settings.proxy_networks)
     wait = ctx.rate_limiter.allow(form_id, client, config.rate_limit_per_minute)
     if wait is not None:
         retry = str(max(1, int(wait + 0.999)))

@@ -12,6 +12,7 @@ import uvicorn
 import uvloop
 
 from services.ingest.http.app import create_app
+from shared.admin_http import serve_with_admin
 from shared.config import Settings
 from shared.kafka.errors import KafkaUnavailable
 from shared.kafka.publisher import KafkaPublisher
@@ -39,12 +40,14 @@ async def serve(settings: Settings) -> None:
         settings, client_id="touchpoint-ingest",
         request_timeout_ms=min(settings.kafka_request_timeout_ms, WEBHOOK_KAFKA_TIMEOUT_MS),
     )
+    app = create_app(settings, publisher)
     config = uvicorn.Config(
-        create_app(settings, publisher), host=settings.ingest_host, port=settings.ingest_port,
+        app, host=settings.ingest_host, port=settings.ingest_port,
         http="httptools", log_config=None, access_log=False, server_header=False,
+        proxy_headers=False,  # X-Forwarded-For is read only from trusted_proxies (shared/client_address.py)
     )
     log.info("ingest listening on http://%s:%s", settings.ingest_host, settings.ingest_port)
-    await uvicorn.Server(config).serve()
+    await serve_with_admin(config, app, settings.admin_host, settings.ingest_admin_port)
 
 
 def bootstrap_topics(settings: Settings, wait_seconds: float = TOPIC_BOOTSTRAP_SECONDS) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -18,6 +17,7 @@ from services.ingest.telephony.cti import parse_cti
 from services.ingest.telephony.signatures import verify_sipgate, verify_twilio
 from services.ingest.telephony.twilio import parse_twilio_status
 from shared.config import CtiWebhook
+from shared.digests import same_secret
 
 router = APIRouter(prefix="/webhooks/telephony", tags=["telephony"])
 
@@ -60,7 +60,7 @@ def _authenticate_cti(request: Request, config: CtiWebhook, body: bytes) -> None
     if not given:
         raise refuse("cti", 401, "missing_token", f"send the CTI token as ?token= or in the {TOKEN_HEADER} header")
     expected = config.token.get_secret_value() if config.token else ""
-    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+    if not expected or not same_secret(expected, given):
         raise refuse("cti", 403, "bad_token", "the CTI token is wrong")
 
 

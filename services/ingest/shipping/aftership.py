@@ -11,7 +11,6 @@ webhook secret."""
 from __future__ import annotations
 
 import base64
-import hmac
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -20,6 +19,7 @@ from events.envelope import Event
 from events.shipment import ShipmentStatus
 from services.ingest.problems import FieldReader, InvalidPayload
 from services.ingest.shipping.event import ShipmentUpdate, aware_datetime, hmac_sha256, shipment_event
+from shared.digests import same_secret
 
 PROVIDER = "aftership"
 SIGNATURE_HEADER = "aftership-hmac-sha256"
@@ -44,7 +44,7 @@ def verify_aftership(secret: str, signature: str | None, body: bytes) -> bool:
     if not signature:
         return False
     expected = base64.b64encode(hmac_sha256(secret.encode(), body)).decode()
-    return hmac.compare_digest(expected, signature.strip())
+    return same_secret(expected, signature.strip())
 
 
 def parse_aftership(payload: Mapping[str, Any], received_at: datetime) -> list[Event]:

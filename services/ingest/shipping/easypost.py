@@ -10,7 +10,6 @@ raw body, keyed with the NFKD-normalised secret."""
 
 from __future__ import annotations
 
-import hmac
 import unicodedata
 from collections.abc import Mapping
 from datetime import datetime
@@ -20,6 +19,7 @@ from events.envelope import Event
 from events.shipment import ShipmentStatus
 from services.ingest.problems import FieldReader, InvalidPayload
 from services.ingest.shipping.event import ShipmentUpdate, aware_datetime, hmac_sha256, shipment_event
+from shared.digests import same_secret
 
 PROVIDER = "easypost"
 SIGNATURE_HEADER = "X-Hmac-Signature"
@@ -48,7 +48,7 @@ def easypost_signature(secret: str, body: bytes) -> str:
 def verify_easypost(secret: str, signature: str | None, body: bytes) -> bool:
     if not signature:
         return False
-    return hmac.compare_digest(easypost_signature(secret, body), signature.strip())
+    return same_secret(easypost_signature(secret, body), signature.strip())
 
 
 def parse_easypost(payload: Mapping[str, Any], received_at: datetime) -> list[Event]:

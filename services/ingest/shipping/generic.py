@@ -8,7 +8,6 @@ deduplicate; without one, the update's content is the key). Signed with
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, get_args
@@ -18,6 +17,7 @@ from events.shipment import ShipmentStatus
 from services.ingest.problems import FieldReader
 from services.ingest.shipping.event import ShipmentUpdate, aware_datetime, hmac_sha256, shipment_event
 from shared.contacts import normalise_email
+from shared.digests import same_secret
 
 PROVIDER = "generic"
 SIGNATURE_HEADER = "X-Touchpoint-Signature"
@@ -32,7 +32,7 @@ def verify_generic(secret: str, signature: str | None, body: bytes) -> bool:
     if not signature:
         return False
     given = signature.strip().removeprefix("sha256=").lower()
-    return hmac.compare_digest(generic_signature(secret, body), given)
+    return same_secret(generic_signature(secret, body), given)
 
 
 def parse_generic(payload: Mapping[str, Any], received_at: datetime) -> list[Event]:

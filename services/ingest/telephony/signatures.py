@@ -23,6 +23,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from shared.digests import same_secret
+
 DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
@@ -59,12 +61,12 @@ def verify_twilio(
         return False
     body_hash = parse_qs(urlsplit(url).query).get("bodySHA256")
     if body_hash:
-        if body is None or not hmac.compare_digest(hashlib.sha256(body).hexdigest(), body_hash[0].lower()):
+        if body is None or not same_secret(hashlib.sha256(body).hexdigest(), body_hash[0].lower()):
             return False
         params = ()
     pairs = list(params)
     return any(
-        hmac.compare_digest(twilio_signature(auth_token, candidate, pairs), signature)
+        same_secret(twilio_signature(auth_token, candidate, pairs), signature)
         for candidate in twilio_url_variants(url)
     )
 

@@ -43,6 +43,7 @@ def parse_webform(
 ) -> list[Event]:
     """One submission → one event. Raises InvalidPayload listing every bad field."""
     reader = FieldReader(fields)
+    _check_field_types(reader, fields)
     for name in config.required:
         reader.text(name, required=True)
     known = {name: reader.text(name) for name in KNOWN_FIELDS}
@@ -127,6 +128,15 @@ def _consent(reader: FieldReader, config: FormWebhook) -> bool | None:
         return None
     value = reader.text(config.consent_field)
     return value is not None and value.lower() in TRUTHY
+
+
+def _check_field_types(reader: FieldReader, fields: Mapping[str, Any]) -> None:
+    """A form field is text (or a number or flag from JSON), or a list of those; hidden
+    `_` fields included, since they are part of the submission id."""
+    for name, value in fields.items():
+        items = value if isinstance(value, list) else [value]
+        if not all(item is None or isinstance(item, str | int | float | bool) for item in items):
+            reader.problem(f"{name}: must be text or a list of texts")
 
 
 def _other_fields(reader: FieldReader, fields: Mapping[str, Any], config: FormWebhook) -> dict[str, str]:

@@ -5,9 +5,11 @@ the API (complaints, web pages) are mounted through `routers`."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -16,7 +18,8 @@ from services.projector.api.customers import customers_router
 from shared.config import Settings
 from shared.db.engine import make_engine
 from shared.kafka.publisher import KafkaPublisher, Publisher
-from shared.web import install_error_handlers, install_health_routes
+from shared.http_guards import RequestGuardMiddleware
+from shared.web import RequestIdMiddleware, docs_routes, install_error_handlers, install_health_routes
 
 
 def create_app(settings: Settings, engine: AsyncEngine | None = None, publisher: Publisher | None = None,
@@ -40,7 +43,9 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None, publisher:
             if own_engine:
                 await app.state.engine.dispose()
 
-    app = FastAPI(title="Touchpoint agent API", lifespan=lifespan)
+    app = FastAPI(title="Touchpoint agent API", lifespan=lifespan, **docs_routes(settings))
+    app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.api_max_body_bytes)
+    app.add_middleware(RequestIdMiddleware, trusted_proxies=settings.proxy_networks)
     app.state.settings = settings
     app.state.engine, app.state.publisher = engine, publisher
     authorizer = Authorizer(settings)
@@ -55,8 +60,25 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None, publisher:
         except Exception as exc:  # readiness reports any failure instead of raising
             return {"database": f"unavailable: {type(exc).__name__}"}
 
-    install_health_routes(app, readiness)
+    install_health_routes(app, readiness, settings.public_metrics)
     app.include_router(customers_router(authorizer))
     for router in routers:
         app.include_router(router)
+    install_bearer_openapi(app)
     return app
+
+
+def install_bearer_openapi(app: FastAPI) -> None:
+    """The document says how to authenticate: a bearer token from `[[auth.tokens]]` (the
+    routes read it themselves, so FastAPI cannot infer it)."""
+
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "a token from [[auth.tokens]]"}}
+            schema["security"] = [{"bearer": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = document  # type: ignore[method-assign]

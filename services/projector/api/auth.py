@@ -12,6 +12,7 @@ from typing import Literal
 from fastapi import Request
 
 from shared.config import AuthToken, Settings
+from shared.digests import as_bytes
 from shared.web import ApiError
 
 Role = Literal["agent", "lead", "ops", "admin"]
@@ -38,7 +39,7 @@ class Authorizer:
     def principal_for(self, token: str | None) -> Principal | None:
         if not token:
             return None
-        candidate = token.encode()
+        candidate = as_bytes(token)
         found = None
         for secret, principal in self._tokens:
             # compare against every token so timing does not tell which one matched

@@ -9,13 +9,15 @@ it. An `Idempotency-Key` header makes a retried action produce the same event id
 
 from __future__ import annotations
 
+import logging
+
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,6 +25,7 @@ from events import complaint as c
 from events.envelope import ActorRef, ContactIdentifiers, Event
 from events.ids import event_id_for
 from services.projector.api.auth import Authorizer, Principal
+from services.projector.api.bodies import ApiBody
 from services.projector.complaints import store, views
 from services.projector.complaints.policy import SlaRules, rules_from_settings
 from services.projector.complaints.processor import PROJECTION
@@ -37,9 +40,10 @@ SOURCE = "api:complaints"
 STATUS_FILTERS = {"open": ("open", "paused"), "paused": ("paused",), "resolved": ("resolved",), "all": None}
 Priority = Literal["low", "normal", "high", "urgent"]
 
+log = logging.getLogger("touchpoint.api")
 
-class ActionBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+
+class ActionBody(ApiBody):
     note: str | None = Field(default=None, max_length=4000)
 
 
@@ -51,8 +55,12 @@ class PriorityBody(ActionBody):
     priority: Priority
 
 
-class OpenBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OpenBody(ApiBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"subject": "Parcel arrived broken", "email": "erika@example.org", "priority": "high"},
+        {"subject": "Invoice wrong", "customer_id": "c0a80101-0000-4000-8000-000000000001"},
+    ]})
+
     subject: str = Field(min_length=1, max_length=500)
     email: str | None = None
     phone: str | None = None
@@ -224,7 +232,9 @@ def complaints_router(
         try:
             await publisher_of(request).publish([event])
         except KafkaUnavailable as exc:
-            raise ApiError(503, "kafka_unavailable", f"the action was not recorded, try again: {exc}") from None
+            log.warning("an agent action was not recorded: Kafka did not acknowledge: %s", exc)
+            raise ApiError(503, "kafka_unavailable", "Kafka is unavailable; the action was not recorded, try again",
+                           headers={"Retry-After": "5"}) from None
         complaint_id = event.payload.complaint_id
         try:
             async with sessions(request)() as session, session.begin():

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+
 from datetime import UTC, datetime
 from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from events.customer import ContactLinked, ContactUnlinked, IdentifierKind
 from events.envelope import ActorRef, Channel
 from events.ids import event_id_for
 from services.projector.api import queries
 from services.projector.api.auth import Authorizer, Principal
+from services.projector.api.bodies import ApiBody
 from services.projector.api.cursor import BadCursor, decode_cursor, encode_cursor
 from services.projector.timeline.rows import contact_id_for
 from shared.contacts import normalise_email, normalise_phone
@@ -21,9 +24,12 @@ from shared.web import ApiError
 
 CHANNELS = get_args(Channel)
 
+log = logging.getLogger("touchpoint.api")
 
-class IdentifierIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+
+class IdentifierIn(ApiBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"kind": "email", "value": "erika@example.org", "reason": "confirmed on the phone"}]})
 
     kind: IdentifierKind
     value: str = Field(min_length=1, max_length=320)
@@ -135,7 +141,9 @@ def customers_router(authorizer: Authorizer) -> APIRouter:
         try:
             await request.app.state.publisher.publish([event])
         except KafkaUnavailable as exc:
-            raise ApiError(503, "kafka_unavailable", f"the action was not recorded, try again: {exc}") from None
+            log.warning("an agent action was not recorded: Kafka did not acknowledge: %s", exc)
+            raise ApiError(503, "kafka_unavailable", "Kafka is unavailable; the action was not recorded, try again",
+                           headers={"Retry-After": "5"}) from None
         return {"status": "accepted", "event_id": str(event.event_id), "type": event.type}
 
     @router.post("/customers/{customer_id}/link", status_code=202)

@@ -14,6 +14,7 @@ from services.projector.api.app import create_app
 from services.projector.api.auth import Authorizer
 from services.projector.api.complaints import complaints_router
 from services.projector.web.ui import WebUi
+from shared.admin_http import serve_with_admin
 from shared.config import Settings
 from shared.db.engine import make_engine, session_factory
 from shared.db.migrate import upgrade_async
@@ -71,15 +72,15 @@ class PublisherInLoop:
 
 def run(settings: Settings) -> None:
     asyncio.run(upgrade_async(settings.db_url))
+    app = build_app(settings)
     # the live pages hold server-sent event streams open; do not wait for them at shutdown
-    uvicorn.run(build_app(settings), host=settings.api_host, port=settings.api_port,
-                log_level=settings.log_level.lower(), loop="uvloop" if has_uvloop() else "asyncio",
-                timeout_graceful_shutdown=2)
-
-
-def has_uvloop() -> bool:
+    config = uvicorn.Config(app, host=settings.api_host, port=settings.api_port,
+                            log_level=settings.log_level.lower(), timeout_graceful_shutdown=2,
+                            proxy_headers=False)  # X-Forwarded-For only from trusted_proxies
+    serving = serve_with_admin(config, app, settings.admin_host, settings.api_admin_port)
     try:
-        import uvloop  # noqa: F401
+        import uvloop
     except ImportError:
-        return False
-    return True
+        asyncio.run(serving)
+    else:
+        uvloop.run(serving)

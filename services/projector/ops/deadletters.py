@@ -6,6 +6,7 @@ the dead letter is its primary key, so the same dead letter is never replayed tw
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -62,16 +63,30 @@ class DeadLetterView:
         return text + ("…" if len(self.letter.original) > PREVIEW_BYTES else "")
 
 
-def parse_id(value: str) -> tuple[str, int, int]:
-    topic, partition, offset = value.rsplit(":", 2)
-    return topic, int(partition), int(offset)
+LETTER_ID = re.compile(r"(?P<topic>[A-Za-z0-9._-]{1,249}):(?P<partition>[0-9]{1,9}):(?P<offset>[0-9]{1,18})")
+
+
+def parse_id(value: str, topic_prefix: str | None = None) -> tuple[str, int, int]:
+    """`topic:partition:offset` of a dead letter; anything else (or, given the prefix, a
+    topic that is no dead-letter topic) is refused."""
+    found = LETTER_ID.fullmatch(value or "")
+    if found is None:
+        raise ReplayRefused(f"{value[:80]!r} is not a dead letter id (topic:partition:offset)")
+    topic = found["topic"]
+    if topic_prefix is not None and topic not in deadletter_topics(topic_prefix):
+        raise ReplayRefused(f"{topic} is not a dead-letter topic")
+    return topic, int(found["partition"]), int(found["offset"])
+
+
+def deadletter_topics(topic_prefix: str) -> list[str]:
+    return [deadletter_topic(topic_prefix, service) for service in SERVICES_WITH_DEADLETTERS]
 
 
 async def read_dead_letters(
     bootstrap_servers: str, topic_prefix: str, limit: int = 200, client_options: Mapping[str, Any] | None = None
 ) -> list[DeadLetterView]:
     """The newest `limit` dead letters of every service, newest first."""
-    topics = [deadletter_topic(topic_prefix, service) for service in SERVICES_WITH_DEADLETTERS]
+    topics = deadletter_topics(topic_prefix)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, **(client_options or {}))
     views: list[DeadLetterView] = []
     try:
@@ -89,7 +104,7 @@ async def read_dead_letters(
                 break
             for tp, records in fetched.items():
                 for record in records:
-                    letter = DeadLetter.from_record(record.value or b"", record.key, list(record.headers))
+                    letter = DeadLetter.from_record(record.value, record.key, list(record.headers or ()))
                     views.append(DeadLetterView(tp.topic, tp.partition, record.offset, letter))
                     if record.offset + 1 >= ends[tp]:
                         remaining.discard(tp)
@@ -127,17 +142,19 @@ async def fetch_one(
         if not records or records[0].offset != offset:
             raise ReplayRefused(f"no dead letter at {topic}:{partition}:{offset}")
         record = records[0]
-        return DeadLetter.from_record(record.value or b"", record.key, list(record.headers))
+        return DeadLetter.from_record(record.value, record.key, list(record.headers or ()))
+    except KafkaError as exc:
+        raise KafkaUnavailable(f"cannot read the dead letter: {exc!r}") from exc
     finally:
         await stop_consumer(consumer)
 
 
 async def replay(
     engine: AsyncEngine, publisher: KafkaPublisher, bootstrap_servers: str, letter_id: str, actor: str,
-    client_options: Mapping[str, Any] | None = None,
+    topic_prefix: str | None = None, client_options: Mapping[str, Any] | None = None,
 ) -> str:
     """Republishes a dead letter's original bytes to its source topic; returns that topic."""
-    topic, partition, offset = parse_id(letter_id)
+    topic, partition, offset = parse_id(letter_id, topic_prefix)
     letter = await fetch_one(bootstrap_servers, topic, partition, offset, client_options)
     if not letter.source_topic:
         raise ReplayRefused("this dead letter did not come from a topic (e.g. a rejected webhook); it cannot be replayed")

@@ -82,8 +82,8 @@ def boards_router(ui: WebUi) -> APIRouter:
         session = session_of(request, "ops")
         check_csrf(session, csrf_token)
         try:
-            topic = await replay(ui.engine, ui.publisher, ui.settings.bootstrap_servers, letter_id,
-                                 session.principal.user, client_options(ui.settings))
+            topic = await replay(ui.engine, ui.publisher, ui.settings.bootstrap_servers, letter_id, session.principal.user,
+                                 ui.settings.topic_prefix, client_options(ui.settings))
         except (ReplayRefused, ValueError, KafkaUnavailable) as exc:
             return RedirectResponse(f"/ops?error={quote(str(exc))}#dead-letters", status_code=303)
         return RedirectResponse(f"/ops?done={quote(letter_id + ' → ' + topic)}#dead-letters", status_code=303)
@@ -107,7 +107,10 @@ async def timeline_link(conn, customer: dict[str, Any]) -> str | None:  # type: 
 
 
 def ingest_url(ui: WebUi) -> str:
-    return f"http://{ui.settings.ingest_host}:{ui.settings.ingest_port}/metrics"
+    settings = ui.settings
+    if settings.ingest_admin_port:  # metrics may be off the public port
+        return f"http://{settings.admin_host}:{settings.ingest_admin_port}/metrics"
+    return f"http://{settings.ingest_host}:{settings.ingest_port}/metrics"
 
 
 async def last_webhooks(ui: WebUi) -> tuple[dict[str, float], bool]:

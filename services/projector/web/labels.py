@@ -15,6 +15,8 @@ LABELS: dict[str, tuple[str, str]] = {
                    "Melden Sie sich mit dem Token an, das Sie von der Administration erhalten haben."),
     "login_failed": ("This token is not known. Check it and try again.",
                      "Dieses Token ist unbekannt. Bitte prüfen und erneut versuchen."),
+    "login_throttled": ("Too many failed logins. Try again in {seconds} seconds.",
+                        "Zu viele fehlgeschlagene Anmeldungen. Bitte in {seconds} Sekunden erneut versuchen."),
     "session_expired": ("The form expired. Please try again.", "Das Formular ist abgelaufen. Bitte erneut versuchen."),
     "search": ("Search", "Suchen"),
     "search_label": ("Name, email, phone, customer number or order", "Name, E-Mail, Telefon, Kundennummer oder Auftrag"),

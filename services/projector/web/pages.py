@@ -5,6 +5,7 @@ action. The live feed is in `stream.py`."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -25,12 +26,16 @@ from services.projector.timeline.rows import customer_id_for
 from services.projector.timeline.tables import TIMELINE
 from services.projector.web.mailhtml import BLOCKED_IMAGES_CSP, LOADED_IMAGES_CSP, mail_document, sanitise_mail_html
 from services.projector.web.session import COOKIE, LOGIN_COOKIE, MAX_AGE
+from services.projector.web.revocations import revoke
 from shared.blobs import BlobNotFound
+from shared.client_address import client_address
 from shared.contacts import normalise_email, normalise_phone
 from shared.kafka.errors import KafkaUnavailable
 
 if TYPE_CHECKING:
     from services.projector.web.ui import WebUi
+
+log = logging.getLogger("touchpoint.web")
 
 PAGE_SIZE = 50
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -56,19 +61,36 @@ def pages_router(ui: WebUi) -> APIRouter:
     @router.post("/login")
     async def login(request: Request, token: str = Form(""), csrf_token: str = Form(""), next: str = Form("/")) -> Response:
         target = safe_next(next)
+        client = "ip:" + client_address(request, ui.settings.proxy_networks)
+        wait = ui.throttle.wait(client)
+        if wait > 0:
+            return throttled(request, target, wait)
         if not ui.sessions.login_token_matches(request.cookies.get(LOGIN_COOKIE), csrf_token):
             return RedirectResponse(f"/login?failed=expired&next={quote(target)}", status_code=303)
         cookie = ui.sessions.issue(token.strip())
         if cookie is None:
+            ui.throttle.failed(client)
+            log.warning("failed login", extra={"fields": {"failures_wait_s": round(ui.throttle.wait(client))}})
             return RedirectResponse(f"/login?failed=token&next={quote(target)}", status_code=303)
+        ui.throttle.succeeded(client)
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(COOKIE, cookie, max_age=MAX_AGE, httponly=True, secure=True, samesite="lax")
         response.delete_cookie(LOGIN_COOKIE)
         return response
 
+    def throttled(request: Request, target: str, wait: float) -> Response:
+        seconds = max(1, int(wait + 0.999))
+        token, cookie = ui.sessions.login_token()
+        response = pages.render(request, "login.html", status=429, next=target, login_csrf=token, throttled=seconds)
+        response.headers["Retry-After"] = str(seconds)
+        response.set_cookie(LOGIN_COOKIE, cookie, max_age=600, httponly=True, secure=True, samesite="strict")
+        return response
+
     @router.post("/logout")
     async def logout(request: Request, csrf_token: str = Form("")) -> Response:
-        check_csrf(session_of(request), csrf_token)
+        session = session_of(request)
+        check_csrf(session, csrf_token)
+        await revoke(ui.engine, session)  # a copy of the cookie is worthless from now on
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE)
         return response
@@ -203,7 +225,8 @@ def pages_router(ui: WebUi) -> APIRouter:
             try:
                 await ui.publisher.publish([event])
             except KafkaUnavailable as exc:
-                problem = f"Kafka does not answer, try again ({exc})"
+                log.warning("linking a contact was not recorded: Kafka did not acknowledge: %s", exc)
+                problem = "Kafka does not answer, try again"
         if problem:
             return RedirectResponse(f"/customers/{contact_id}?link_error={quote(problem)}", status_code=303)
         return RedirectResponse(f"/customers/{target.id}?linked=1", status_code=303)

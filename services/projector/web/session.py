@@ -1,5 +1,7 @@
-"""Login sessions of the web pages: a signed cookie naming the token (by its fingerprint, so a
-token removed from the configuration ends its sessions) plus a per-session CSRF token.
+"""Login sessions of the web pages: a signed cookie naming the token (by an HMAC of it keyed
+with the session secret, so a token removed from the configuration ends its sessions and the
+cookie tells nothing about the token) plus a session id (revoked server-side at logout, see
+`revocations.py`) and a per-session CSRF token.
 
 The cookie is `HttpOnly`, `Secure` and `SameSite=Lax`; every state-changing request made with it
 must also carry the CSRF token (form field `csrf_token` or header `X-CSRF-Token`)."""
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 
 from services.projector.api.auth import Principal
 from shared.config import Settings
+from shared.digests import as_bytes, same_secret
 
 COOKIE = "touchpoint_session"
 LOGIN_COOKIE = "touchpoint_login"
@@ -27,10 +30,8 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 class Session:
     principal: Principal
     csrf: str
-
-
-def fingerprint(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()[:32]
+    id: str = ""
+    expires_at: int = 0
 
 
 class SessionCodec:
@@ -39,10 +40,17 @@ class SessionCodec:
 
     def __init__(self, settings: Settings, now=time.time) -> None:  # type: ignore[no-untyped-def]
         configured = settings.file.auth.session_secret
-        self._key = (configured.get_secret_value() if configured else secrets.token_hex(32)).encode()
-        self._principals = {fingerprint(t.token.get_secret_value()): Principal.from_token(t)
+        secret = (configured.get_secret_value() if configured else secrets.token_hex(32)).encode()
+        # one key per purpose, both derived from the one secret
+        self._key = hmac.new(secret, b"touchpoint cookie signature", hashlib.sha256).digest()
+        self._token_key = hmac.new(secret, b"touchpoint token fingerprint", hashlib.sha256).digest()
+        self._principals = {self.fingerprint(t.token.get_secret_value()): Principal.from_token(t)
                             for t in settings.file.auth.tokens}
         self._now = now
+
+    def fingerprint(self, token: str) -> str:
+        """What the cookie holds instead of the token: an HMAC of it under the session secret."""
+        return hmac.new(self._token_key, as_bytes(token), hashlib.sha256).hexdigest()[:32]
 
     def sign(self, data: bytes) -> str:
         mac = hmac.new(self._key, data, hashlib.sha256).digest()
@@ -59,10 +67,11 @@ class SessionCodec:
 
     def issue(self, token: str) -> str | None:
         """The cookie value for a login with `token`, or None when the token is unknown."""
-        print_ = fingerprint(token)
+        print_ = self.fingerprint(token)
         if print_ not in self._principals:
             return None
-        payload = {"t": print_, "c": secrets.token_urlsafe(24), "e": int(self._now()) + MAX_AGE}
+        payload = {"t": print_, "s": secrets.token_urlsafe(18), "c": secrets.token_urlsafe(24),
+                   "e": int(self._now()) + MAX_AGE}
         return self.sign(json.dumps(payload, separators=(",", ":")).encode())
 
     def read(self, cookie: str | None) -> Session | None:
@@ -74,7 +83,7 @@ class SessionCodec:
             principal = self._principals.get(payload["t"])
             if principal is None or payload["e"] < self._now():
                 return None
-            return Session(principal, payload["c"])
+            return Session(principal, payload["c"], str(payload["s"]), int(payload["e"]))
         except (ValueError, KeyError, TypeError):
             return None
 
@@ -85,11 +94,11 @@ class SessionCodec:
 
     def login_token_matches(self, cookie: str | None, submitted: str | None) -> bool:
         data = self.unsign(cookie) if cookie else None
-        return bool(data and submitted) and hmac.compare_digest(data, (submitted or "").encode())
+        return bool(data and submitted) and same_secret(data, submitted)
 
 
 def csrf_matches(session: Session, submitted: str | None) -> bool:
-    return bool(submitted) and hmac.compare_digest(session.csrf.encode(), (submitted or "").encode())
+    return bool(submitted) and same_secret(session.csrf, submitted)
 
 
 def _b64(data: bytes) -> str:

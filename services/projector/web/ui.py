@@ -22,7 +22,9 @@ from services.projector.web.guards import BadCsrf, Forbidden, LoginRequired
 from services.projector.web.live import CommitWatcher
 from services.projector.web.pages import pages_router
 from services.projector.web.rendering import STATIC, Pages
+from services.projector.web.revocations import is_revoked
 from services.projector.web.stream import stream_router
+from services.projector.web.throttle import LoginThrottle
 from services.projector.web.session import COOKIE, SAFE_METHODS, SessionCodec, csrf_matches
 from shared.blobs import BlobStore
 from shared.config import Settings
@@ -40,6 +42,7 @@ class WebUi:
                  live_interval: float = 0.2, monitor_interval: float = 15.0) -> None:
         self.settings, self.engine, self.publisher, self.authorizer = settings, engine, publisher, authorizer
         self.sessions = SessionCodec(settings)
+        self.throttle = LoginThrottle()
         self.pages = Pages(settings.file.sla.timezone)
         self.live = CommitWatcher(engine, live_interval)
         self.monitor = StreamMonitor(settings.bootstrap_servers, settings.topic_prefix, monitor_interval,
@@ -68,6 +71,8 @@ class WebUi:
 
     async def session_middleware(self, request: Request, call_next) -> Response:  # type: ignore[no-untyped-def]
         session = self.sessions.read(request.cookies.get(COOKIE))
+        if session is not None and await is_revoked(self.engine, session):
+            session = None  # logged out
         request.state.session = session
         if session is not None:
             # a cookie alone authenticates reads; a cookie-authenticated API write must also
