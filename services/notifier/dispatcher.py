@@ -125,12 +125,16 @@ class Dispatcher:
             await sent_log.mark_sending(self.engine, n.notification_id, message_id)
 
         try:
+            rendered = render_escalation(n, self.sender, self.public_url, self.clock()) if n.target_kind == "email" \
+                else render_webhook(n, self.public_url)
+        except Exception as exc:  # the same facts will not render later either: a permanent failure
+            await self._fail(claimed, f"cannot render the notification: {type(exc).__name__}: {exc}")
+            return
+        try:
             if n.target_kind == "email":
-                message = render_escalation(n, self.sender, self.public_url, self.clock())
-                await self.mailer.send(message, before_handover)
+                await self.mailer.send(rendered, before_handover)
             else:
-                body = render_webhook(n, self.public_url)
-                await self.webhooks.post(n.target, body, n.notification_id, before_handover)
+                await self.webhooks.post(n.target, rendered, n.notification_id, before_handover)
         except sent_log.LostClaim as exc:
             log.warning("%s", exc)
             return

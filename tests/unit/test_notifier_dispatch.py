@@ -4,8 +4,10 @@ intents recorded once, delivered once, retried, given up, held, cancelled, or le
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 
+from events.codec import decode, encode
 from services.notifier import sent_log
 from services.notifier.delivery import InMemoryMailer, InMemoryWebhooks, PermanentDeliveryError
 from services.notifier.dispatcher import Dispatcher
@@ -269,3 +271,33 @@ async def test_a_breach_from_long_ago_updates_state_but_notifies_nobody(notifier
     async with notifier.dispatcher.engine.connect() as conn:
         view = await load_view(conn, breached(at=BREACH_AT))
     assert view.complaint is not None and view.complaint.customer_ref == "K-1"
+
+
+def recorded_before_cleaning(event, **payload):
+    """An event as an older release wrote it to the log: read back, it is not cleaned again."""
+    raw = orjson.loads(encode(event))
+    raw["payload"].update(payload)
+    return decode(orjson.dumps(raw))
+
+
+async def test_a_customer_name_with_a_line_break_reaches_the_subject_as_one_line(notifier):
+    await feed(notifier, recorded_before_cleaning(customer(), name="Erika\r\nBcc: everyone@shop.example"),
+               opened(), breached(at=BREACH_AT))
+    await notifier.dispatcher.run_once()
+    (mail,) = notifier.mailer.sent
+    assert "Erika Bcc: everyone@shop.example" in mail["Subject"]
+    head = mail.as_bytes().split(b"\r\n\r\n", 1)[0] if b"\r\n\r\n" in mail.as_bytes() else mail.as_bytes().split(b"\n\n", 1)[0]
+    assert not any(line.lower().startswith(b"bcc:") for line in head.splitlines())
+
+
+async def test_a_notification_that_cannot_be_rendered_fails_for_good_and_the_dispatcher_goes_on(notifier, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("unrenderable")
+
+    monkeypatch.setattr("services.notifier.dispatcher.render_escalation", broken)
+    await feed(notifier, opened(), breached(at=BREACH_AT))
+    assert await notifier.dispatcher.run_once() == 2
+    (failed,) = notifier.escalation_events("escalation.failed")
+    assert failed.payload.target_kind == "email" and "cannot render" in failed.payload.error
+    assert len(notifier.webhooks.posted) == 1  # the other target of the same breach still heard of it
+    assert await notifier.dispatcher.run_once() == 0  # not claimed again
