@@ -56,7 +56,7 @@ EXPECTED = {
     "auto_reply_out_of_office.eml": ("email.received", "erika.muster@example.org", "auto_reply",
                                      "msgid:<ticket-4711-reply@shop.example>", 0, "nicht im Büro"),
     "auto_reply_vacation.eml": ("email.received", "max@example.com", "auto_reply", None, 0, "on vacation"),
-    "newsletter.eml": ("email.received", "newsletter@news.example", "auto_reply", "msgid:<nl-2026-03@news.example>", 0,
+    "newsletter.eml": ("email.received", "newsletter@news.example", "list", "msgid:<nl-2026-03@news.example>", 0,
                        "Unsere Angebote"),
     "noreply_notification.eml": ("email.received", "no-reply@payments.example", "auto_reply",
                                  "msgid:<notify-9@payments.example>", 0, "Zahlung 99,00 EUR"),

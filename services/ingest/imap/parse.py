@@ -128,7 +128,7 @@ def _read(raw: bytes, direction: Direction, blobs: BlobSink) -> _ReadMail:
     senders = _addresses(msg, "From") or _addresses(msg, "Sender")
     to, cc = _addresses(msg, "To"), _addresses(msg, "Cc")
     sender_email = senders[0].email if senders else None
-    verdict = classify(msg, sender_email, subject)
+    verdict = classify(msg, sender_email, subject, (senders[0].name or "") if senders else "")
     body = read_body(msg, blobs)
     defects = list(body.defects)
     payload = dict(
@@ -147,6 +147,7 @@ def _read(raw: bytes, direction: Direction, blobs: BlobSink) -> _ReadMail:
         classification_reasons=verdict.reasons,
         bounced_message_id=verdict.bounced_message_id,
         bounced_recipients=verdict.bounced_recipients,
+        delayed_recipients=verdict.delayed_recipients,
         defects=tuple(defects),
     )
     return _ReadMail(
@@ -259,8 +260,9 @@ def _body_fields(body: Body, blobs: BlobSink) -> dict:
 def _customer_address(
     direction: Direction, sender: str | None, to: list[Address], cc: list[Address], verdict: Verdict
 ) -> str | None:
-    if verdict.classification == "bounce" and verdict.bounced_recipients:
-        return verdict.bounced_recipients[0]
+    failed = verdict.bounced_recipients or verdict.delayed_recipients
+    if verdict.classification == "bounce" and failed:
+        return failed[0]  # the bounce belongs on the timeline of the customer it failed to reach
     if direction == "incoming":
         return sender
     recipients = to or cc
