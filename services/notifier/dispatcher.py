@@ -27,7 +27,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.codec import decode
-from services.notifier import sent_log
+from services.notifier import sent_log, state_store
 from services.notifier.delivery import (
     Mailer,
     PermanentDeliveryError,
@@ -124,6 +124,8 @@ class Dispatcher:
         async def before_handover() -> None:
             await sent_log.mark_sending(self.engine, n.notification_id, message_id)
 
+        if n.target_kind == "email" and await self._undeliverable(claimed):
+            return
         try:
             rendered = render_escalation(n, self.sender, self.public_url, self.clock()) if n.target_kind == "email" \
                 else render_webhook(n, self.public_url)
@@ -148,6 +150,15 @@ class Dispatcher:
         await sent_log.record_sent(self.engine, claimed, message_id, self.clock())
         NOTIFICATIONS_SENT.labels(n.target_kind).inc()
         log.info("notification %s sent to %s", n.notification_id, n.target_kind)
+
+    async def _undeliverable(self, claimed: sent_log.Claimed) -> bool:
+        """A hard-bounced address is not written to: the notification fails, reported as such."""
+        async with self.engine.connect() as conn:
+            since = await state_store.undeliverable_since(conn, claimed.notification.target)
+        if since is None:
+            return False
+        await self._fail(claimed, f"{claimed.notification.target} hard-bounced at {since.isoformat()}; not writing to it")
+        return True
 
     async def _retry_or_fail(self, claimed: sent_log.Claimed, error: str) -> None:
         attempt = claimed.attempts + 1

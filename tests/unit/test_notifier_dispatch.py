@@ -1,7 +1,7 @@
 """Handler and dispatcher with fake ports (mailer, webhooks, publisher, clock) on a SQLite file:
 intents recorded once, delivered once, retried, given up, held, cancelled, or left in doubt."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -12,11 +12,12 @@ from services.notifier import sent_log
 from services.notifier.delivery import InMemoryMailer, InMemoryWebhooks, PermanentDeliveryError
 from services.notifier.dispatcher import Dispatcher
 from services.notifier.handler import EventHandler
+from services.notifier.state import MarkUndeliverable, View, changes_for
 from shared.config import Calendar, Notifier, RoutingRule
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
 from shared.kafka.publisher import InMemoryPublisher
-from tests.notifier_events import T0, breached, customer, opened, resolved
+from tests.notifier_events import T0, breached, customer, hard_bounce, opened, resolved
 
 RULES = [
     RoutingRule(
@@ -301,3 +302,25 @@ async def test_a_notification_that_cannot_be_rendered_fails_for_good_and_the_dis
     assert failed.payload.target_kind == "email" and "cannot render" in failed.payload.error
     assert len(notifier.webhooks.posted) == 1  # the other target of the same breach still heard of it
     assert await notifier.dispatcher.run_once() == 0  # not claimed again
+
+
+async def test_an_address_that_hard_bounced_is_not_written_to_and_the_failure_is_reported(notifier):
+    handler = replace(notifier.handler, rules=[
+        RoutingRule(name="tell-customer", match={"type": "sla.breached"}, email=["customer", "lead@shop.example"]),
+    ])
+    for event in (customer(), opened(), hard_bounce(1, "erika@example.org", at=T0 + timedelta(hours=1)),
+                  breached(at=BREACH_AT)):
+        await handler.handle(event)
+    assert await notifier.dispatcher.run_once() == 2
+    assert [m["To"] for m in notifier.mailer.sent] == ["lead@shop.example"]
+    (failed,) = notifier.escalation_events("escalation.failed")
+    assert failed.payload.target == "erika@example.org" and "hard-bounced" in failed.payload.error
+
+
+def test_only_a_hard_bounce_marks_its_addresses_undeliverable():
+    delayed = hard_bounce(2, "erika@example.org")
+    delayed = delayed.model_copy(update={"payload": delayed.payload.model_copy(
+        update={"bounced_recipients": (), "delayed_recipients": ("erika@example.org",)})})
+    assert not [c for c in changes_for(delayed, View()) if isinstance(c, MarkUndeliverable)]
+    assert [c.address for c in changes_for(hard_bounce(3, "max@example.org"), View())
+            if isinstance(c, MarkUndeliverable)] == ["max@example.org"]

@@ -177,3 +177,12 @@ def test_list_mail_is_marked_and_makes_its_unknown_sender_no_contact():
     question, newsletter = view.timeline(contact.id)
     assert newsletter.summary.startswith("[list] ") and newsletter.details["list"] is True
     assert question.details["classification"] == "normal"
+
+
+def test_an_address_that_hard_bounced_is_marked_and_stays_marked_when_a_customer_claims_it():
+    view = project([bounce_of(2, "erika@example.org", 5, bounced="<m1@example.org>"),
+                    bounce_of(3, "erika@example.org", 3, bounced="<m0@example.org>")])  # an older one, late
+    assert view.identity(("email", "erika@example.org")).hard_bounced_at == f.at(5)
+    view.record(apply(erika(), view))
+    identity = view.identity(("email", "erika@example.org"))
+    assert identity.hard_bounced_at == f.at(5) and identity.customer_id == ERIKA

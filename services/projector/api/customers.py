@@ -84,9 +84,10 @@ def customers_router(authorizer: Authorizer) -> APIRouter:
     async def show(request: Request, customer_id: str, _: Principal = reader) -> dict[str, Any]:
         async with request.app.state.engine.connect() as conn:
             found = await queries.customer(conn, customer_id)
+            bounced = await queries.hard_bounces(conn, found) if found is not None else {}
         if found is None:
             raise ApiError(404, "not_found", f"no customer or contact with id {customer_id}")
-        return queries.customer_json(found)
+        return queries.customer_json(found, bounced)
 
     @router.get("/customers/{customer_id}/timeline")
     async def timeline(request: Request, customer_id: str, limit: Annotated[int, Query(ge=1, le=200)] = 50,

@@ -28,7 +28,7 @@ from services.projector.timeline.case_entries import case_entry
 from services.projector.timeline.entries import (
     call_key, fold_call, fold_shipment, form_entry, link_bounce, mail_entry, shipment_key,
 )
-from services.projector.timeline.identity import placed, with_claim, without_claim
+from services.projector.timeline.identity import hard_bounced, placed, with_claim, without_claim
 from services.projector.timeline.rows import (
     IDENTIFIER_KINDS,
     CustomerRow,
@@ -93,7 +93,12 @@ def place_mail(event: EmailReceived | EmailSent, view: View) -> list[Change]:
         original = view.mail_with_message_id(p.bounced_message_id, email)
         if original is not None:
             entry = link_bounce(entry, original)
-    changes = place(entry, view)
+    changes: list[Change] = []
+    if isinstance(event, EmailReceived) and p.classification == "bounce":
+        # addresses that failed for good are marked, on whoever's customer record they are
+        changes += [hard_bounced(view.identity(("email", address)), ("email", address), utc(event.occurred_at))
+                    for address in p.bounced_recipients]
+    changes += place(entry, view)
     if email and p.message_id:
         for bounce in view.bounces_of(p.message_id, email):
             if bounce.details.get("bounced_entry_id") is None:

@@ -89,8 +89,11 @@ async def fetch_identities(conn: AsyncConnection, tables: TimelineTables, identi
     found: list[IdentityRow] = []
     for kind, values in by_kind(identifiers).items():
         for condition in one_of(conn, t.c.value, values):
-            rows = await conn.execute(select(t.c.kind, t.c.value, t.c.claimants).where(t.c.kind == kind, condition))
-            found += [IdentityRow(kind, value, tuple(claimants)) for kind, value, claimants in rows]
+            rows = await conn.execute(
+                select(t.c.kind, t.c.value, t.c.claimants, t.c.hard_bounced_at).where(t.c.kind == kind, condition)
+            )
+            found += [IdentityRow(kind, value, tuple(claimants), utc(bounced) if bounced else None)
+                      for kind, value, claimants, bounced in rows]
     return found
 
 
@@ -181,7 +184,7 @@ def customer_values(row: CustomerRow) -> dict[str, Any]:
 
 def identity_values(row: IdentityRow) -> dict[str, Any]:
     return {"kind": row.kind, "value": row.value, "claimants": list(row.claimants), "customer_id": row.customer_id,
-            "ambiguous": row.ambiguous}
+            "ambiguous": row.ambiguous, "hard_bounced_at": row.hard_bounced_at}
 
 
 def entry_values(row: EntryRow) -> dict[str, Any]:

@@ -118,8 +118,9 @@ def pages_router(ui: WebUi) -> APIRouter:
                 return pages.render(request, "error.html", status=404, title=labels("not_found"),
                                     detail=labels("not_found_detail"))
             entries = await queries.timeline_page(conn, customer_id, PAGE_SIZE + 1, channel or None, None)
+            bounced = await queries.hard_bounces(conn, owner)
         page, cursor = paged(entries)
-        return pages.render(request, "customer.html", customer=queries.customer_json(owner), entries=page,
+        return pages.render(request, "customer.html", customer=queries.customer_json(owner, bounced), entries=page,
                             cursor=cursor, channel=channel, channels=CHANNELS, pop=pop == "1", linked=linked == "1",
                             link_error=link_error, page="customer")
 
