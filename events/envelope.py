@@ -94,7 +94,7 @@ class Event(Frozen):
         # the edge: every event is built from clean text (see events/text.py)
         if info.context and info.context.get("from_log"):
             return data
-        return clean_event_input(data)
+        return clean_event_input(data, cls)
 
     @model_validator(mode="before")
     @classmethod

@@ -21,6 +21,7 @@ privacy belongs right after this, where the clean event becomes bytes (`events.c
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -112,20 +113,14 @@ _SAME: Any = object()  # "unchanged": lets the common case allocate nothing
 _RULES = {kind: (LIMITS[kind], _MULTI_LINE_DIRT if kind in MULTI_LINE else _SINGLE_LINE_DIRT) for kind in LIMITS}
 
 
-def clean_event_input(data: Any) -> Any:
-    """Event construction input (a dict of fields whose values may be models, tuples, dicts)
-    with every text cleaned; unchanged input is returned as it is. Nested models that changed
-    become dicts, so that their validation runs again on the clean values."""
+def clean_event_input(data: Any, model: type[BaseModel]) -> Any:
+    """Construction input of `model` (a dict of fields whose values may be models, tuples,
+    dicts) with every text cleaned; unchanged input is returned as it is. Nested models that
+    changed become dicts, so that their validation runs again on the clean values."""
     if not isinstance(data, dict):
         return data
     report = _Report()
-    changes = {}
-    for name, value in data.items():
-        if name in RECORD_FIELDS:
-            continue
-        cleaned = _clean_value(value, name, FIELD_KINDS.get(name, "line"), report)
-        if cleaned is not _SAME:
-            changes[name] = cleaned
+    changes = _clean_fields(data, model, "", report, skip=RECORD_FIELDS)
     if not changes:
         return data
     for field in RECORD_FIELDS:
@@ -135,7 +130,28 @@ def clean_event_input(data: Any) -> Any:
     return {**data, **changes}
 
 
-def _clean_value(value: Any, path: str, kind: TextKind, report: _Report) -> Any:
+def _clean_fields(fields: dict[str, Any], model: type[BaseModel] | None, prefix: str, report: _Report,
+                  skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The changed fields of one model's values (given as a dict)."""
+    declared = model.model_fields if model is not None else {}
+    changes = {}
+    for name, value in fields.items():
+        if value is None or value.__class__ in _PLAIN or name in skip:
+            continue
+        kind = FIELD_KINDS.get(name, "line")
+        if value.__class__ is str:  # inlined fast path: most fields are short clean strings
+            limit, dirt = _RULES[kind]
+            if len(value) <= limit and not dirt.search(value):
+                continue
+        info = declared.get(name)
+        nested = _model_in(info.annotation) if info is not None else None
+        cleaned = _clean_value(value, f"{prefix}{name}", kind, report, nested)
+        if cleaned is not _SAME:
+            changes[name] = cleaned
+    return changes
+
+
+def _clean_value(value: Any, path: str, kind: TextKind, report: _Report, model: type[BaseModel] | None) -> Any:
     kind_of = type(value)
     if kind_of is str:
         limit, dirt = _RULES[kind]
@@ -149,10 +165,15 @@ def _clean_value(value: Any, path: str, kind: TextKind, report: _Report) -> Any:
     if value is None or kind_of in _PLAIN:
         return _SAME
     if isinstance(value, BaseModel):
-        return _clean_model(value, path, report)
+        fields = {name: getattr(value, name) for name in type(value).model_fields}
+        changes = _clean_fields(fields, type(value), f"{path}.", report)
+        return {**fields, **changes} if changes else _SAME
     if isinstance(value, (tuple, list)):
-        return _clean_sequence(value, path, kind, report) if value else _SAME
+        return _clean_sequence(value, path, kind, report, model) if value else _SAME
     if isinstance(value, dict):
+        if model is not None:  # a nested model given as a dict
+            changes = _clean_fields(value, model, f"{path}.", report)
+            return {**value, **changes} if changes else _SAME
         return _clean_mapping(value, path, kind, report) if value else _SAME
     return _SAME
 
@@ -161,25 +182,19 @@ _PLAIN = frozenset({int, bool, float, UUID, datetime})
 _KEY_LIMIT, _KEY_DIRT = _RULES[KEY_KIND]
 
 
-def _clean_model(model: BaseModel, path: str, report: _Report) -> Any:
-    fields = model.__dict__
-    changes = {}
-    for name, value in fields.items():
-        if value is None or value.__class__ in _PLAIN:
-            continue
-        kind = FIELD_KINDS.get(name, "line")
-        if value.__class__ is str:  # inlined fast path: most fields are short clean strings
-            limit, dirt = _RULES[kind]
-            if len(value) <= limit and not dirt.search(value):
-                continue
-        cleaned = _clean_value(value, f"{path}.{name}", kind, report)
-        if cleaned is not _SAME:
-            changes[name] = cleaned
-    return {**fields, **changes} if changes else _SAME
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds (alone, optional, or in a tuple), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
 
 
-def _clean_sequence(items: tuple | list, path: str, kind: TextKind, report: _Report) -> Any:
-    cleaned = [_clean_value(item, f"{path}.{index}", kind, report) for index, item in enumerate(items)]
+def _clean_sequence(items: tuple | list, path: str, kind: TextKind, report: _Report, model: type[BaseModel] | None) -> Any:
+    cleaned = [_clean_value(item, f"{path}.{index}", kind, report, model) for index, item in enumerate(items)]
     if all(item is _SAME for item in cleaned):
         return _SAME
     return [item if new is _SAME else new for item, new in zip(items, cleaned)]
@@ -195,7 +210,7 @@ def _clean_mapping(mapping: dict, path: str, kind: TextKind, report: _Report) ->
             if cleaned_key.text != key:
                 report.note(f"{path}.{cleaned_key.text}", cleaned_key)
                 new_key, changed = cleaned_key.text, True
-        new_value = _clean_value(value, f"{path}.{new_key}", kind, report)
+        new_value = _clean_value(value, f"{path}.{new_key}", kind, report, None)
         if new_value is not _SAME:
             changed = True
         result[new_key] = value if new_value is _SAME else new_value
