@@ -237,3 +237,17 @@ def test_a_mail_with_thousands_of_attachments_is_shortened_to_fit_and_says_so():
     assert len(encode(event)) <= MAX_EVENT_BYTES
     assert len(event.payload.attachments) == 50
     assert event.payload.defects[-1] == "recipient, attachment and reference lists shortened to fit a Kafka record"
+
+
+def test_an_overlong_subject_or_name_is_cut_at_its_limit_and_the_cut_recorded():
+    raw = (f"From: \"{'N' * 300}\" <long@example.org>\r\nSubject: {'S' * 2000}\r\n\r\nText").encode()
+    event, _ = parse(raw)
+    assert len(event.payload.subject) == 998 and len(event.payload.sender.name) == 200
+    assert set(event.truncated) == {"payload.subject", "payload.sender.name"}
+
+
+def test_header_text_with_control_characters_and_bidi_overrides_is_cleaned():
+    raw = "From: \"Eve\u202e\" <eve@example.org>\r\nSubject: =?utf-8?q?Hallo=00=07_Welt?=\r\n\r\nText".encode()
+    event, _ = parse(raw)
+    assert (event.payload.subject, event.payload.sender.name) == ("Hallo Welt", "Eve")
+    assert event.bidi_removed == ("payload.sender.name",)
