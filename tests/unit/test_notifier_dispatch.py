@@ -12,12 +12,12 @@ from services.notifier import sent_log
 from services.notifier.delivery import InMemoryMailer, InMemoryWebhooks, PermanentDeliveryError
 from services.notifier.dispatcher import Dispatcher
 from services.notifier.handler import EventHandler
-from services.notifier.state import MarkUndeliverable, View, changes_for
+from services.notifier.state import MarkUndeliverable, View, changes_for, is_inbound_contact
 from shared.config import Calendar, Notifier, RoutingRule
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
 from shared.kafka.publisher import InMemoryPublisher
-from tests.notifier_events import T0, breached, customer, hard_bounce, opened, resolved
+from tests.notifier_events import T0, breached, customer, hard_bounce, mail_in, opened, resolved
 
 RULES = [
     RoutingRule(
@@ -324,3 +324,9 @@ def test_only_a_hard_bounce_marks_its_addresses_undeliverable():
     assert not [c for c in changes_for(delayed, View()) if isinstance(c, MarkUndeliverable)]
     assert [c.address for c in changes_for(hard_bounce(3, "max@example.org"), View())
             if isinstance(c, MarkUndeliverable)] == ["max@example.org"]
+
+
+def test_list_mail_is_no_inbound_contact_that_waits_for_an_answer():
+    newsletter = mail_in(7, "news@shop-news.example")
+    newsletter = newsletter.model_copy(update={"payload": newsletter.payload.model_copy(update={"classification": "list"})})
+    assert not is_inbound_contact(newsletter) and is_inbound_contact(mail_in(8, "news@shop-news.example"))
