@@ -22,6 +22,7 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -42,6 +43,7 @@ from services.notifier.metrics import (
     NOTIFICATIONS_SENT,
 )
 from services.notifier.rendering import message_id_for, render_escalation, render_webhook
+from services.notifier.routing import Notification
 from shared.config import Notifier as NotifierConfig
 from shared.kafka.deadletter import DeadLetter, send_to_deadletter
 from shared.kafka.errors import TransientError
@@ -127,8 +129,7 @@ class Dispatcher:
         if n.target_kind == "email" and await self._undeliverable(claimed):
             return
         try:
-            rendered = render_escalation(n, self.sender, self.public_url, self.clock()) if n.target_kind == "email" \
-                else render_webhook(n, self.public_url)
+            rendered = self._render(n)
         except Exception as exc:  # the same facts will not render later either: a permanent failure
             await self._fail(claimed, f"cannot render the notification: {type(exc).__name__}: {exc}")
             return
@@ -150,6 +151,11 @@ class Dispatcher:
         await sent_log.record_sent(self.engine, claimed, message_id, self.clock())
         NOTIFICATIONS_SENT.labels(n.target_kind).inc()
         log.info("notification %s sent to %s", n.notification_id, n.target_kind)
+
+    def _render(self, n: Notification) -> EmailMessage | dict[str, object]:
+        if n.target_kind == "email":
+            return render_escalation(n, self.sender, self.public_url, self.clock())
+        return render_webhook(n, self.public_url)
 
     async def _undeliverable(self, claimed: sent_log.Claimed) -> bool:
         """A hard-bounced address is not written to: the notification fails, reported as such."""
