@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from events.envelope import Event
+from events.envelope import FROM_LOG, Event
 from events.registry import EVENT_ADAPTER, EVENT_TYPES, current_version
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -55,7 +55,7 @@ def decode_dict(data: Any, upcasters: Mapping[tuple[str, int], Upcaster] | None 
         raise InvalidEvent(f"an event is a JSON object, got {type(data).__name__}")
     data = upcast(data, UPCASTERS if upcasters is None else upcasters)
     try:
-        return EVENT_ADAPTER.validate_python(data)
+        return EVENT_ADAPTER.validate_python(data, context=FROM_LOG)
     except ValidationError as exc:
         raise InvalidEvent(describe_validation_error(exc, data.get("type"))) from None
 

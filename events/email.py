@@ -9,7 +9,8 @@ from pydantic import AwareDatetime, Field
 from events.envelope import Address, Event, Frozen, StoredBlob
 from events.pii import PiiStr
 
-Classification = Literal["normal", "auto_reply", "bounce"]
+# list: newsletters and mailing lists (List-Id, List-Unsubscribe, Precedence: bulk / list)
+Classification = Literal["normal", "auto_reply", "list", "bounce"]
 ThreadEvidence = Literal["references", "in_reply_to", "subject", "message_id", "none"]
 
 
@@ -42,7 +43,12 @@ class EmailPayload(Frozen):
     classification: Classification = "normal"
     classification_reasons: tuple[str, ...] = ()
     bounced_message_id: str | None = Field(default=None, description="Message-ID of the mail that bounced")
-    bounced_recipients: tuple[PiiStr, ...] = Field(default=(), description="addresses a bounce reports as failed")
+    bounced_recipients: tuple[PiiStr, ...] = Field(
+        default=(), description="addresses a bounce reports as failed for good (a hard bounce)"
+    )
+    delayed_recipients: tuple[PiiStr, ...] = Field(
+        default=(), description="addresses a bounce reports as failing for now (the server still tries)"
+    )
     thread_key: str
     thread_evidence: ThreadEvidence = "none"
     content_hash: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the raw message")

@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from events.pii import PiiStr
+from events.text import clean_event_input
+
+# Validation context of events read back from the log: they were cleaned when they were built.
+FROM_LOG = {"from_log": True}
 
 Channel = Literal["email", "phone", "webform", "shipping", "agent", "system"]
 
@@ -73,10 +77,24 @@ class Event(Frozen):
         description="imported from a backlog: shown on timelines, never opens complaints or SLAs",
     )
     payload: Frozen
+    truncated: tuple[str, ...] = Field(
+        default=(), description="text fields cut to the limit of their kind when the event was built (events/text.py)",
+    )
+    bidi_removed: tuple[str, ...] = Field(
+        default=(), description="single-line text fields whose bidirectional override or isolate controls were removed",
+    )
 
     # Subclasses may name a payload field whose value keys the event when no contact is known
     # (e.g. a call id), so that all events of one thing stay in one partition, in order.
     fallback_key_field: ClassVar[str | None] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _clean_text(cls, data: Any, info: ValidationInfo) -> Any:
+        # the edge: every event is built from clean text (see events/text.py)
+        if info.context and info.context.get("from_log"):
+            return data
+        return clean_event_input(data, cls)
 
     @model_validator(mode="before")
     @classmethod

@@ -130,3 +130,9 @@ def _mail_payload(n: int) -> dict:
         "thread_key": f"thread-{n}",
         "content_hash": f"{n:064x}",
     }
+
+
+def hard_bounce(n: int, email: str = "erika@example.org", at: datetime = T0) -> EmailReceived:
+    payload = {**_mail_payload(n), "classification": "bounce", "bounced_recipients": (email,),
+               "subject": "Undelivered Mail Returned to Sender"}
+    return EmailReceived(payload=payload, **envelope(f"bounce:{email}:{n}", at, email=email))

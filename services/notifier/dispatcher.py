@@ -22,12 +22,13 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.codec import decode
-from services.notifier import sent_log
+from services.notifier import sent_log, state_store
 from services.notifier.delivery import (
     Mailer,
     PermanentDeliveryError,
@@ -42,6 +43,7 @@ from services.notifier.metrics import (
     NOTIFICATIONS_SENT,
 )
 from services.notifier.rendering import message_id_for, render_escalation, render_webhook
+from services.notifier.routing import Notification
 from shared.config import Notifier as NotifierConfig
 from shared.kafka.deadletter import DeadLetter, send_to_deadletter
 from shared.kafka.errors import TransientError
@@ -124,13 +126,18 @@ class Dispatcher:
         async def before_handover() -> None:
             await sent_log.mark_sending(self.engine, n.notification_id, message_id)
 
+        if n.target_kind == "email" and await self._undeliverable(claimed):
+            return
+        try:
+            rendered = self._render(n)
+        except Exception as exc:  # the same facts will not render later either: a permanent failure
+            await self._fail(claimed, f"cannot render the notification: {type(exc).__name__}: {exc}")
+            return
         try:
             if n.target_kind == "email":
-                message = render_escalation(n, self.sender, self.public_url, self.clock())
-                await self.mailer.send(message, before_handover)
+                await self.mailer.send(rendered, before_handover)
             else:
-                body = render_webhook(n, self.public_url)
-                await self.webhooks.post(n.target, body, n.notification_id, before_handover)
+                await self.webhooks.post(n.target, rendered, n.notification_id, before_handover)
         except sent_log.LostClaim as exc:
             log.warning("%s", exc)
             return
@@ -144,6 +151,20 @@ class Dispatcher:
         await sent_log.record_sent(self.engine, claimed, message_id, self.clock())
         NOTIFICATIONS_SENT.labels(n.target_kind).inc()
         log.info("notification %s sent to %s", n.notification_id, n.target_kind)
+
+    def _render(self, n: Notification) -> EmailMessage | dict[str, object]:
+        if n.target_kind == "email":
+            return render_escalation(n, self.sender, self.public_url, self.clock())
+        return render_webhook(n, self.public_url)
+
+    async def _undeliverable(self, claimed: sent_log.Claimed) -> bool:
+        """A hard-bounced address is not written to: the notification fails, reported as such."""
+        async with self.engine.connect() as conn:
+            since = await state_store.undeliverable_since(conn, claimed.notification.target)
+        if since is None:
+            return False
+        await self._fail(claimed, f"{claimed.notification.target} hard-bounced at {since.isoformat()}; not writing to it")
+        return True
 
     async def _retry_or_fail(self, claimed: sent_log.Claimed, error: str) -> None:
         attempt = claimed.attempts + 1

@@ -14,6 +14,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
+from events.text import clean_text
 from services.notifier.routing import Notification
 from services.notifier.triggers import Trigger
 
@@ -134,20 +135,27 @@ def subject_for(notification: Notification, title: str) -> str:
     return f"[Touchpoint] {title}: {', '.join(about_parts)}" if about_parts else f"[Touchpoint] {title}"
 
 
+def header_value(text: str) -> str:
+    """A header value that cannot break the header block: one line, no control characters
+    (a customer name from a quoted CSV cell may hold a line break); the email package folds it
+    when the message is written."""
+    return clean_text(text, "subject")
+
+
 def render_escalation(
     notification: Notification, sender: str, public_url: str | None, sent_at: datetime
 ) -> EmailMessage:
     title, lines = facts_lines(notification, public_url)
     footer = LABELS[notification.language]["footer"]
     message = EmailMessage()
-    message["From"] = sender
-    message["To"] = notification.target
-    message["Subject"] = subject_for(notification, title)
+    message["From"] = header_value(sender)
+    message["To"] = header_value(notification.target)
+    message["Subject"] = header_value(subject_for(notification, title))
     message["Date"] = format_datetime(sent_at)
     message["Message-ID"] = message_id_for(notification.notification_id, sender)
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
-    message["X-Touchpoint-Notification"] = notification.notification_id
+    message["X-Touchpoint-Notification"] = header_value(notification.notification_id)
     text = [title, "", *(f"{label}: {value}" for label, value in lines), "", "-- ", footer]
     message.set_content("\n".join(text) + "\n")
     message.add_alternative(_html(title, lines, footer), subtype="html")

@@ -130,6 +130,15 @@ class CancelUnsent:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class MarkUndeliverable:
+    """Mail to this address failed for good (a hard bounce): the notifier does not write to it."""
+
+    address: str
+    at: datetime
+    event_id: str
+
+
 Change = (
     UpsertCustomer
     | LinkKey
@@ -139,6 +148,7 @@ Change = (
     | RecordInbound
     | ClearInbound
     | CancelUnsent
+    | MarkUndeliverable
 )
 
 
@@ -178,9 +188,10 @@ def is_response(event: Event) -> bool:
 
 def changes_for(event: Event, view: View, keep_contacts: timedelta = KEEP_CONTACTS) -> list[Change]:
     """`keep_contacts`: how long an unanswered inbound contact still counts."""
+    undeliverable = _hard_bounces(event)  # an old bounce still says the address is gone
     if event.historic:
-        return []
-    changes: list[Change] = list(_master_data(event))
+        return undeliverable
+    changes: list[Change] = [*undeliverable, *_master_data(event)]
     changes += _complaint_changes(event, view)
     if view.identity is not None:
         if is_response(event):
@@ -189,6 +200,12 @@ def changes_for(event: Event, view: View, keep_contacts: timedelta = KEEP_CONTAC
             at = event.occurred_at
             changes.append(RecordInbound(view.identity, str(event.event_id), at, at - keep_contacts))
     return changes
+
+
+def _hard_bounces(event: Event) -> list[Change]:
+    if isinstance(event, EmailReceived) and event.payload.classification == "bounce":
+        return [MarkUndeliverable(a, event.occurred_at, str(event.event_id)) for a in event.payload.bounced_recipients]
+    return []
 
 
 def _master_data(event: Event) -> list[Change]:

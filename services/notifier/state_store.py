@@ -20,6 +20,7 @@ from services.notifier.state import (
     ComplaintFacts,
     CustomerFacts,
     LinkKey,
+    MarkUndeliverable,
     RecordInbound,
     SetComplaintStatus,
     UnlinkKey,
@@ -119,6 +120,26 @@ async def apply_changes(conn: AsyncConnection, changes: Sequence[Change], at: da
                 await conn.execute(delete(t.inbound).where(t.inbound.c.identity == identity))
             case CancelUnsent():
                 await _cancel_unsent(conn, change, at)
+            case MarkUndeliverable():
+                await _mark_undeliverable(conn, change)
+
+
+async def _mark_undeliverable(conn: AsyncConnection, change: MarkUndeliverable) -> None:
+    table = t.undeliverable
+    found = (await conn.execute(select(table.c.hard_bounced_at).where(table.c.address == change.address))).first()
+    if found is None:
+        await conn.execute(table.insert().values(
+            address=change.address, hard_bounced_at=t.utc(change.at), event_id=change.event_id))
+    elif t.utc(found[0]) < t.utc(change.at):  # the latest bounce counts, whatever the order
+        await conn.execute(table.update().where(table.c.address == change.address).values(
+            hard_bounced_at=t.utc(change.at), event_id=change.event_id))
+
+
+async def undeliverable_since(conn: AsyncConnection, address: str) -> datetime | None:
+    """When mail to `address` last failed for good, or None."""
+    table = t.undeliverable
+    found = (await conn.execute(select(table.c.hard_bounced_at).where(table.c.address == address.lower()))).first()
+    return t.utc(found[0]) if found is not None else None
 
 
 async def _link(conn: AsyncConnection, key: str, customer_ref: str) -> None:

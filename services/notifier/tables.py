@@ -49,6 +49,14 @@ inbound = Table(
     Column("occurred_at", DateTime(timezone=True), nullable=False),
 )
 
+undeliverable = Table(
+    "notifier_undeliverable",  # revision 0008_notifier_undeliverable
+    metadata,
+    Column("address", String(320), primary_key=True),
+    Column("hard_bounced_at", DateTime(timezone=True), nullable=False),
+    Column("event_id", String(36), nullable=False),
+)
+
 notifications = Table(
     "notifier_notifications",
     metadata,

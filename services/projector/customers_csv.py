@@ -15,6 +15,7 @@ import orjson
 from events.customer import CustomerRegistered
 from events.envelope import ContactIdentifiers
 from events.ids import event_id_for
+from events.text import clean_text
 from shared.contacts import normalise_email, normalise_phone
 
 REQUIRED = ("customer_ref", "name")
@@ -60,6 +61,9 @@ def parse_customers(text: str, now: datetime, default_region: str | None = None,
 def customer_event(row: dict[str, str | None], now: datetime, region: str | None, source: str) -> CustomerRegistered:
     if None in row:
         raise ValueError("more fields than the header names (an unquoted comma?)")
+    # cleaned before anything reads them (the event cleans again, per field kind): a cell of
+    # control characters only counts as empty, and the content digest is that of clean text
+    row = {key: None if value is None else clean_text(value, "free") for key, value in row.items()}
     ref = (row.get("customer_ref") or "").strip()
     name = (row.get("name") or "").strip()
     if not ref or not name:

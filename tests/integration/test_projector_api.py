@@ -171,3 +171,17 @@ async def test_linking_and_unlinking_through_kafka_move_history_between_timeline
     finally:
         await publisher.stop()
         await engine.dispose()
+
+
+async def test_a_customer_shows_which_of_their_addresses_hard_bounced(api):
+    bounce = f.mail(99, "erika@example.org", 200, subject="Undelivered Mail Returned to Sender", classification="bounce")
+    bounce = bounce.model_copy(update={"payload": bounce.payload.model_copy(
+        update={"bounced_message_id": "<m3@example.org>", "bounced_recipients": ("erika@example.org",)})})
+    await TimelineWriter(api._transport.app.state.engine).write([bounce])
+    response = await api.get(f"/api/customers/{ERIKA}", headers=AGENT)
+    assert response.status_code == 200
+    assert list(response.json()["hard_bounced_emails"]) == ["erika@example.org"]
+    assert (await api.get(f"/api/customers/{MAX}", headers=AGENT)).json()["hard_bounced_emails"] == {}
+    page = await api.get(f"/api/customers/{ERIKA}/timeline", headers=AGENT, params={"limit": 1})
+    (entry,) = page.json()["entries"]
+    assert entry["details"]["bounced_entry_id"] is not None  # the mail <m3@example.org> it bounced

@@ -88,3 +88,20 @@ async def test_linking_in_a_later_batch_moves_stored_history(engine):
     async with engine.connect() as conn:
         kinds = dict((await conn.execute(select(TIMELINE.customers.c.kind, func.count()).group_by(TIMELINE.customers.c.kind))).all())
     assert kinds == {"customer": 1, "contact": 1}
+
+
+@pytest.mark.parametrize("bounce_first", [False, True])
+async def test_a_bounce_stored_in_another_batch_links_to_the_mail_it_bounced(engine, bounce_first):
+    sent = f.mail(1, "erika@example.org", 1, sent=True)
+    bounce = f.mail(2, "erika@example.org", 2, subject="Undelivered Mail Returned to Sender", classification="bounce")
+    bounce = bounce.model_copy(update={"payload": bounce.payload.model_copy(
+        update={"bounced_message_id": "<m1@example.org>", "bounced_recipients": ("erika@example.org",)})})
+    writer = TimelineWriter(engine)
+    batches = [[f.registered("K-1", "Erika Muster", emails=("erika@example.org",))], [bounce], [sent]]
+    if not bounce_first:
+        batches[1:] = [[sent], [bounce]]
+    for offset, batch in enumerate(batches):
+        await writer.write(batch, {("t.email", 0): offset + 1})
+    stored = {entry.event_id: entry for entry in await stored_entries(engine)}
+    linked = stored[str(bounce.event_id)].details
+    assert (linked["bounced_event_id"], linked["bounced_entry_id"]) == (str(sent.event_id), stored[str(sent.event_id)].id)

@@ -238,3 +238,18 @@ async def test_the_router_mounts_into_the_agent_api_and_uses_its_engine_and_publ
         assert resolved.status_code == 200 and [e.type for e in publisher.events] == ["complaint.resolved"]
     finally:
         await engine.dispose()
+
+
+async def test_control_characters_and_line_breaks_in_a_complaint_subject_are_cleaned_not_a_server_error(api):
+    client, publisher, _, _ = api
+    body = b'{"subject": "Kaputt\\u0000\\r\\nBcc: x", "customer_id": "c-1", "email": "erika@example.org"}'
+    answer = await client.post("/api/complaints", content=body, headers={**AGENT, "Content-Type": "application/json"})
+    assert answer.status_code == 201, answer.text
+    (event,) = publisher.events
+    assert (event.customer_id, event.payload.subject) == ("c-1", "Kaputt Bcc: x")
+
+
+async def test_a_nul_in_a_complaint_id_is_a_plain_not_found(api):
+    client, *_ = api
+    answer = await client.get("/api/complaints/abc%00def", headers=AGENT)
+    assert answer.status_code == 404 and answer.json()["error"] == "complaint_not_found"

@@ -58,6 +58,7 @@ def test_web_forms_open_complaints_only_with_the_complaint_topic(event, expected
         (mail(T0, to="info@shop.example", subject="Hello"), []),
         (mail(T0, to="beschwerde@shop.example", classification="auto_reply"), []),
         (mail(T0, to="beschwerde@shop.example", classification="bounce"), []),
+        (mail(T0, to="beschwerde@shop.example", classification="list"), []),  # a newsletter
         (mail(T0, to="beschwerde@shop.example", historic=True), []),
     ],
 )

@@ -142,13 +142,25 @@ def test_an_oversized_body_is_cut_and_stored_whole():
     assert len(encode(event)) <= MAX_EVENT_BYTES
 
 
-def test_no_event_exceeds_the_record_size_even_when_escaping_inflates_it():
-    # control characters become six bytes each in JSON
-    body = b"\x01" * 90_000
-    raw = b"From: ctl@example.org\r\nSubject: ctl\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body
+def test_no_event_exceeds_the_record_size_even_when_multibyte_text_inflates_it():
+    # 90,000 characters of four bytes each, as text and as HTML: within the character limits,
+    # but twice over the record size
+    emoji = "\U0001F600" * 90_000
+    raw = (
+        "From: wide@example.org\r\nSubject: wide\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/alternative; boundary="b"\r\n\r\n'
+        f"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{emoji}\r\n"
+        f"--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>{emoji}</p>\r\n--b--\r\n"
+    ).encode()
     event, _ = parse(raw)
     assert len(encode(event)) <= MAX_EVENT_BYTES
     assert event.payload.body_truncated and event.payload.full_body is not None
+
+
+def test_control_characters_in_a_body_are_removed_and_line_breaks_kept():
+    raw = b"From: ctl@example.org\r\nSubject: ctl\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nA\x00B\x01\tC\r\nD"
+    event, _ = parse(raw)
+    assert event.payload.text == "AB\tC\nD"
 
 
 def test_the_same_mail_fetched_twice_has_the_same_event_id():
@@ -225,3 +237,17 @@ def test_a_mail_with_thousands_of_attachments_is_shortened_to_fit_and_says_so():
     assert len(encode(event)) <= MAX_EVENT_BYTES
     assert len(event.payload.attachments) == 50
     assert event.payload.defects[-1] == "recipient, attachment and reference lists shortened to fit a Kafka record"
+
+
+def test_an_overlong_subject_or_name_is_cut_at_its_limit_and_the_cut_recorded():
+    raw = (f"From: \"{'N' * 300}\" <long@example.org>\r\nSubject: {'S' * 2000}\r\n\r\nText").encode()
+    event, _ = parse(raw)
+    assert len(event.payload.subject) == 998 and len(event.payload.sender.name) == 200
+    assert set(event.truncated) == {"payload.subject", "payload.sender.name"}
+
+
+def test_header_text_with_control_characters_and_bidi_overrides_is_cleaned():
+    raw = "From: \"Eve\u202e\" <eve@example.org>\r\nSubject: =?utf-8?q?Hallo=00=07_Welt?=\r\n\r\nText".encode()
+    event, _ = parse(raw)
+    assert (event.payload.subject, event.payload.sender.name) == ("Hallo Welt", "Eve")
+    assert event.bidi_removed == ("payload.sender.name",)

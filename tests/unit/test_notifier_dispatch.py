@@ -1,20 +1,23 @@
 """Handler and dispatcher with fake ports (mailer, webhooks, publisher, clock) on a SQLite file:
 intents recorded once, delivered once, retried, given up, held, cancelled, or left in doubt."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 
+from events.codec import decode, encode
 from services.notifier import sent_log
 from services.notifier.delivery import InMemoryMailer, InMemoryWebhooks, PermanentDeliveryError
 from services.notifier.dispatcher import Dispatcher
 from services.notifier.handler import EventHandler
+from services.notifier.state import MarkUndeliverable, View, changes_for, is_inbound_contact
 from shared.config import Calendar, Notifier, RoutingRule
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
 from shared.kafka.publisher import InMemoryPublisher
-from tests.notifier_events import T0, breached, customer, opened, resolved
+from tests.notifier_events import T0, breached, customer, hard_bounce, mail_in, opened, resolved
 
 RULES = [
     RoutingRule(
@@ -269,3 +272,61 @@ async def test_a_breach_from_long_ago_updates_state_but_notifies_nobody(notifier
     async with notifier.dispatcher.engine.connect() as conn:
         view = await load_view(conn, breached(at=BREACH_AT))
     assert view.complaint is not None and view.complaint.customer_ref == "K-1"
+
+
+def recorded_before_cleaning(event, **payload):
+    """An event as an older release wrote it to the log: read back, it is not cleaned again."""
+    raw = orjson.loads(encode(event))
+    raw["payload"].update(payload)
+    return decode(orjson.dumps(raw))
+
+
+async def test_a_customer_name_with_a_line_break_reaches_the_subject_as_one_line(notifier):
+    await feed(notifier, recorded_before_cleaning(customer(), name="Erika\r\nBcc: everyone@shop.example"),
+               opened(), breached(at=BREACH_AT))
+    await notifier.dispatcher.run_once()
+    (mail,) = notifier.mailer.sent
+    assert "Erika Bcc: everyone@shop.example" in mail["Subject"]
+    head = mail.as_bytes().split(b"\r\n\r\n", 1)[0] if b"\r\n\r\n" in mail.as_bytes() else mail.as_bytes().split(b"\n\n", 1)[0]
+    assert not any(line.lower().startswith(b"bcc:") for line in head.splitlines())
+
+
+async def test_a_notification_that_cannot_be_rendered_fails_for_good_and_the_dispatcher_goes_on(notifier, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("unrenderable")
+
+    monkeypatch.setattr("services.notifier.dispatcher.render_escalation", broken)
+    await feed(notifier, opened(), breached(at=BREACH_AT))
+    assert await notifier.dispatcher.run_once() == 2
+    (failed,) = notifier.escalation_events("escalation.failed")
+    assert failed.payload.target_kind == "email" and "cannot render" in failed.payload.error
+    assert len(notifier.webhooks.posted) == 1  # the other target of the same breach still heard of it
+    assert await notifier.dispatcher.run_once() == 0  # not claimed again
+
+
+async def test_an_address_that_hard_bounced_is_not_written_to_and_the_failure_is_reported(notifier):
+    handler = replace(notifier.handler, rules=[
+        RoutingRule(name="tell-customer", match={"type": "sla.breached"}, email=["customer", "lead@shop.example"]),
+    ])
+    for event in (customer(), opened(), hard_bounce(1, "erika@example.org", at=T0 + timedelta(hours=1)),
+                  breached(at=BREACH_AT)):
+        await handler.handle(event)
+    assert await notifier.dispatcher.run_once() == 2
+    assert [m["To"] for m in notifier.mailer.sent] == ["lead@shop.example"]
+    (failed,) = notifier.escalation_events("escalation.failed")
+    assert failed.payload.target == "erika@example.org" and "hard-bounced" in failed.payload.error
+
+
+def test_only_a_hard_bounce_marks_its_addresses_undeliverable():
+    delayed = hard_bounce(2, "erika@example.org")
+    delayed = delayed.model_copy(update={"payload": delayed.payload.model_copy(
+        update={"bounced_recipients": (), "delayed_recipients": ("erika@example.org",)})})
+    assert not [c for c in changes_for(delayed, View()) if isinstance(c, MarkUndeliverable)]
+    assert [c.address for c in changes_for(hard_bounce(3, "max@example.org"), View())
+            if isinstance(c, MarkUndeliverable)] == ["max@example.org"]
+
+
+def test_list_mail_is_no_inbound_contact_that_waits_for_an_answer():
+    newsletter = mail_in(7, "news@shop-news.example")
+    newsletter = newsletter.model_copy(update={"payload": newsletter.payload.model_copy(update={"classification": "list"})})
+    assert not is_inbound_contact(newsletter) and is_inbound_contact(mail_in(8, "news@shop-news.example"))

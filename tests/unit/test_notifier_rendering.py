@@ -1,6 +1,9 @@
 """The escalation mail and webhook body: pure renderings of a notification."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.policy import default
 
 import pytest
 
@@ -110,3 +113,20 @@ def test_webhook_body_is_slack_and_teams_compatible_with_structured_fields():
         "first_response",
     )
     assert body["link"] == "https://hub.shop.example/customers/cust-42"
+
+
+def test_a_line_break_in_a_customer_name_never_breaks_the_mail_header():
+    facts = replace(COMPLAINT, customer_name="Erika\r\nBcc: everyone@shop.example\n\nHello")
+    n = notification(breached(complaint_id="cmp-7"), view=View(complaint=facts, open_complaint=facts))
+    message = render_escalation(n, "touchpoint@shop.example", None, SENT_AT)
+    assert message["Subject"] == "[Touchpoint] SLA breached (first response): cmp-7, Erika Bcc: everyone@shop.example Hello"
+    assert message["Bcc"] is None
+    reparsed = message_from_bytes(message.as_bytes(), policy=default)
+    assert reparsed["Bcc"] is None and reparsed["Subject"] == message["Subject"]
+
+
+def test_a_long_subject_is_folded_when_written():
+    facts = replace(COMPLAINT, customer_name="Sehr " * 60 + "Lang")
+    n = notification(breached(complaint_id="cmp-7"), view=View(complaint=facts, open_complaint=facts))
+    written = render_escalation(n, "touchpoint@shop.example", None, SENT_AT).as_bytes()
+    assert all(len(line) <= 78 for line in written.split(b"\n\n")[0].splitlines())

@@ -57,3 +57,16 @@ def test_importing_the_same_row_again_gives_the_same_event_id():
 def test_a_file_without_the_required_columns_is_refused():
     with pytest.raises(BadFile, match="customer_ref"):
         parse_customers("name,email\nErika,erika@example.org\n", NOW)
+
+
+def test_a_quoted_line_break_or_control_character_in_a_cell_is_cleaned():
+    text = 'customer_ref,name,email,note\nK-1,"Erika\r\nMuster\x00","erika@example.org","ruft\x07 oft an"\nK-2,\x00\x01,max@example.org,\n'
+    (event,), problems = parse_customers(text, NOW)
+    assert event.payload.name == "Erika Muster"
+    assert event.payload.attributes == {"note": "ruft oft an"}
+    assert [str(p) for p in problems] == ["line 4: customer_ref and name must not be empty"]
+
+
+def test_an_overlong_name_is_cut_and_the_cut_recorded():
+    (event,), _ = parse_customers(f"customer_ref,name\nK-1,{'E' * 500}\n", NOW)
+    assert len(event.payload.name) == 200 and event.truncated == ("payload.name",)

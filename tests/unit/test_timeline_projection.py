@@ -142,3 +142,47 @@ def test_the_same_event_applied_twice_changes_nothing():
     once = project(events)
     twice = project(events + events)
     assert once.entries == twice.entries
+
+
+def bounce_of(n: int, email: str, minute: float, bounced: str):
+    event = f.mail(n, email, minute, subject="Undelivered Mail Returned to Sender", classification="bounce")
+    payload = event.payload.model_copy(update={"bounced_message_id": bounced, "bounced_recipients": (email,)})
+    return event.model_copy(update={"payload": payload})
+
+
+@pytest.mark.parametrize("bounce_first", [False, True])
+def test_a_bounce_links_to_the_mail_it_bounced_whichever_arrives_first(bounce_first):
+    sent = f.mail(1, "erika@example.org", 0, sent=True)
+    bounce = bounce_of(2, "erika@example.org", 1, bounced="<m1@example.org>")
+    view = project([erika(), *([bounce, sent] if bounce_first else [sent, bounce])])
+    bounce_entry, sent_entry = view.timeline(ERIKA)
+    assert bounce_entry.details["bounced_message_id"] == "<m1@example.org>"
+    assert bounce_entry.details["bounced_entry_id"] == sent_entry.id
+    assert bounce_entry.details["bounced_event_id"] == str(sent.event_id)
+    assert bounce_entry.details["bounced_recipients"] == ["erika@example.org"]
+
+
+def test_a_bounce_of_a_mail_never_captured_keeps_its_message_id_without_a_link():
+    view = project([erika(), bounce_of(2, "erika@example.org", 1, bounced="<elsewhere@example.org>")])
+    (entry,) = view.timeline(ERIKA)
+    assert entry.details["bounced_message_id"] == "<elsewhere@example.org>" and entry.details["bounced_entry_id"] is None
+
+
+def test_list_mail_is_marked_and_makes_its_unknown_sender_no_contact():
+    view = project([f.mail(1, "news@shop-news.example", 0, subject="Neuigkeiten", classification="list")])
+    assert view.customers == {}
+    view = project([f.mail(1, "news@shop-news.example", 0, subject="Neuigkeiten", classification="list"),
+                    f.mail(2, "news@shop-news.example", 1, subject="Eine echte Frage")])
+    (contact,) = view.customers.values()
+    question, newsletter = view.timeline(contact.id)
+    assert newsletter.summary.startswith("[list] ") and newsletter.details["list"] is True
+    assert question.details["classification"] == "normal"
+
+
+def test_an_address_that_hard_bounced_is_marked_and_stays_marked_when_a_customer_claims_it():
+    view = project([bounce_of(2, "erika@example.org", 5, bounced="<m1@example.org>"),
+                    bounce_of(3, "erika@example.org", 3, bounced="<m0@example.org>")])  # an older one, late
+    assert view.identity(("email", "erika@example.org")).hard_bounced_at == f.at(5)
+    view.record(apply(erika(), view))
+    identity = view.identity(("email", "erika@example.org"))
+    assert identity.hard_bounced_at == f.at(5) and identity.customer_id == ERIKA

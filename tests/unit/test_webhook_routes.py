@@ -437,3 +437,23 @@ def test_without_configured_forms_or_providers_the_document_keeps_the_templated_
 
 def test_unknown_routes_answer_the_json_error_shape():
     assert_error(ingest().client.get("/nowhere"), 404, "not_found")
+
+
+# ---- clean text at the edge ------------------------------------------------------------------
+
+
+def test_a_json_form_with_nul_and_control_characters_is_stored_clean():
+    app = ingest()
+    body = (b'{"email": "kunde@example.org", "name": "Kunde\\u0000\\r\\nX", "message": "Hallo\\u0000 \\u0007Welt",'
+            b' "note\\u0000": "\\u001b!"}')
+    response = app.client.post("/webhooks/forms/contact", content=body, headers={**JSON, "Origin": "https://shop.example"})
+    assert response.status_code == 200, response.text
+    [event] = app.publisher.events
+    assert (event.payload.name, event.payload.message, event.payload.fields) == ("Kunde X", "Hallo Welt", {"note": "!"})
+
+
+def test_a_cti_call_id_of_control_characters_only_is_a_422_naming_it():
+    app = ingest()
+    response = app.client.post(f"{CTI}?token={CTI_TOKEN}", content=b"event=newCall&callId=%00%01&direction=in&from=4915112345678",
+                               headers=FORM)
+    assert_error(response, 422, "invalid_payload", "call_id")

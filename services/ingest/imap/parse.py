@@ -71,7 +71,7 @@ def parse_message(
     event_type = EmailReceived if direction == "incoming" else EmailSent
     message_id = read.payload.get("message_id")
     thread = thread_key(
-        message_id, read.in_reply_to_raw, read.references_raw, read.payload.get("subject", ""), read.contact,
+        message_id, read.in_reply_to_raw, read.references_raw, read.payload.get("subject", "")[:MAX_SUBJECT_CHARS], read.contact,
         fallback=read.fingerprint[:32],
     )
     natural_key = ("message-id", message_id) if message_id else ("content",)
@@ -124,11 +124,12 @@ def _read(raw: bytes, direction: Direction, blobs: BlobSink) -> _ReadMail:
     msg = BytesParser(policy=MAIL_POLICY).parsebytes(raw)
     if not msg.keys():
         return _read_leniently(raw, "no RFC 5322 header found")
-    subject = header_text(msg, "Subject")[:MAX_SUBJECT_CHARS]
+    full_subject = header_text(msg, "Subject")  # the event cuts it to its limit and records the cut
+    subject = full_subject[:MAX_SUBJECT_CHARS]
     senders = _addresses(msg, "From") or _addresses(msg, "Sender")
     to, cc = _addresses(msg, "To"), _addresses(msg, "Cc")
     sender_email = senders[0].email if senders else None
-    verdict = classify(msg, sender_email, subject)
+    verdict = classify(msg, sender_email, subject, (senders[0].name or "") if senders else "")
     body = read_body(msg, blobs)
     defects = list(body.defects)
     payload = dict(
@@ -139,7 +140,7 @@ def _read(raw: bytes, direction: Direction, blobs: BlobSink) -> _ReadMail:
         to=tuple(to),
         cc=tuple(cc),
         reply_to=tuple(_addresses(msg, "Reply-To")),
-        subject=subject,
+        subject=full_subject,
         date=_date(msg, defects),
         **_body_fields(body, blobs),
         attachments=body.attachments,
@@ -147,6 +148,7 @@ def _read(raw: bytes, direction: Direction, blobs: BlobSink) -> _ReadMail:
         classification_reasons=verdict.reasons,
         bounced_message_id=verdict.bounced_message_id,
         bounced_recipients=verdict.bounced_recipients,
+        delayed_recipients=verdict.delayed_recipients,
         defects=tuple(defects),
     )
     return _ReadMail(
@@ -205,7 +207,7 @@ def _addresses(msg: EmailMessage, name: str) -> list[Address]:
     for display_name, spec in pairs:
         email = normalise_email(repair(spec or ""))
         if email and email not in found:
-            found[email] = Address(email=email, name=repair(display_name or "").strip()[:200] or None)
+            found[email] = Address(email=email, name=repair(display_name or "").strip() or None)
             if len(found) == MAX_ADDRESSES:
                 break
     return list(found.values())
@@ -259,8 +261,9 @@ def _body_fields(body: Body, blobs: BlobSink) -> dict:
 def _customer_address(
     direction: Direction, sender: str | None, to: list[Address], cc: list[Address], verdict: Verdict
 ) -> str | None:
-    if verdict.classification == "bounce" and verdict.bounced_recipients:
-        return verdict.bounced_recipients[0]
+    failed = verdict.bounced_recipients or verdict.delayed_recipients
+    if verdict.classification == "bounce" and failed:
+        return failed[0]  # the bounce belongs on the timeline of the customer it failed to reach
     if direction == "incoming":
         return sender
     recipients = to or cc

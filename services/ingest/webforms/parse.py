@@ -10,6 +10,7 @@ sent again on another day is a new one."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -94,12 +95,21 @@ def redirect_target(fields: Mapping[str, Any], config: FormWebhook) -> str | Non
 
 
 def submission_id_for(form_id: str, fields: Mapping[str, Any]) -> str:
-    canonical = orjson.dumps([form_id, sorted((str(k), _canonical(v)) for k, v in fields.items())])
+    items = [form_id, sorted((str(k), _canonical(v)) for k, v in fields.items())]
+    try:
+        canonical = orjson.dumps(items)
+    except TypeError:  # lone surrogates, which no UTF-8 encoder takes: hash their escapes
+        canonical = json.dumps(items, ensure_ascii=True).encode()
     return hashlib.sha256(canonical).hexdigest()
 
 
 def _canonical(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode() if not isinstance(value, str) else value
+    if isinstance(value, str):
+        return value
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return json.dumps(value, sort_keys=True, ensure_ascii=True, default=str)
 
 
 def _email(reader: FieldReader, raw: str | None) -> str | None:

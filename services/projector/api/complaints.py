@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from events import complaint as c
 from events.envelope import ActorRef, ContactIdentifiers, Event
 from events.ids import event_id_for
+from events.text import CleanBody, CleanLine
 from services.projector.api.auth import Authorizer, Principal
 from services.projector.api.bodies import ApiBody
 from services.projector.complaints import store, views
@@ -43,12 +44,13 @@ Priority = Literal["low", "normal", "high", "urgent"]
 log = logging.getLogger("touchpoint.api")
 
 
+
 class ActionBody(ApiBody):
-    note: str | None = Field(default=None, max_length=4000)
+    note: CleanBody | None = Field(default=None, max_length=4000)
 
 
 class PauseBody(ActionBody):
-    reason: str = Field(default="waiting_for_customer", min_length=1, max_length=64)
+    reason: CleanLine = Field(default="waiting_for_customer", min_length=1, max_length=64)
 
 
 class PriorityBody(ActionBody):
@@ -56,19 +58,22 @@ class PriorityBody(ActionBody):
 
 
 class OpenBody(ApiBody):
+    """Free text is cleaned; identifiers with a NUL or a lone surrogate are refused (ApiBody),
+    since cleaning one could point the complaint at somebody else."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"subject": "Parcel arrived broken", "email": "erika@example.org", "priority": "high"},
         {"subject": "Invoice wrong", "customer_id": "c0a80101-0000-4000-8000-000000000001"},
     ]})
 
-    subject: str = Field(min_length=1, max_length=500)
+    subject: CleanLine = Field(min_length=1, max_length=500)
     email: str | None = None
     phone: str | None = None
     customer_id: str | None = None
     customer_ref: str | None = None
     priority: Priority = "normal"
-    team: str | None = None
-    segment: str | None = None
+    team: CleanLine | None = None
+    segment: CleanLine | None = None
 
 
 def complaints_router(
@@ -98,8 +103,8 @@ def complaints_router(
     @router.get("")
     async def board(
         request: Request,
-        status: str = Query("open", description="open (incl. paused) | paused | resolved | all"),
-        team: str | None = None, priority: str | None = None, limit: int = Query(200, ge=1, le=2000),
+        status: CleanLine = Query("open", description="open (incl. paused) | paused | resolved | all"),
+        team: CleanLine | None = None, priority: CleanLine | None = None, limit: int = Query(200, ge=1, le=2000),
         _: Principal = anyone,
     ) -> dict[str, Any]:
         if status not in STATUS_FILTERS:
@@ -120,7 +125,7 @@ def complaints_router(
         return report
 
     @router.get("/{complaint_id}")
-    async def one(request: Request, complaint_id: str, _: Principal = anyone) -> dict[str, Any]:
+    async def one(request: Request, complaint_id: CleanLine, _: Principal = anyone) -> dict[str, Any]:
         events = await _events(request, complaint_id)
         entry = views.board_entry(events, rules, now(), explain=True)
         entry.pop("_urgency", None)
@@ -141,7 +146,7 @@ def complaints_router(
         return await _record(request, event)
 
     @router.post("/{complaint_id}/respond")
-    async def respond(request: Request, complaint_id: str, body: ActionBody | None = None, principal: Principal = agents,
+    async def respond(request: Request, complaint_id: CleanLine, body: ActionBody | None = None, principal: Principal = agents,
                       idempotency_key: str | None = Header(default=None)) -> dict[str, Any]:
         row = await _row(request, complaint_id)
         if "agent" not in settings.file.sla.first_response_counts:
@@ -155,7 +160,7 @@ def complaints_router(
             **_envelope("complaint.responded", complaint_id, idempotency_key), payload=payload))
 
     @router.post("/{complaint_id}/resolve")
-    async def resolve(request: Request, complaint_id: str, body: ActionBody | None = None, principal: Principal = agents,
+    async def resolve(request: Request, complaint_id: CleanLine, body: ActionBody | None = None, principal: Principal = agents,
                       idempotency_key: str | None = Header(default=None)) -> dict[str, Any]:
         row = await _row(request, complaint_id)
         _require(row["status"] != "resolved", "already_resolved", "the complaint is resolved already")
@@ -164,7 +169,7 @@ def complaints_router(
             **_envelope("complaint.resolved", complaint_id, idempotency_key), payload=payload))
 
     @router.post("/{complaint_id}/reopen")
-    async def reopen(request: Request, complaint_id: str, body: ActionBody | None = None, principal: Principal = agents,
+    async def reopen(request: Request, complaint_id: CleanLine, body: ActionBody | None = None, principal: Principal = agents,
                      idempotency_key: str | None = Header(default=None)) -> dict[str, Any]:
         row = await _row(request, complaint_id)
         _require(row["status"] == "resolved", "not_resolved", "only a resolved complaint can be reopened")
@@ -174,7 +179,7 @@ def complaints_router(
             **_envelope("complaint.reopened", complaint_id, idempotency_key), payload=payload))
 
     @router.post("/{complaint_id}/pause")
-    async def pause(request: Request, complaint_id: str, body: PauseBody | None = None, principal: Principal = agents,
+    async def pause(request: Request, complaint_id: CleanLine, body: PauseBody | None = None, principal: Principal = agents,
                     idempotency_key: str | None = Header(default=None)) -> dict[str, Any]:
         row = await _row(request, complaint_id)
         _require(row["status"] == "open", "not_open", f"only an open complaint can be paused; it is {row['status']}")
@@ -184,7 +189,7 @@ def complaints_router(
             **_envelope("complaint.paused", complaint_id, idempotency_key), payload=payload))
 
     @router.post("/{complaint_id}/resume")
-    async def resume(request: Request, complaint_id: str, body: ActionBody | None = None, principal: Principal = agents,
+    async def resume(request: Request, complaint_id: CleanLine, body: ActionBody | None = None, principal: Principal = agents,
                      idempotency_key: str | None = Header(default=None)) -> dict[str, Any]:
         row = await _row(request, complaint_id)
         _require(row["status"] == "paused", "not_paused", "only a paused complaint can be resumed")
@@ -193,7 +198,7 @@ def complaints_router(
             **_envelope("complaint.resumed", complaint_id, idempotency_key), payload=payload))
 
     @router.post("/{complaint_id}/priority")
-    async def change_priority(request: Request, complaint_id: str, body: PriorityBody, principal: Principal = agents,
+    async def change_priority(request: Request, complaint_id: CleanLine, body: PriorityBody, principal: Principal = agents,
                               idempotency_key: str | None = Header(default=None)) -> dict[str, Any]:
         row = await _row(request, complaint_id)
         _require(row["priority"] != body.priority, "unchanged", f"the priority is {body.priority} already")

@@ -13,6 +13,7 @@ from pydantic import ConfigDict, Field
 from events.customer import ContactLinked, ContactUnlinked, IdentifierKind
 from events.envelope import ActorRef, Channel
 from events.ids import event_id_for
+from events.text import CleanLine
 from services.projector.api import queries
 from services.projector.api.auth import Authorizer, Principal
 from services.projector.api.bodies import ApiBody
@@ -32,8 +33,8 @@ class IdentifierIn(ApiBody):
         {"kind": "email", "value": "erika@example.org", "reason": "confirmed on the phone"}]})
 
     kind: IdentifierKind
-    value: str = Field(min_length=1, max_length=320)
-    reason: str | None = Field(default=None, max_length=500)
+    value: CleanLine = Field(min_length=1, max_length=320)
+    reason: CleanLine | None = Field(default=None, max_length=500)
 
 
 def normalised(kind: str, value: str, region: str | None) -> str:
@@ -55,7 +56,7 @@ def customers_router(authorizer: Authorizer) -> APIRouter:
     actor = Depends(authorizer.require("agent", "lead"))
 
     @router.get("/customers")
-    async def search(request: Request, q: Annotated[str, Query(min_length=1, max_length=200)],
+    async def search(request: Request, q: Annotated[CleanLine, Query(min_length=1, max_length=200)],
                      limit: Annotated[int, Query(ge=1, le=100)] = 20, _: Principal = reader) -> dict[str, Any]:
         region = request.app.state.settings.default_region
         identifiers = [(k, v) for k, v in (("email", normalise_email(q)), ("phone", normalise_phone(q, region))) if v]
@@ -65,7 +66,7 @@ def customers_router(authorizer: Authorizer) -> APIRouter:
         return {"customers": [queries.customer_json(c) for c in found]}
 
     @router.get("/lookup")
-    async def lookup(request: Request, phone: str | None = None, email: str | None = None,
+    async def lookup(request: Request, phone: CleanLine | None = None, email: CleanLine | None = None,
                      _: Principal = reader) -> dict[str, Any]:
         if (phone is None) == (email is None):
             raise ApiError(422, "invalid_request", "give exactly one of ?phone= or ?email=")
@@ -87,16 +88,17 @@ def customers_router(authorizer: Authorizer) -> APIRouter:
                 "candidates": [queries.customer_json(c) for c in candidates]}
 
     @router.get("/customers/{customer_id}")
-    async def show(request: Request, customer_id: str, _: Principal = reader) -> dict[str, Any]:
+    async def show(request: Request, customer_id: CleanLine, _: Principal = reader) -> dict[str, Any]:
         async with request.app.state.engine.connect() as conn:
             found = await queries.customer(conn, customer_id)
+            bounced = await queries.hard_bounces(conn, found) if found is not None else {}
         if found is None:
             raise ApiError(404, "not_found", f"no customer or contact with id {customer_id}")
-        return queries.customer_json(found)
+        return queries.customer_json(found, bounced)
 
     @router.get("/customers/{customer_id}/timeline")
-    async def timeline(request: Request, customer_id: str, limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                       before: str | None = None, channel: str | None = None, _: Principal = reader) -> dict[str, Any]:
+    async def timeline(request: Request, customer_id: CleanLine, limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                       before: CleanLine | None = None, channel: CleanLine | None = None, _: Principal = reader) -> dict[str, Any]:
         if channel is not None and channel not in CHANNELS:
             raise ApiError(422, "invalid_request", f"channel: must be one of {list(CHANNELS)}")
         try:
@@ -147,11 +149,11 @@ def customers_router(authorizer: Authorizer) -> APIRouter:
         return {"status": "accepted", "event_id": str(event.event_id), "type": event.type}
 
     @router.post("/customers/{customer_id}/link", status_code=202)
-    async def link(request: Request, customer_id: str, body: IdentifierIn, principal: Principal = actor) -> dict[str, Any]:
+    async def link(request: Request, customer_id: CleanLine, body: IdentifierIn, principal: Principal = actor) -> dict[str, Any]:
         return await publish_link(request, customer_id, body, principal, unlink=False)
 
     @router.post("/customers/{customer_id}/unlink", status_code=202)
-    async def unlink(request: Request, customer_id: str, body: IdentifierIn, principal: Principal = actor) -> dict[str, Any]:
+    async def unlink(request: Request, customer_id: CleanLine, body: IdentifierIn, principal: Principal = actor) -> dict[str, Any]:
         return await publish_link(request, customer_id, body, principal, unlink=True)
 
     return router

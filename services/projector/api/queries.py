@@ -79,9 +79,23 @@ def entry_json(m: Any) -> dict[str, Any]:
     }
 
 
-def customer_json(row: CustomerRow) -> dict[str, Any]:
-    return {
+def customer_json(row: CustomerRow, hard_bounced: dict[str, datetime] | None = None) -> dict[str, Any]:
+    """`hard_bounced`: the customer's addresses that failed for good, and when (see `hard_bounces`)."""
+    found = {
         "id": row.id, "kind": row.kind, "name": row.name, "customer_ref": row.customer_ref,
         "emails": list(row.emails), "phones": list(row.phones), "order_refs": list(row.order_refs),
         "segment": row.segment, "language": row.language, "attributes": row.attributes,
     }
+    if hard_bounced is not None:
+        found["hard_bounced_emails"] = {email: at.isoformat() for email, at in sorted(hard_bounced.items())}
+    return found
+
+
+async def hard_bounces(conn: AsyncConnection, row: CustomerRow) -> dict[str, datetime]:
+    """The customer's addresses that mail failed to reach for good, with the latest such bounce."""
+    if not row.emails:
+        return {}
+    t = T.identities
+    rows = await conn.execute(select(t.c.value, t.c.hard_bounced_at).where(
+        t.c.kind == "email", t.c.value.in_(row.emails), t.c.hard_bounced_at.isnot(None)))
+    return {value: utc(at) for value, at in rows}

@@ -63,10 +63,13 @@ def new_entry(event: Event, entry_key: str, summary: str, details: dict[str, Any
 # ---- mail ----------------------------------------------------------------------------------
 
 
+MAIL_FLAGS = {"auto_reply": "[auto-reply] ", "list": "[list] ", "bounce": "[bounce] "}
+
+
 def mail_entry(event: EmailReceived | EmailSent) -> EntryRow:
     p = event.payload
     inbound = isinstance(event, EmailReceived)
-    flag = {"auto_reply": "[auto-reply] ", "bounce": "[bounce] "}.get(p.classification, "")
+    flag = MAIL_FLAGS.get(p.classification, "")
     who = (p.sender.name or p.sender.email) if inbound and p.sender else ", ".join(a.email for a in p.to)
     summary = f"{flag}{'Mail from' if inbound else 'Mail to'} {who}: {p.subject or '(no subject)'}"
     details = {
@@ -77,7 +80,9 @@ def mail_entry(event: EmailReceived | EmailSent) -> EntryRow:
         "to": [a.email for a in p.to],
         "mailbox": p.position.mailbox,
         "classification": p.classification,
+        "classification_reasons": list(p.classification_reasons),
         "auto_reply": p.classification == "auto_reply",
+        "list": p.classification == "list",
         "bounce": p.classification == "bounce",
         "preview": one_line(p.text)[:300] if p.text else None,
         "attachments": len(p.attachments),
@@ -89,7 +94,20 @@ def mail_entry(event: EmailReceived | EmailSent) -> EntryRow:
         "full_body": blob_json(p.full_body) if p.full_body else None,
         "raw": blob_json(p.raw) if p.raw else None,
     }
+    if p.classification == "bounce":
+        details |= {
+            "bounced_message_id": p.bounced_message_id,
+            "bounced_recipients": list(p.bounced_recipients),
+            "delayed_recipients": list(p.delayed_recipients),
+            "bounced_entry_id": None,  # the mail that bounced, once it is on a timeline (see link_bounce)
+            "bounced_event_id": None,
+        }
     return new_entry(event, f"event:{event.event_id}", summary, details, "inbound" if inbound else "outbound")
+
+
+def link_bounce(bounce: EntryRow, original: EntryRow) -> EntryRow:
+    """The bounce entry pointing at the entry of the mail that bounced."""
+    return replace(bounce, details={**bounce.details, "bounced_entry_id": original.id, "bounced_event_id": original.event_id})
 
 
 def blob_json(blob: StoredBlob) -> dict[str, Any]:

@@ -10,6 +10,7 @@ events arrived in, so a live projection and a rebuild agree."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from services.projector.timeline.rows import EntryRow, Identifier, IdentityRow, contact_id_for
 from services.projector.timeline.view import View
@@ -50,11 +51,18 @@ def placed(entry: EntryRow, view: View) -> EntryRow:
     )
 
 
+def hard_bounced(identity: IdentityRow | None, identifier: Identifier, at: datetime) -> IdentityRow:
+    """The address marked as failing for good; the latest bounce counts, whatever the order."""
+    row = identity or IdentityRow(identifier[0], identifier[1])
+    latest = max(at, row.hard_bounced_at) if row.hard_bounced_at else at
+    return replace(row, hard_bounced_at=latest)
+
+
 def with_claim(identity: IdentityRow | None, identifier: Identifier, customer_id: str) -> IdentityRow:
     claimants = set(identity.claimants if identity else ()) | {customer_id}
-    return IdentityRow(identifier[0], identifier[1], tuple(sorted(claimants)))
+    return IdentityRow(identifier[0], identifier[1], tuple(sorted(claimants)), identity.hard_bounced_at if identity else None)
 
 
 def without_claim(identity: IdentityRow | None, identifier: Identifier, customer_id: str) -> IdentityRow:
     claimants = set(identity.claimants if identity else ()) - {customer_id}
-    return IdentityRow(identifier[0], identifier[1], tuple(sorted(claimants)))
+    return IdentityRow(identifier[0], identifier[1], tuple(sorted(claimants)), identity.hard_bounced_at if identity else None)

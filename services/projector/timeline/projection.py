@@ -25,8 +25,10 @@ from events.shipment import ShipmentStatusChanged
 from events.sla import SlaBreached, SlaWarning
 from events.webform import WebformSubmitted
 from services.projector.timeline.case_entries import case_entry
-from services.projector.timeline.entries import call_key, fold_call, fold_shipment, form_entry, mail_entry, shipment_key
-from services.projector.timeline.identity import placed, with_claim, without_claim
+from services.projector.timeline.entries import (
+    call_key, fold_call, fold_shipment, form_entry, link_bounce, mail_entry, shipment_key,
+)
+from services.projector.timeline.identity import hard_bounced, placed, with_claim, without_claim
 from services.projector.timeline.rows import (
     IDENTIFIER_KINDS,
     CustomerRow,
@@ -45,7 +47,7 @@ PROJECTION = "timeline"
 def apply(event: Event, view: View) -> list[Change]:
     match event:
         case EmailReceived() | EmailSent():
-            return place(mail_entry(event), view)
+            return place_mail(event, view)
         case WebformSubmitted():
             return place(form_entry(event), view)
         case CallStarted() | CallAnswered() | CallEnded():
@@ -77,7 +79,31 @@ def place(entry: EntryRow, view: View) -> list[Change]:
         return [entry]  # no identifier at all: kept, but on no timeline
     if view.customer(entry.contact_id) is not None:
         return [entry]
+    if entry.details.get("list"):
+        # a newsletter makes nobody a contact; should its sender write in person, it is there
+        return [entry]
     return [contact_row(entry.identifiers()[0]), entry]
+
+
+def place_mail(event: EmailReceived | EmailSent, view: View) -> list[Change]:
+    """A mail, with the link between a bounce and the mail that bounced, whichever arrives first."""
+    entry = mail_entry(event)
+    p, email = event.payload, event.contact.email
+    if email and p.classification == "bounce" and p.bounced_message_id:
+        original = view.mail_with_message_id(p.bounced_message_id, email)
+        if original is not None:
+            entry = link_bounce(entry, original)
+    changes: list[Change] = []
+    if isinstance(event, EmailReceived) and p.classification == "bounce":
+        # addresses that failed for good are marked, on whoever's customer record they are
+        changes += [hard_bounced(view.identity(("email", address)), ("email", address), utc(event.occurred_at))
+                    for address in p.bounced_recipients]
+    changes += place(entry, view)
+    if email and p.message_id:
+        for bounce in view.bounces_of(p.message_id, email):
+            if bounce.details.get("bounced_entry_id") is None:
+                changes.append(link_bounce(bounce, entry))
+    return changes
 
 
 def contact_row(identifier: Identifier) -> CustomerRow:

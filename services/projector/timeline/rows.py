@@ -75,6 +75,7 @@ class IdentityRow:
     kind: str
     value: str
     claimants: tuple[str, ...] = ()
+    hard_bounced_at: datetime | None = None  # an address: when mail to it last failed for good
 
     @property
     def customer_id(self) -> str | None:

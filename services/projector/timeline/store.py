@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.call import CallAnswered, CallEnded, CallStarted
 from events.customer import ContactLinked, ContactUnlinked, CustomerRegistered
+from events.email import EmailReceived, EmailSent
 from events.envelope import Event
 from events.shipment import ShipmentStatusChanged
 from services.projector.timeline.entries import call_key, shipment_key
@@ -30,7 +31,7 @@ from services.projector.timeline.rows import (
     utc,
 )
 from services.projector.timeline.tables import TimelineTables
-from services.projector.timeline.view import Change, MemoryView, change_key
+from services.projector.timeline.view import MAIL_TYPES, Change, MemoryView, change_key
 
 CHUNK = 500
 
@@ -68,6 +69,7 @@ async def load_view(conn: AsyncConnection, tables: TimelineTables, events: Seque
     entry_ids = {i for i in (folded_entry_id(e) for e in events) if i}
     complaints = {c for c in (getattr(e.payload, "complaint_id", None) for e in events) if c}
     entries = await fetch_entries(conn, tables, entry_ids, moving, complaints)
+    entries += await fetch_mail_links(conn, tables, events)
     view.record(entries)
     identifiers |= moving | {i for entry in entries for i in entry.identifiers()}
     view.record(await fetch_identities(conn, tables, identifiers))
@@ -87,8 +89,11 @@ async def fetch_identities(conn: AsyncConnection, tables: TimelineTables, identi
     found: list[IdentityRow] = []
     for kind, values in by_kind(identifiers).items():
         for condition in one_of(conn, t.c.value, values):
-            rows = await conn.execute(select(t.c.kind, t.c.value, t.c.claimants).where(t.c.kind == kind, condition))
-            found += [IdentityRow(kind, value, tuple(claimants)) for kind, value, claimants in rows]
+            rows = await conn.execute(
+                select(t.c.kind, t.c.value, t.c.claimants, t.c.hard_bounced_at).where(t.c.kind == kind, condition)
+            )
+            found += [IdentityRow(kind, value, tuple(claimants), utc(bounced) if bounced else None)
+                      for kind, value, claimants, bounced in rows]
     return found
 
 
@@ -105,6 +110,27 @@ async def fetch_entries(conn: AsyncConnection, tables: TimelineTables, ids: set[
             entry = entry_from_row(row._mapping)
             found[entry.id] = entry
     return list(found.values())
+
+
+async def fetch_mail_links(conn: AsyncConnection, tables: TimelineTables, events: Sequence[Event]) -> list[EntryRow]:
+    """The mails that the batch's bounces report, and the bounces that report the batch's mails
+    (found through the indexed address first, then the Message-ID in the details)."""
+    mails = [e for e in events if isinstance(e, EmailReceived | EmailSent) and e.contact.email]
+    bounced = {e.payload.bounced_message_id for e in mails if e.payload.classification == "bounce"} - {None}
+    sent = {e.payload.message_id for e in mails} - {None}
+    if not mails or not (bounced or sent):
+        return []
+    t = tables.entries
+    wanted = []
+    if bounced:
+        wanted.append((t.c.type.in_(MAIL_TYPES), t.c.details["message_id"].as_string().in_(sorted(bounced))))
+    if sent:
+        wanted.append((t.c.type == "email.received", t.c.details["bounced_message_id"].as_string().in_(sorted(sent))))
+    found = []
+    for by_address in one_of(conn, t.c.email, {e.contact.email for e in mails if e.contact.email}):
+        for kind, message_ids in wanted:
+            found += [entry_from_row(row._mapping) for row in await conn.execute(select(t).where(by_address, kind, message_ids))]
+    return found
 
 
 def by_kind(identifiers: Iterable[Identifier]) -> dict[str, list[str]]:
@@ -158,7 +184,7 @@ def customer_values(row: CustomerRow) -> dict[str, Any]:
 
 def identity_values(row: IdentityRow) -> dict[str, Any]:
     return {"kind": row.kind, "value": row.value, "claimants": list(row.claimants), "customer_id": row.customer_id,
-            "ambiguous": row.ambiguous}
+            "ambiguous": row.ambiguous, "hard_bounced_at": row.hard_bounced_at}
 
 
 def entry_values(row: EntryRow) -> dict[str, Any]:

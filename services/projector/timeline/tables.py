@@ -53,6 +53,7 @@ def timeline_tables(suffix: str = "", with_indexes: bool = True) -> TimelineTabl
         Column("claimants", Json, nullable=False),
         Column("customer_id", String(36)),  # the one claimant, when exactly one
         Column("ambiguous", Boolean, nullable=False),
+        Column("hard_bounced_at", DateTime(timezone=True)),  # revision 0008_identity_hard_bounces
     )
     entries = Table(
         f"timeline_entries{suffix}",

@@ -24,6 +24,14 @@ class View(Protocol):
 
     def entries_of_complaint(self, complaint_id: str) -> list[EntryRow]: ...
 
+    def mail_with_message_id(self, message_id: str, email: str) -> EntryRow | None:
+        """The entry of a mail to or from `email` with this Message-ID (the oldest when several)."""
+
+    def bounces_of(self, message_id: str, email: str) -> list[EntryRow]:
+        """Bounce entries about `email` that report the mail with this Message-ID as failed."""
+
+
+MAIL_TYPES = ("email.received", "email.sent")
 
 Change = CustomerRow | IdentityRow | EntryRow  # the new state of one row (an upsert)
 
@@ -58,6 +66,15 @@ class MemoryView:
 
     def entries_of_complaint(self, complaint_id: str) -> list[EntryRow]:
         return [self.entries[i] for i in sorted(self._carrying.get(("complaint", complaint_id), ()))]
+
+    def mail_with_message_id(self, message_id: str, email: str) -> EntryRow | None:
+        mails = [e for e in self.entries_with(("email", email))
+                 if e.type in MAIL_TYPES and e.details.get("message_id") == message_id]
+        return min(mails, key=lambda e: (e.occurred_at, e.id), default=None)
+
+    def bounces_of(self, message_id: str, email: str) -> list[EntryRow]:
+        return [e for e in self.entries_with(("email", email))
+                if e.type == "email.received" and e.details.get("bounced_message_id") == message_id]
 
     def record(self, changes: Iterable[Change]) -> None:
         for change in changes:

@@ -36,6 +36,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "open": ("Open", "Öffnen"),
     "customer_ref": ("Customer number", "Kundennummer"),
     "emails": ("Email", "E-Mail"),
+    "hard_bounced": ("undeliverable (hard bounce)", "unzustellbar (harter Bounce)"),
     "phones": ("Phone", "Telefon"),
     "orders": ("Orders", "Aufträge"),
     "segment": ("Segment", "Segment"),

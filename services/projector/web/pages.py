@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from events.customer import ContactLinked
 from events.envelope import ActorRef
 from events.ids import event_id_for
+from events.text import CleanLine
 from services.projector.api import queries
 from services.projector.api.customers import CHANNELS
 from services.projector.api.cursor import BadCursor, decode_cursor, encode_cursor
@@ -98,7 +99,7 @@ def pages_router(ui: WebUi) -> APIRouter:
     # ---- search and screen pop -------------------------------------------------------------------
 
     @router.get("/")
-    async def home(request: Request, q: str = "") -> Response:
+    async def home(request: Request, q: CleanLine = "") -> Response:
         session_of(request)
         q = q.strip()[:200]
         found = await search(request, q) if q else []
@@ -115,7 +116,7 @@ def pages_router(ui: WebUi) -> APIRouter:
             rows = await conn.execute(query)
             return [{"id": r.id, "label": ", ".join([*r.phones, *r.emails]), "latest": r.latest} for r in rows]
 
-    async def search(request: Request, q: str) -> list[dict[str, Any]]:
+    async def search(request: Request, q: CleanLine) -> list[dict[str, Any]]:
         region = ui.settings.default_region
         identifiers = [(k, v) for k, v in (("email", normalise_email(q)), ("phone", normalise_phone(q, region))) if v]
         identifiers += [("order_ref", q), ("tracking_number", q)]
@@ -126,7 +127,7 @@ def pages_router(ui: WebUi) -> APIRouter:
     # ---- the customer page ------------------------------------------------------------------------
 
     @router.get("/customers/{customer_id}")
-    async def customer_page(request: Request, customer_id: str, channel: str = "", pop: str = "",
+    async def customer_page(request: Request, customer_id: CleanLine, channel: CleanLine = "", pop: CleanLine = "",
                             linked: str = "", link_error: str = "") -> Response:
         session_of(request)
         channel = channel if channel in CHANNELS else ""
@@ -140,13 +141,14 @@ def pages_router(ui: WebUi) -> APIRouter:
                 return pages.render(request, "error.html", status=404, title=labels("not_found"),
                                     detail=labels("not_found_detail"))
             entries = await queries.timeline_page(conn, customer_id, PAGE_SIZE + 1, channel or None, None)
+            bounced = await queries.hard_bounces(conn, owner)
         page, cursor = paged(entries)
-        return pages.render(request, "customer.html", customer=queries.customer_json(owner), entries=page,
+        return pages.render(request, "customer.html", customer=queries.customer_json(owner, bounced), entries=page,
                             cursor=cursor, channel=channel, channels=CHANNELS, pop=pop == "1", linked=linked == "1",
                             link_error=link_error, page="customer")
 
     @router.get("/customers/{customer_id}/entries")
-    async def more_entries(request: Request, customer_id: str, before: str = "", channel: str = "") -> Response:
+    async def more_entries(request: Request, customer_id: CleanLine, before: CleanLine = "", channel: CleanLine = "") -> Response:
         session_of(request)
         try:
             cursor = decode_cursor(before) if before else None
@@ -160,7 +162,7 @@ def pages_router(ui: WebUi) -> APIRouter:
         return HTMLResponse(body, headers={"X-Next-Cursor": next_cursor or ""})
 
     @router.get("/entries/{entry_id}")
-    async def entry_detail(request: Request, entry_id: str) -> Response:
+    async def entry_detail(request: Request, entry_id: CleanLine) -> Response:
         session_of(request)
         entry = await one_entry(entry_id)
         if entry is None:
@@ -168,7 +170,7 @@ def pages_router(ui: WebUi) -> APIRouter:
         return HTMLResponse(pages.fragment(request, "entry_detail.html", entry=entry))
 
     @router.get("/entries/{entry_id}/mail")
-    async def mail_body(request: Request, entry_id: str, images: str = "0") -> Response:
+    async def mail_body(request: Request, entry_id: CleanLine, images: str = "0") -> Response:
         session_of(request)
         entry = await one_entry(entry_id)
         if entry is None or not entry["details"].get("html"):
@@ -201,7 +203,7 @@ def pages_router(ui: WebUi) -> APIRouter:
     # ---- link an unmatched contact -----------------------------------------------------------------
 
     @router.post("/customers/{contact_id}/link")
-    async def link(request: Request, contact_id: str, csrf_token: str = Form(""), identifier: str = Form(""),
+    async def link(request: Request, contact_id: CleanLine, csrf_token: str = Form(""), identifier: CleanLine = Form(""),
                    customer_ref: str = Form("")) -> Response:
         session = session_of(request, "agent", "lead")
         check_csrf(session, csrf_token)
