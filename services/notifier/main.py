@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from functools import partial
 
 import faust
 import mode
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from events.topics import Topic, topic_name
 from services.notifier.runtime import NotifierRuntime, check_settings
 from shared.config import ConfigError, Settings
 from shared.db.migrate import upgrade_async
-from shared.kafka.errors import TransientError
+from shared.kafka.errors import classify
 from shared.kafka.topics import ensure_for
 from shared.logging import configure_logging
 from shared.status_http import serve_status
@@ -30,7 +28,6 @@ from shared.status_http import serve_status
 log = logging.getLogger(__name__)
 
 CONSUMED_TOPICS = (Topic.COMPLAINTS, Topic.CUSTOMERS, Topic.SHIPMENTS, Topic.CALLS, Topic.EMAIL, Topic.WEBFORMS)
-RETRIABLE = (TransientError, OperationalError, DBAPIError, OSError)
 
 
 def broker_urls(bootstrap_servers: str) -> str:
@@ -61,10 +58,8 @@ def build_app(settings: Settings, runtime: NotifierRuntime) -> faust.App:
     async def notify(stream):  # type: ignore[no-untyped-def]
         async for record in stream.events():
             message = record.message
-            step = partial(
-                runtime.handle_record, record.value, message.key, message.topic, message.partition, message.offset
-            )
-            await _with_retries(step, f"{message.topic}[{message.partition}]@{message.offset}")
+            # the step retries transient failures and dead-letters permanent ones itself
+            await runtime.handle_record(record.value, message.key, message.topic, message.partition, message.offset)
 
     @app.service
     class Dispatching(mode.Service):
@@ -80,24 +75,13 @@ def build_app(settings: Settings, runtime: NotifierRuntime) -> faust.App:
             while not self.should_stop:
                 try:
                     await runtime.dispatcher.run_forever()
-                except RETRIABLE as exc:
-                    log.warning("dispatching paused, retrying in 2s: %r", exc)
+                except Exception as exc:
+                    failure = classify(exc)
+                    (log.warning if failure.transient else log.error)("dispatching paused, retrying in 2s: %s",
+                                                                       failure.reason)
                     await self.sleep(2.0)
 
     return app
-
-
-async def _with_retries(step, what: str) -> None:  # type: ignore[no-untyped-def]
-    delay = 0.5
-    while True:
-        try:
-            await step()
-            return
-        except RETRIABLE as exc:
-            # transient: the record is not acknowledged until it was applied
-            log.warning("applying %s failed, retrying in %.1fs: %r", what, delay, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
 
 
 async def prepare(settings: Settings) -> None:

@@ -14,7 +14,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from events.topics import EVENT_TOPICS, deadletter_topic, topic_name
 from shared.kafka.errors import KafkaUnavailable
 
-SERVICES_WITH_DEADLETTERS = ("ingest", "imap", "projector", "notifier")
+SERVICES_WITH_DEADLETTERS = ("ingest", "imap", "projector", "complaints", "notifier")
 
 
 def all_topic_names(prefix: str) -> list[str]:
@@ -42,6 +42,7 @@ async def ensure_topics(
     timeout_s: float = 30.0,
 ) -> list[str]:
     """Creates the topics that do not exist yet; returns the names it created."""
+    names = list(names)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000))
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
@@ -59,9 +60,20 @@ async def ensure_topics(
                 created.append(name)
             except TopicAlreadyExistsError:
                 pass  # another service created it meanwhile
+        await wait_until_listed(admin, names, timeout_s)
         return created
     finally:
         await admin.close()
+
+
+async def wait_until_listed(admin: AIOKafkaAdminClient, names: list[str], timeout_s: float) -> None:
+    """The broker's metadata learns of new topics shortly after the controller created them;
+    a reader started right after `ensure_topics` would otherwise find them missing."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not set(names) <= set(await admin.list_topics()):
+        if asyncio.get_running_loop().time() > deadline:
+            raise KafkaUnavailable(f"topics {sorted(set(names) - set(await admin.list_topics()))} not listed yet")
+        await asyncio.sleep(0.1)
 
 
 async def ensure_for(settings) -> list[str]:  # type: ignore[no-untyped-def]
