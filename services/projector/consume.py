@@ -13,9 +13,11 @@ import logging
 from collections.abc import Mapping, Sequence
 
 from services.projector.timeline.writer import TimelineWriter, WriteResult
-from shared.kafka.consumer import Batch, Consumed, Undecodable
+from shared.kafka.consumer import Batch, Consumed
 from shared.kafka.deadletter import RawProducer
-from shared.kafka.follower import Backoff, LogStep
+from shared.kafka.follower import Backoff, LogStep, as_batch
+
+__all__ = ["BatchProjector", "as_batch"]
 from shared.logging import correlation_scope
 
 SERVICE = "projector"
@@ -39,10 +41,3 @@ class BatchProjector:
                 with correlation_scope(item.event.correlation_id):
                     log.debug("projected %s %s", item.event.type, item.event.event_id)
         return result
-
-
-def as_batch(items: Sequence[Consumed | Undecodable]) -> Batch:
-    batch = Batch()
-    for item in items:
-        (batch.events if isinstance(item, Consumed) else batch.invalid).append(item)
-    return batch

@@ -1,4 +1,13 @@
-"""Following the log: the one step every consumer runs on a batch of records.
+"""Following the log: the one way every view consumes its topics.
+
+- `LogStep` is what happens to a batch of records (below);
+- `follow_in_bulk` reads partitions in bulk with aiokafka from positions kept in the database
+  (catch-up, rebuild, and the sla processor's loop) and runs each batch through a step;
+- `batch_agent` is the live Faust agent: group membership from Faust, batches through a step;
+- `align_group` moves a Faust group's committed offsets up to the positions the database
+  holds, so the live agent starts where the last committed batch ended.
+
+The step:
 
 `LogStep.handle(batch)`:
 - dead-letters the records that cannot be decoded (original bytes, reason, source position);
@@ -17,12 +26,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
 from events.codec import encode
-from shared.kafka.consumer import Batch, Consumed, Undecodable
+from shared.kafka.consumer import Batch, BatchReader, Consumed, Undecodable, decode_record
 from shared.kafka.deadletter import DeadLetter, RawProducer, send_to_deadletter
 from shared.kafka.errors import classify
 from shared.metrics import DEAD_LETTERS
@@ -126,3 +138,115 @@ class LogStep:
         self.dead_lettered += 1
         DEAD_LETTERS.labels(self.service, kind).inc()
         log.warning("%s: dead-lettered %s[%d]@%d: %s", self.service, item.topic, item.partition, item.offset, reason)
+
+
+# ---- reading in bulk (catch-up, rebuild, the sla processor) ---------------------------------
+
+Progress = Callable[[int, int], None]  # (records done in this batch, records remaining at start)
+
+
+async def follow_in_bulk(
+    bootstrap_servers: str, topics: list[str], step: LogStep, start: Mapping[Position, int], *,
+    until_end: bool = True, client_id: str = "touchpoint-reader", group_id: str | None = None,
+    max_records: int = 5000, progress: Progress | None = None,
+) -> dict[Position, int]:
+    """Runs every record from `start` through `step`: up to the end offsets seen now
+    (`until_end`), or for ever. With `group_id`, the positions reached are mirrored to Kafka
+    for lag reporting. Returns the positions reached."""
+    reached = dict(start)
+    async with BatchReader(bootstrap_servers, topics, start_offsets=start, max_records=max_records,
+                           client_id=client_id, group_id=group_id) as reader:
+        if progress:
+            progress(0, await reader.remaining())
+        async for batch in read_ahead(reader.batches(until_end=until_end)):
+            await step.handle(batch)
+            positions = batch.next_offsets()
+            reached.update(positions)
+            await reader.report_positions(positions)
+            if progress:
+                progress(len(batch), 0)
+    return reached
+
+
+async def read_ahead(batches: AsyncIterator[Batch], depth: int = 2) -> AsyncIterator[Batch]:
+    """Fetches and decodes the next batches while the current one is written."""
+    queue: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=depth)
+
+    async def fill() -> None:
+        try:
+            async for batch in batches:
+                await queue.put(batch)
+        except asyncio.CancelledError:
+            raise  # the consumer went away; nobody waits for the end marker
+        except BaseException:
+            await queue.put(None)
+            raise
+        await queue.put(None)
+
+    task = asyncio.create_task(fill())
+    try:
+        while (batch := await queue.get()) is not None:
+            yield batch
+        await task  # re-raises a failure of the reader
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+# ---- the live path: a Faust agent ------------------------------------------------------------
+
+
+def batch_agent(app, source, step: Callable[[], Awaitable[LogStep]], batch: int, within: float,  # type: ignore[no-untyped-def]
+                name: str, on_stop: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Registers a Faust agent on `source` that hands batches of raw records to the step
+    (`step()` builds or returns it once the worker runs). Faust commits a record's offset only
+    after the agent moved past it, so a crash replays at most the batch being written, which
+    the writers recognise as applied."""
+
+    async def follow(stream):  # type: ignore[no-untyped-def]
+        handle = await step()
+        try:
+            async for events in stream.take_events(batch, within=within):
+                records = [decode_record(e.message.topic, e.message.partition, e.message.offset, e.message.key,
+                                         e.message.value) for e in events]
+                await handle.handle(as_batch(records))
+        finally:
+            if on_stop is not None:
+                await on_stop()
+
+    follow.__name__ = name
+    follow.__qualname__ = name
+    app.agent(source, concurrency=1, name=name)(follow)
+
+
+def as_batch(items: Sequence[Consumed | Undecodable]) -> Batch:
+    batch = Batch()
+    for item in items:
+        (batch.events if isinstance(item, Consumed) else batch.invalid).append(item)
+    return batch
+
+
+async def align_group(bootstrap_servers: str, group_id: str, positions: Mapping[Position, int]) -> None:
+    """Commits the database's positions for `group_id` where the group's own offsets are behind.
+    Best effort: if the group is busy (another worker runs), records read again are skipped as
+    already applied anyway."""
+    if not positions:
+        return
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group_id, enable_auto_commit=False)
+    try:
+        await consumer.start()
+        partitions = [TopicPartition(topic, partition) for topic, partition in positions]
+        consumer.assign(partitions)
+        ahead = {}
+        for tp in partitions:
+            committed = await consumer.committed(tp)
+            if committed is None or committed < positions[(tp.topic, tp.partition)]:
+                ahead[tp] = positions[(tp.topic, tp.partition)]
+        if ahead:
+            await consumer.commit(ahead)
+    except KafkaError as exc:
+        log.warning("could not move the offsets of %s up to the stored positions (%r); "
+                    "the agent will skip what it reads again", group_id, exc)
+    finally:
+        await consumer.stop()

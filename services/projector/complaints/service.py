@@ -17,7 +17,7 @@ from services.projector.complaints import metrics, store, timers
 from services.projector.complaints.detector import DetectorConfig
 from services.projector.complaints.policy import SlaRules
 from services.projector.complaints.processor import ComplaintProcessor
-from shared.kafka.consumer import BatchReader
+from shared.kafka.follower import follow_in_bulk
 from shared.kafka.errors import classify
 
 log = logging.getLogger(__name__)
@@ -63,11 +63,8 @@ class ComplaintService:
         while True:
             try:
                 start = await self.processor.start_offsets()
-                async with BatchReader(self._bootstrap, self.processor.topics(), start_offsets=start,
-                                       client_id="touchpoint-complaints", group_id=self.group_id) as reader:
-                    async for batch in reader.batches(until_end=False):
-                        await self.processor.step.handle(batch)
-                        await reader.report_positions(batch.next_offsets())
+                await follow_in_bulk(self._bootstrap, self.processor.topics(), self.processor.step, start,
+                                     until_end=False, client_id="touchpoint-complaints", group_id=self.group_id)
             except Exception as exc:
                 failure = classify(exc)
                 if not failure.transient:
