@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from events.codec import InvalidEvent, decode
 from events.envelope import Event
 from services.notifier.durations import parse_duration
 from services.notifier.metrics import NOTIFICATIONS_HELD, NOTIFICATIONS_PLANNED
@@ -23,13 +22,15 @@ from services.notifier.triggers import Trigger, detect_triggers
 from shared.config import Calendar, RoutingRule
 from shared.config import Notifier as NotifierConfig
 from shared.db.tracking import mark_applied, unapplied
-from shared.kafka.deadletter import DeadLetter, RawProducer, send_to_deadletter
+from shared.kafka.consumer import Batch, Consumed, decode_record
+from shared.kafka.deadletter import RawProducer
+from shared.kafka.follower import Backoff, LogStep
 from shared.logging import correlation_scope
-from shared.metrics import DEAD_LETTERS
 
 log = logging.getLogger(__name__)
 
 TRACKING_NAME = "notifier"
+SERVICE = "notifier"
 
 
 def _now() -> datetime:
@@ -85,8 +86,21 @@ class EventHandler:
         return new
 
 
+def step_for(handler: EventHandler, deadletters: RawProducer, topic_prefix: str, backoff: Backoff = Backoff()) -> LogStep:
+    """The shared consumer step around the handler: a record that is no event, or an event the
+    database refuses for good, goes to `deadletter.notifier` and is skipped; a transient failure
+    is retried with backoff until it goes away."""
+
+    async def write(consumed: Sequence[Consumed], _offsets: object) -> None:
+        for item in consumed:  # positions: the handler's tracking rows, Faust's commits
+            with correlation_scope(item.event.correlation_id):
+                await handler.handle(item.event)
+
+    return LogStep(SERVICE, write, deadletters, topic_prefix, backoff)
+
+
 async def handle_record(
-    handler: EventHandler,
+    handler: EventHandler | LogStep,
     deadletters: RawProducer,
     topic_prefix: str,
     value: bytes | None,
@@ -95,25 +109,7 @@ async def handle_record(
     partition: int,
     offset: int,
 ) -> None:
-    """Decodes a Kafka record and applies it; a record that is no event goes to the dead letter
-    topic (after Kafka acknowledged it) and is skipped."""
-    try:
-        if value is None:
-            raise InvalidEvent("empty record value")
-        event = decode(value)
-    except InvalidEvent as exc:
-        letter = DeadLetter(
-            service="notifier",
-            reason=str(exc),
-            original=value or b"",
-            source_topic=topic,
-            source_partition=partition,
-            source_offset=offset,
-            key=key,
-        )
-        await send_to_deadletter(deadletters, topic_prefix, letter)
-        DEAD_LETTERS.labels("notifier", "invalid_event").inc()
-        log.warning("%s[%d]@%d is not an event, dead-lettered: %s", topic, partition, offset, exc)
-        return
-    with correlation_scope(event.correlation_id):
-        await handler.handle(event)
+    """Decodes a Kafka record and applies it through the notifier's step."""
+    step = handler if isinstance(handler, LogStep) else step_for(handler, deadletters, topic_prefix)
+    item = decode_record(topic, partition, offset, key, value)
+    await step.handle(Batch(events=[item]) if isinstance(item, Consumed) else Batch(invalid=[item]))

@@ -1,8 +1,10 @@
 """`touchpoint notifier`: a faust-streaming worker that turns SLA warnings and breaches and the
 other configured triggers into notifications, and delivers them exactly once in effect.
 
-The agent only hands each record to `EventHandler` (state, triggers, routing and the owed
-notifications in one transaction with its tracking row); a task runs the `Dispatcher`, which
+The agent (the shared follower's `batch_agent`) hands batches to the notifier's `LogStep`,
+which dead-letters what cannot be decoded or stored and passes each event to `EventHandler`
+(state, triggers, routing and the owed notifications in one transaction with its tracking
+row); a task runs the `Dispatcher`, which
 delivers due notifications and writes `escalation.notified` / `escalation.failed` back to
 Kafka. Faust commits offsets after the agent moved on; a record seen again after a crash is
 recognised by its tracking row. See `dispatcher.py` for the one narrow window that remains
@@ -12,17 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from functools import partial
 
 import faust
 import mode
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from events.topics import Topic, topic_name
 from services.notifier.runtime import NotifierRuntime, check_settings
 from shared.config import ConfigError, Settings
 from shared.db.migrate import upgrade_async
-from shared.kafka.errors import TransientError
+from shared.kafka.errors import classify
+from shared.kafka.follower import LogStep, batch_agent
 from shared.kafka.topics import ensure_for
 from shared.logging import configure_logging
 from shared.status_http import serve_status
@@ -30,8 +31,9 @@ from shared.kafka.security import faust_credentials
 
 log = logging.getLogger(__name__)
 
+BATCH = 100
+WITHIN_SECONDS = 0.05
 CONSUMED_TOPICS = (Topic.COMPLAINTS, Topic.CUSTOMERS, Topic.SHIPMENTS, Topic.CALLS, Topic.EMAIL, Topic.WEBFORMS)
-RETRIABLE = (TransientError, OperationalError, DBAPIError, OSError)
 
 
 def broker_urls(bootstrap_servers: str) -> str:
@@ -60,14 +62,11 @@ def build_app(settings: Settings, runtime: NotifierRuntime) -> faust.App:
     names = [topic_name(settings.topic_prefix, topic) for topic in CONSUMED_TOPICS]
     source = app.topic(*names, value_serializer="raw", key_serializer="raw")
 
-    @app.agent(source)
-    async def notify(stream):  # type: ignore[no-untyped-def]
-        async for record in stream.events():
-            message = record.message
-            step = partial(
-                runtime.handle_record, record.value, message.key, message.topic, message.partition, message.offset
-            )
-            await _with_retries(step, f"{message.topic}[{message.partition}]@{message.offset}")
+    async def step() -> LogStep:
+        await runtime.start()
+        return runtime.step
+
+    batch_agent(app, source, step, BATCH, WITHIN_SECONDS, name="notify")
 
     @app.service
     class Dispatching(mode.Service):
@@ -83,24 +82,13 @@ def build_app(settings: Settings, runtime: NotifierRuntime) -> faust.App:
             while not self.should_stop:
                 try:
                     await runtime.dispatcher.run_forever()
-                except RETRIABLE as exc:
-                    log.warning("dispatching paused, retrying in 2s: %r", exc)
+                except Exception as exc:
+                    failure = classify(exc)
+                    (log.warning if failure.transient else log.error)("dispatching paused, retrying in 2s: %s",
+                                                                       failure.reason)
                     await self.sleep(2.0)
 
     return app
-
-
-async def _with_retries(step, what: str) -> None:  # type: ignore[no-untyped-def]
-    delay = 0.5
-    while True:
-        try:
-            await step()
-            return
-        except RETRIABLE as exc:
-            # transient: the record is not acknowledged until it was applied
-            log.warning("applying %s failed, retrying in %.1fs: %r", what, delay, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
 
 
 async def prepare(settings: Settings) -> None:

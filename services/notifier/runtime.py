@@ -17,7 +17,7 @@ from services.notifier.delivery import (
 )
 from services.notifier.dispatcher import Dispatcher, no_pause
 from services.notifier.durations import parse_duration
-from services.notifier.handler import EventHandler, handle_record
+from services.notifier.handler import EventHandler, handle_record, step_for
 from services.notifier.routing import check_rules
 from shared.config import ConfigError, Settings
 from shared.db.engine import make_engine
@@ -92,6 +92,7 @@ class NotifierRuntime:
                 default_timezone=file.sla.timezone,
                 on_planned=self.dispatcher.wake.set,
             )
+            self.step = step_for(self.handler, self.publisher, s.topic_prefix)
             self._started = True
 
     async def stop(self) -> None:
@@ -106,6 +107,4 @@ class NotifierRuntime:
         self, value: bytes | None, key: bytes | None, topic: str, partition: int, offset: int
     ) -> None:
         await self.start()
-        await handle_record(
-            self.handler, self.publisher, self.settings.topic_prefix, value, key, topic, partition, offset
-        )
+        await handle_record(self.step, self.publisher, self.settings.topic_prefix, value, key, topic, partition, offset)

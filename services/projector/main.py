@@ -2,30 +2,29 @@
 
 Start-up: migrations, topics, then a bulk catch-up from the offsets stored with the read model
 (aiokafka directly, fast), then the group's committed offsets are moved up to those positions
-so the agent does not re-read what is applied. The agent stays thin: records → decode →
-`BatchProjector.handle` (pure apply + one transaction with tracking). Offsets are committed to
-Kafka by Faust only after a batch is written; anything redelivered is skipped as applied."""
+so the agent does not re-read what is applied. All of it is the shared follower
+(`shared/kafka/follower.py`): records → decode → the projector's `LogStep` (dead letters,
+retries) → the timeline writer (pure apply + one transaction with tracking and positions).
+Offsets are committed to Kafka by Faust only after a batch is written; anything redelivered
+is skipped as applied."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import faust
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
 
 from services.projector.catchup import catch_up, interaction_topics
-from services.projector.consume import BatchProjector, as_batch
+from services.projector.consume import BatchProjector
 from services.projector.timeline.projection import PROJECTION
 from services.projector.timeline.writer import TimelineWriter
 from shared.config import Settings
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
 from shared.db.tracking import load_offsets
-from shared.kafka.consumer import decode_record
+from shared.kafka.follower import LogStep, align_group, batch_agent
 from shared.kafka.publisher import KafkaPublisher
 from shared.kafka.topics import ensure_for
 from shared.kafka.security import client_options, faust_credentials
@@ -84,16 +83,10 @@ def build_app(settings: Settings, runtime: Runtime) -> faust.App:
     source = app.topic(*interaction_topics(settings), value_type=bytes, key_type=bytes,
                        value_serializer="raw", key_serializer="raw")
 
-    @app.agent(source, concurrency=1)
-    async def project(stream):  # type: ignore[no-untyped-def]
-        projector = await runtime.start()
-        try:
-            async for events in stream.take_events(BATCH, within=WITHIN_SECONDS):
-                records = [decode_record(e.message.topic, e.message.partition, e.message.offset, e.message.key,
-                                         e.message.value) for e in events]
-                await projector.handle(as_batch(records))
-        finally:
-            await runtime.close()
+    async def step() -> LogStep:
+        return (await runtime.start()).step
+
+    batch_agent(app, source, step, BATCH, WITHIN_SECONDS, name="project", on_stop=runtime.close)
 
     return app
 
@@ -110,33 +103,7 @@ async def prepare(settings: Settings) -> None:
         reached = await catch_up(settings, projector, stored)
     finally:
         await runtime.close()
-    await seed_group_offsets(settings, reached)
-
-
-async def seed_group_offsets(settings: Settings, positions: Mapping[Position, int]) -> None:
-    """Commits the tracked positions for the Faust group where its own offsets are behind.
-    Best effort: if the group is busy (another worker runs), redelivered records are skipped
-    as already applied anyway."""
-    if not positions:
-        return
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=group_id(settings),
-                                enable_auto_commit=False, **client_options(settings))
-    try:
-        await consumer.start()
-        partitions = [TopicPartition(topic, partition) for topic, partition in positions]
-        consumer.assign(partitions)
-        ahead = {}
-        for tp in partitions:
-            committed = await consumer.committed(tp)
-            if committed is None or committed < positions[(tp.topic, tp.partition)]:
-                ahead[tp] = positions[(tp.topic, tp.partition)]
-        if ahead:
-            await consumer.commit(ahead)
-    except KafkaError as exc:
-        log.warning("could not move the group's offsets up to the tracked positions (%r); "
-                    "the agent will skip what it re-reads", exc)
-    finally:
-        await consumer.stop()
+    await align_group(settings.bootstrap_servers, group_id(settings), reached, client_options(settings))
 
 
 def run(settings: Settings) -> None:

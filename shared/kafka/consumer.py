@@ -31,6 +31,8 @@ class Consumed:
     topic: str
     partition: int
     offset: int
+    raw: bytes | None = field(default=None, repr=False)  # the bytes as read, for a dead letter
+    key: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,12 @@ def decode_record(topic: str, partition: int, offset: int, key: bytes | None, va
     try:
         if value is None:
             raise InvalidEvent("empty record value")
-        return Consumed(decode(value), topic, partition, offset)
+        return Consumed(decode(value), topic, partition, offset, value, key)
     except InvalidEvent as exc:
         return Undecodable(str(exc), value or b"", key, topic, partition, offset)
+    except (ValueError, TypeError, RecursionError) as exc:  # whatever else the bytes provoke
+        return Undecodable(f"cannot be decoded: {type(exc).__name__}: {exc}"[:2000], value or b"", key, topic,
+                           partition, offset)
 
 
 async def stop_consumer(consumer: AIOKafkaConsumer) -> None:

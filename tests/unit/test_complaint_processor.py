@@ -104,7 +104,7 @@ async def test_nothing_is_committed_when_kafka_does_not_acknowledge(parts):
 async def test_undecodable_records_go_to_the_dead_letter_topic(parts):
     _, publisher, _, processor = parts
     bad = Batch(invalid=[Undecodable("not JSON", b"{oops", b"k", topic_name(PREFIX, Topic.EMAIL), 0, 7)])
-    await processor.handle(bad)
+    await processor.step.handle(bad)
     [(topic, value, _, headers)] = publisher.raw
     assert (topic, value) == ("touchpoint.deadletter.complaints", b"{oops")
     assert ("dlq.reason", b"not JSON") in headers

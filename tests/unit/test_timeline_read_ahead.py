@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from services.projector.catchup import read_ahead
+from shared.kafka.follower import read_ahead
 from shared.kafka.consumer import Batch, Undecodable
 from shared.kafka.errors import KafkaUnavailable
 

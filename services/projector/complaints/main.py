@@ -15,6 +15,7 @@ from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
 from shared.kafka.publisher import KafkaPublisher
 from shared.kafka.security import client_options
+from shared.kafka.topics import ensure_for
 from shared.logging import configure_logging
 from shared.status_http import serve_status
 
@@ -32,6 +33,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     rules = rules_from_settings(settings)  # a bad policy stops the start with a ConfigError
     stop = stop or _stop_on_signals()
     await upgrade_async(settings.db_url)
+    await ensure_for(settings)  # every topic it reads, and its dead-letter topic, exist
     engine = make_engine(settings.db_url)
     publisher = KafkaPublisher.for_settings(settings, client_id="touchpoint-complaints")
     service = ComplaintService(settings.bootstrap_servers, settings.topic_prefix, engine, publisher, rules,

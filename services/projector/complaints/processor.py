@@ -13,7 +13,7 @@ already applied. Positions of the two sides are kept under separate tracking nam
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -25,8 +25,8 @@ from services.projector.complaints.detector import DetectorConfig, detect
 from services.projector.complaints.policy import SlaRules
 from services.projector.complaints.segments import apply_customer_event, segment_for
 from shared.db.tracking import load_offsets, mark_applied, store_offsets, unapplied
-from shared.kafka.consumer import Batch
-from shared.kafka.deadletter import DeadLetter, send_to_deadletter
+from shared.kafka.consumer import Batch, Consumed
+from shared.kafka.follower import Backoff, LogStep
 from shared.logging import correlation_scope
 
 PROJECTION = "complaints"  # the read model fed from the complaints topic
@@ -49,10 +49,12 @@ def complaints_topic(prefix: str) -> str:
 class ComplaintProcessor:
     def __init__(
         self, engine: AsyncEngine, publisher, topic_prefix: str, rules: SlaRules, detector: DetectorConfig,  # type: ignore[no-untyped-def]
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        now: Callable[[], datetime] = lambda: datetime.now(UTC), backoff: Backoff = Backoff(),
     ) -> None:
         self._engine, self._publisher, self._prefix = engine, publisher, topic_prefix
         self._rules, self._detector, self._now = rules, detector, now
+        # dead-letters what cannot be decoded or stored, retries what is transient
+        self.step = LogStep(SERVICE, self.write, publisher, topic_prefix, backoff)
 
     def topics(self) -> list[str]:
         return [*interaction_topics(self._prefix), complaints_topic(self._prefix)]
@@ -62,17 +64,17 @@ class ComplaintProcessor:
             return {**await load_offsets(conn, DETECTOR), **await load_offsets(conn, PROJECTION)}
 
     async def handle(self, batch: Batch) -> list[Event]:
-        """Applies one batch; returns the complaint events it derived and published."""
-        for item in batch.invalid:
-            await send_to_deadletter(self._publisher, self._prefix, DeadLetter(
-                service=SERVICE, reason=item.reason, original=item.value, source_topic=item.topic,
-                source_partition=item.partition, source_offset=item.offset, key=item.key,
-            ))
+        """Writes one batch of decoded events (see `write`); returns the complaint events it derived."""
+        return await self.write(batch.events, batch.next_offsets())
+
+    async def write(self, consumed: Sequence[Consumed], offsets: Mapping[tuple[str, int], int]) -> list[Event]:
+        """The one writer: applies the events and stores `offsets` in one transaction; returns
+        the complaint events it derived and published. Raises on any failure (the caller's
+        `LogStep` retries or dead-letters)."""
         complaints = complaints_topic(self._prefix)
-        offsets = batch.next_offsets()
         async with self._engine.begin() as conn:
-            derived = await self._detect(conn, [c.event for c in batch.events if c.topic != complaints])
-            await self._project(conn, [c.event for c in batch.events if c.topic == complaints])
+            derived = await self._detect(conn, [c.event for c in consumed if c.topic != complaints])
+            await self._project(conn, [c.event for c in consumed if c.topic == complaints])
             await store_offsets(conn, DETECTOR, {p: o for p, o in offsets.items() if p[0] != complaints})
             await store_offsets(conn, PROJECTION, {p: o for p, o in offsets.items() if p[0] == complaints})
             if derived:

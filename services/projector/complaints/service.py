@@ -12,17 +12,15 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.projector.complaints import metrics, store, timers
 from services.projector.complaints.detector import DetectorConfig
 from services.projector.complaints.policy import SlaRules
 from services.projector.complaints.processor import ComplaintProcessor
-from shared.kafka.consumer import BatchReader
-from shared.kafka.errors import KafkaUnavailable
+from shared.kafka.follower import follow_in_bulk
+from shared.kafka.errors import classify
 
-TRANSIENT = (KafkaUnavailable, OperationalError, DBAPIError, OSError)
 log = logging.getLogger(__name__)
 
 
@@ -62,21 +60,20 @@ class ComplaintService:
             task.result()
 
     async def _process_forever(self) -> None:
+        """Reads from the positions stored in the database; each batch goes through the
+        processor's `LogStep` (dead letters, retries). Only a broken connection to Kafka ends
+        the reader, which then starts again from the stored positions."""
         while True:
             try:
                 start = await self.processor.start_offsets()
-                async with BatchReader(self._bootstrap, self.processor.topics(), start_offsets=start,
-                                       client_id="touchpoint-complaints", group_id=self.group_id,
-                                       client_options=self._client_options) as reader:
-                    async for batch in reader.batches(until_end=False):
-                        await self.processor.handle(batch)
-                        await reader.report_positions(batch.next_offsets())
-            except IntegrityError:
-                # another worker applied the same events first: resume from its positions
-                log.info("complaints processor: events applied by another worker; re-reading positions")
-                await asyncio.sleep(self._retry / 4)
-            except TRANSIENT as exc:
-                log.warning("complaints processor: %s; retrying in %.0fs", exc, self._retry)
+                await follow_in_bulk(self._bootstrap, self.processor.topics(), self.processor.step, start,
+                                     until_end=False, client_id="touchpoint-complaints", group_id=self.group_id,
+                                     client_options=self._client_options)
+            except Exception as exc:
+                failure = classify(exc)
+                if not failure.transient:
+                    raise
+                log.warning("complaints processor: %s; retrying in %.0fs", failure.reason, self._retry)
                 await asyncio.sleep(self._retry)
 
     async def _timers_forever(self) -> None:
@@ -85,8 +82,11 @@ class ComplaintService:
                 await timers.fire_due(self._engine, self._publisher, self._rules, self._now)
                 async with self._engine.connect() as conn:
                     metrics.set_open_counts(await store.open_counts(conn))
-            except TRANSIENT as exc:
-                log.warning("SLA timers: %s; retrying in %.0fs", exc, self._retry)
+            except Exception as exc:
+                failure = classify(exc)
+                # a timer has no record to dead-letter: log loudly and try again next round
+                (log.warning if failure.transient else log.error)("SLA timers: %s; retrying in %.0fs",
+                                                                   failure.reason, self._retry)
                 await asyncio.sleep(self._retry)
                 continue
             await asyncio.sleep(self._interval)

@@ -1,0 +1,254 @@
+"""Following the log: the one way every view consumes its topics.
+
+- `LogStep` is what happens to a batch of records (below);
+- `follow_in_bulk` reads partitions in bulk with aiokafka from positions kept in the database
+  (catch-up, rebuild, and the sla processor's loop) and runs each batch through a step;
+- `batch_agent` is the live Faust agent: group membership from Faust, batches through a step;
+- `align_group` moves a Faust group's committed offsets up to the positions the database
+  holds, so the live agent starts where the last committed batch ended.
+
+The step:
+
+`LogStep.handle(batch)`:
+- dead-letters the records that cannot be decoded (original bytes, reason, source position);
+- hands the decoded events with the batch's next positions to the service's one writer, which
+  commits its effects and the positions in one transaction;
+- when the writer fails for a reason that will not go away (see `errors.classify`), splits the
+  batch in halves until the poison event is alone, dead-letters it and commits everything else,
+  so one event never stalls a view;
+- retries a transient failure (broker or database unavailable, serialisation failure) with a
+  capped exponential backoff, logging the cause on each attempt, and never skips the event.
+
+The live Faust agents, the bulk catch-up and the rebuild all call this step, so there is one
+error classification and one dead-letter path for every view."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from events.codec import encode
+from shared.kafka.consumer import Batch, BatchReader, Consumed, Undecodable, decode_record
+from shared.kafka.deadletter import DeadLetter, RawProducer, send_to_deadletter
+from shared.kafka.errors import classify
+from shared.metrics import DEAD_LETTERS
+
+Position = tuple[str, int]
+log = logging.getLogger("touchpoint.follower")
+
+
+class Writer(Protocol):
+    def __call__(self, events: Sequence[Consumed], next_offsets: Mapping[Position, int]) -> Awaitable[Any]:
+        """Commits the effects of `events` and `next_offsets` in one transaction, or raises."""
+
+
+@dataclass(frozen=True)
+class Backoff:
+    first: float = 0.2
+    cap: float = 30.0
+
+    def delays(self):  # type: ignore[no-untyped-def]
+        delay = self.first
+        while True:
+            yield delay
+            delay = min(delay * 2, self.cap)
+
+
+def positions_of(items: Sequence[Consumed | Undecodable]) -> dict[Position, int]:
+    found: dict[Position, int] = {}
+    for item in items:
+        key = (item.topic, item.partition)
+        found[key] = max(found.get(key, 0), item.offset + 1)
+    return found
+
+
+class LogStep:
+    def __init__(
+        self, service: str, write: Writer, deadletters: RawProducer, topic_prefix: str,
+        backoff: Backoff = Backoff(), sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.service, self._write, self._deadletters, self._prefix = service, write, deadletters, topic_prefix
+        self._backoff, self._sleep = backoff, sleep
+        self.dead_lettered = 0
+
+    async def handle(self, batch: Batch) -> None:
+        for record in batch.invalid:
+            await self._dead_letter(record, record.value, record.key, record.reason, "undecodable")
+        await self._write_isolating(batch.events, batch.next_offsets())
+
+    async def _write_isolating(self, events: Sequence[Consumed], offsets: Mapping[Position, int]) -> None:
+        """Writes `events` with `offsets`; on a permanent failure, writes each half on its own
+        (positions of a half stay below those of the next), down to the single poison event."""
+        failure = await self._retrying(events, offsets)
+        if failure is None:
+            return
+        if len(events) > 1:
+            half = len(events) // 2
+            first, second = events[:half], events[half:]
+            await self._write_isolating(first, positions_of(first))
+            await self._write_isolating(second, offsets)  # the last part carries the batch's positions
+            return
+        if events:
+            [poison] = events
+            original = poison.raw if poison.raw is not None else encode(poison.event)
+            await self._dead_letter(poison, original, poison.key, failure, "unappliable")
+        # the positions past the poison event (and past undecodable records) still move on
+        if await self._retrying([], offsets) is not None:
+            raise RuntimeError(f"{self.service}: storing positions alone failed permanently")
+
+    async def _retrying(self, events: Sequence[Consumed], offsets: Mapping[Position, int]) -> str | None:
+        """None once written; the reason when the failure is permanent. Transient ones are retried."""
+        for delay in self._backoff.delays():
+            try:
+                await self._write(events, offsets)
+                return None
+            except Exception as exc:
+                failure = classify(exc)
+                if not failure.transient:
+                    if len(events) == 1:
+                        log.warning("%s: %s[%d]@%d refused: %s", self.service, events[0].topic, events[0].partition,
+                                    events[0].offset, failure.reason)
+                    return failure.reason
+                log.warning("%s: writing %d events failed for a transient cause, retrying in %.1fs: %s",
+                            self.service, len(events), delay, failure.reason)
+                await self._sleep(delay)
+        return None  # unreachable: delays() never ends
+
+    async def _dead_letter(self, item: Consumed | Undecodable, value: bytes, key: bytes | None, reason: str,
+                           kind: str) -> None:
+        letter = DeadLetter(service=self.service, reason=reason, original=value, key=key, source_topic=item.topic,
+                            source_partition=item.partition, source_offset=item.offset)
+        for delay in self._backoff.delays():
+            try:
+                await send_to_deadletter(self._deadletters, self._prefix, letter)
+                break
+            except Exception as exc:
+                failure = classify(exc)
+                if not failure.transient:
+                    raise
+                log.warning("%s: dead-lettering %s[%d]@%d failed, retrying in %.1fs: %s", self.service, item.topic,
+                            item.partition, item.offset, delay, failure.reason)
+                await self._sleep(delay)
+        self.dead_lettered += 1
+        DEAD_LETTERS.labels(self.service, kind).inc()
+        log.warning("%s: dead-lettered %s[%d]@%d: %s", self.service, item.topic, item.partition, item.offset, reason)
+
+
+# ---- reading in bulk (catch-up, rebuild, the sla processor) ---------------------------------
+
+Progress = Callable[[int, int], None]  # (records done in this batch, records remaining at start)
+
+
+async def follow_in_bulk(
+    bootstrap_servers: str, topics: list[str], step: LogStep, start: Mapping[Position, int], *,
+    until_end: bool = True, client_id: str = "touchpoint-reader", group_id: str | None = None,
+    max_records: int = 5000, progress: Progress | None = None, client_options: Mapping[str, Any] | None = None,
+) -> dict[Position, int]:
+    """Runs every record from `start` through `step`: up to the end offsets seen now
+    (`until_end`), or for ever. With `group_id`, the positions reached are mirrored to Kafka
+    for lag reporting. Returns the positions reached."""
+    reached = dict(start)
+    async with BatchReader(bootstrap_servers, topics, start_offsets=start, max_records=max_records,
+                           client_id=client_id, group_id=group_id, client_options=client_options) as reader:
+        if progress:
+            progress(0, await reader.remaining())
+        async for batch in read_ahead(reader.batches(until_end=until_end)):
+            await step.handle(batch)
+            positions = batch.next_offsets()
+            reached.update(positions)
+            await reader.report_positions(positions)
+            if progress:
+                progress(len(batch), 0)
+    return reached
+
+
+async def read_ahead(batches: AsyncIterator[Batch], depth: int = 2) -> AsyncIterator[Batch]:
+    """Fetches and decodes the next batches while the current one is written."""
+    queue: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=depth)
+
+    async def fill() -> None:
+        try:
+            async for batch in batches:
+                await queue.put(batch)
+        except asyncio.CancelledError:
+            raise  # the consumer went away; nobody waits for the end marker
+        except BaseException:
+            await queue.put(None)
+            raise
+        await queue.put(None)
+
+    task = asyncio.create_task(fill())
+    try:
+        while (batch := await queue.get()) is not None:
+            yield batch
+        await task  # re-raises a failure of the reader
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+# ---- the live path: a Faust agent ------------------------------------------------------------
+
+
+def batch_agent(app, source, step: Callable[[], Awaitable[LogStep]], batch: int, within: float,  # type: ignore[no-untyped-def]
+                name: str, on_stop: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Registers a Faust agent on `source` that hands batches of raw records to the step
+    (`step()` builds or returns it once the worker runs). Faust commits a record's offset only
+    after the agent moved past it, so a crash replays at most the batch being written, which
+    the writers recognise as applied."""
+
+    async def follow(stream):  # type: ignore[no-untyped-def]
+        handle = await step()
+        try:
+            async for events in stream.take_events(batch, within=within):
+                records = [decode_record(e.message.topic, e.message.partition, e.message.offset, e.message.key,
+                                         e.message.value) for e in events]
+                await handle.handle(as_batch(records))
+        finally:
+            if on_stop is not None:
+                await on_stop()
+
+    follow.__name__ = name
+    follow.__qualname__ = name
+    app.agent(source, concurrency=1, name=name)(follow)
+
+
+def as_batch(items: Sequence[Consumed | Undecodable]) -> Batch:
+    batch = Batch()
+    for item in items:
+        (batch.events if isinstance(item, Consumed) else batch.invalid).append(item)
+    return batch
+
+
+async def align_group(bootstrap_servers: str, group_id: str, positions: Mapping[Position, int],
+                      client_options: Mapping[str, Any] | None = None) -> None:
+    """Commits the database's positions for `group_id` where the group's own offsets are behind.
+    Best effort: if the group is busy (another worker runs), records read again are skipped as
+    already applied anyway."""
+    if not positions:
+        return
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group_id, enable_auto_commit=False,
+                                **(client_options or {}))
+    try:
+        await consumer.start()
+        partitions = [TopicPartition(topic, partition) for topic, partition in positions]
+        consumer.assign(partitions)
+        ahead = {}
+        for tp in partitions:
+            committed = await consumer.committed(tp)
+            if committed is None or committed < positions[(tp.topic, tp.partition)]:
+                ahead[tp] = positions[(tp.topic, tp.partition)]
+        if ahead:
+            await consumer.commit(ahead)
+    except KafkaError as exc:
+        log.warning("could not move the offsets of %s up to the stored positions (%r); "
+                    "the agent will skip what it reads again", group_id, exc)
+    finally:
+        await consumer.stop()
