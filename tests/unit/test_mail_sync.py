@@ -240,16 +240,16 @@ async def test_a_configured_historic_boundary_wins_over_the_first_sync():
 
 
 async def test_a_mail_no_event_can_describe_goes_to_the_dead_letter_topic_and_the_sync_moves_on(monkeypatch):
-    from services.ingest.imap import sync as sync_module
+    from services.ingest.imap import parsing as parsing_module
 
-    real_parse = sync_module.parse_message
+    real_parse = parsing_module.parse_message
 
     def parse_or_fail(raw, **kwargs):
         if b"<m2@" in raw:
             raise ValueError("payload.subject: invalid")
         return real_parse(raw, **kwargs)
 
-    monkeypatch.setattr(sync_module, "parse_message", parse_or_fail)
+    monkeypatch.setattr(parsing_module, "parse_message", parse_or_fail)
     inbox = FakeFolder()
     for n in range(1, 4):
         inbox.append(mail(n))

@@ -2,22 +2,29 @@
 after Kafka acknowledged, advance the checkpoint. Everything it touches is a port, so the
 logic is tested with fakes; the watcher runs it against a real IMAP connection.
 
+A backlog goes in batches, one at a time through parse, publish and checkpoint, while the next
+batch is already being fetched: the IMAP connection has its own thread and parsing happens off
+the event loop (see parsing.py), so fetching, parsing and Kafka's acknowledgements overlap.
+A batch's events are published together and acknowledged together, and only then is its
+checkpoint written; a batch whose publish fails leaves the checkpoint where it was.
+
 UIDVALIDITY changed: the folder is read again from UID 1; mails whose event id was already
 published are recognised in the checkpoint store and not published again."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Literal, Protocol
 
 from events.email import EmailReceived, EmailSent
 from services.ingest.imap import metrics
 from services.ingest.imap.checkpoints import Checkpoint, CheckpointStore, PublishedMail
-from services.ingest.imap.parse import parse_message
+from services.ingest.imap.parsing import FetchedMail, MailParser, ParseFailure, ParseJob, ThreadParser
 from shared.blobs import BlobSink
 from shared.kafka.deadletter import DeadLetter, RawProducer, send_to_deadletter
 from shared.kafka.publisher import Publisher
@@ -34,13 +41,6 @@ DEADLETTER_MAX_BYTES = 900_000
 class FolderStatus:
     uidvalidity: int
     exists: int
-
-
-@dataclass(frozen=True)
-class FetchedMail:
-    uid: int
-    raw: bytes
-    internaldate: datetime
 
 
 class FolderSource(Protocol):
@@ -77,6 +77,11 @@ class FolderSync:
     import_since: date | None = None
     historic_before: datetime | None = None
     progress: Progress | None = None
+    parser: MailParser | None = field(default=None, repr=False)  # default: a thread with `blobs`
+
+    def __post_init__(self) -> None:
+        if self.parser is None:
+            self.parser = ThreadParser(self.blobs)
 
     async def run(self, source: FolderSource, stop: asyncio.Event | None = None) -> int:
         """Syncs the folder up to now (or until `stop`, between batches); returns how many new
@@ -86,14 +91,25 @@ class FolderSync:
         uids = [uid for uid in await source.uids_after(checkpoint.highest_uid, self.import_since) if uid > checkpoint.highest_uid]
         published = 0
         done = 0
-        for batch in await self._batches(source, uids):
-            if stop is not None and stop.is_set():
-                return published
-            checkpoint, count = await self._sync_batch(source, checkpoint, batch)
-            published += count
-            done += len(batch)
-            if self.progress is not None:
-                self.progress(self.folder, done, len(uids))
+        batches = await self._batches(source, uids)
+        next_fetch: asyncio.Future[list[FetchedMail]] | None = None
+        try:
+            for index, batch in enumerate(batches):
+                if stop is not None and stop.is_set():
+                    return published
+                mails = await (next_fetch or source.fetch(batch))
+                # the next batch travels from the server while this one is parsed and published
+                next_fetch = asyncio.ensure_future(source.fetch(batches[index + 1])) if index + 1 < len(batches) else None
+                checkpoint, count = await self._sync_batch(checkpoint, batch, mails)
+                published += count
+                done += len(batch)
+                if self.progress is not None:
+                    self.progress(self.folder, done, len(uids))
+        finally:
+            if next_fetch is not None:
+                next_fetch.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await next_fetch
         metrics.LAST_SYNC.labels(self.mailbox, self.folder).set(self.clock().timestamp())
         return published
 
@@ -132,13 +148,10 @@ class FolderSync:
                 batches.append(current)
         return batches
 
-    async def _sync_batch(self, source: FolderSource, checkpoint: Checkpoint, batch: list[int]) -> tuple[Checkpoint, int]:
-        mails = await source.fetch(batch)
+    async def _sync_batch(self, checkpoint: Checkpoint, batch: list[int], mails: list[FetchedMail]) -> tuple[Checkpoint, int]:
         metrics.MAILS_FETCHED.labels(self.mailbox, self.folder).inc(len(mails))
         metrics.BYTES_FETCHED.labels(self.mailbox, self.folder).inc(sum(len(m.raw) for m in mails))
-        # INTERNALDATE has whole seconds: mail from the second of the first sync counts as live
-        historic_before = self.historic_before or checkpoint.first_synced_at.replace(microsecond=0)
-        parsed = await asyncio.to_thread(self._parse_all, mails, checkpoint.uidvalidity, historic_before)
+        parsed = await self._parse(mails, checkpoint)
         events = [(uid, event) for uid, event in parsed if not isinstance(event, DeadLetter)]
         letters = [letter for _, letter in parsed if isinstance(letter, DeadLetter)]
         seen = await self.store.already_published(str(event.event_id) for _, event in events)
@@ -165,39 +178,27 @@ class FolderSync:
         metrics.MAILS_SKIPPED.labels(self.mailbox, self.folder).inc(len(events) - len(fresh))
         return advanced, len(fresh)
 
-    def _parse_all(
-        self, mails: list[FetchedMail], uidvalidity: int, historic_before: datetime
-    ) -> list[tuple[int, EmailReceived | EmailSent | DeadLetter]]:
-        with self.blobs.durable_batch():  # blobs are on disk before their events are published
-            return self._parse_each(mails, uidvalidity, historic_before)
-
-    def _parse_each(
-        self, mails: list[FetchedMail], uidvalidity: int, historic_before: datetime
-    ) -> list[tuple[int, EmailReceived | EmailSent | DeadLetter]]:
-        recorded_at = self.clock()
+    async def _parse(self, mails: list[FetchedMail], checkpoint: Checkpoint) -> list[tuple[int, EmailReceived | EmailSent | DeadLetter]]:
+        # INTERNALDATE has whole seconds: mail from the second of the first sync counts as live
+        historic_before = self.historic_before or checkpoint.first_synced_at.replace(microsecond=0)
+        job = ParseJob(self.mailbox, self.folder, self.direction, checkpoint.uidvalidity, historic_before, self.clock())
+        assert self.parser is not None
+        by_uid = {mail.uid: mail for mail in mails}
         results: list[tuple[int, EmailReceived | EmailSent | DeadLetter]] = []
-        for mail in mails:
-            try:
-                event = parse_message(
-                    mail.raw, mailbox=self.mailbox, folder=self.folder, uid=mail.uid, uidvalidity=uidvalidity,
-                    direction=self.direction, received_at=mail.internaldate, blobs=self.blobs,
-                    recorded_at=recorded_at, historic_before=historic_before,
-                )
-            except OSError:
-                raise  # blob store trouble is transient: the batch is retried, nothing is skipped
-            except Exception as exc:  # a mail no event can describe: kept as a dead letter
-                log.exception("mail %s/%s uid %s cannot become an event", self.mailbox, self.folder, mail.uid)
+        for uid, outcome in await self.parser.parse(mails, job):
+            if isinstance(outcome, ParseFailure):
+                log.error("mail %s/%s uid %s cannot become an event: %s\n%s", self.mailbox, self.folder, uid,
+                          outcome.reason, outcome.trace)
                 metrics.PARSE_ERRORS.labels(self.mailbox, "dead_letter").inc()
-                results.append((mail.uid, self._dead_letter(mail, uidvalidity, exc)))
+                results.append((uid, self._dead_letter(by_uid[uid], checkpoint.uidvalidity, outcome.reason)))
                 continue
-            if event.payload.parse_error:
+            if outcome.payload.parse_error:
                 metrics.PARSE_ERRORS.labels(self.mailbox, "parse_error").inc()
-            results.append((mail.uid, event))
+            results.append((uid, outcome))
         return results
 
-    def _dead_letter(self, mail: FetchedMail, uidvalidity: int, exc: Exception) -> DeadLetter:
+    def _dead_letter(self, mail: FetchedMail, uidvalidity: int, reason: str) -> DeadLetter:
         original = mail.raw
-        reason = f"{type(exc).__name__}: {exc}"
         if len(original) > DEADLETTER_MAX_BYTES:
             blob = self.blobs.put(original, "message/rfc822")
             original = f"raw message stored as blob sha256:{blob.sha256}".encode()
