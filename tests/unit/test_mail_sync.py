@@ -156,6 +156,81 @@ async def test_nothing_is_checkpointed_while_kafka_does_not_acknowledge():
     assert len(publisher.events) == 3
 
 
+@dataclass
+class FlakyPublisher(InMemoryPublisher):
+    """Acknowledges the first `good_batches` publish calls, then fails like a broker outage."""
+
+    good_batches: int = 1
+    calls: int = 0
+
+    async def publish(self, events):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        if self.calls > self.good_batches:
+            raise KafkaUnavailable("broker down")
+        await super().publish(events)
+
+
+async def test_a_batch_whose_publish_fails_leaves_the_checkpoint_after_the_last_acknowledged_batch():
+    inbox = FakeFolder()
+    for n in range(1, 451):  # three batches: 200, 200, 50
+        inbox.append(mail(n))
+    publisher, store = FlakyPublisher(good_batches=1), InMemoryCheckpointStore()
+    imap = FakeImap({"INBOX": inbox})
+    with pytest.raises(KafkaUnavailable):
+        await folder_sync(publisher, store).run(imap)
+    assert store.rows[("support", "INBOX")].highest_uid == 200
+    assert len(store.published_ids) == 200
+    assert [e.payload.position.uid for e in publisher.events] == list(range(1, 201))
+
+    publisher.good_batches = 99
+    await folder_sync(publisher, store).run(imap)
+    assert [e.payload.position.uid for e in publisher.events] == list(range(1, 451))  # no gap, no duplicate
+    assert store.rows[("support", "INBOX")].highest_uid == 450
+
+
+@dataclass
+class RecordingImap(FakeImap):
+    log: list[str] = field(default_factory=list)
+
+    async def fetch(self, uids: Sequence[int]) -> list[FetchedMail]:
+        self.log.append(f"fetch {min(uids)}-{max(uids)}")
+        await asyncio.sleep(0)
+        return await super().fetch(uids)
+
+
+@dataclass
+class RecordingPublisher(InMemoryPublisher):
+    log: list[str] = field(default_factory=list)
+
+    async def publish(self, events):  # type: ignore[no-untyped-def]
+        uids = [e.payload.position.uid for e in events]
+        self.log.append(f"publish {min(uids)}-{max(uids)}")
+        await super().publish(events)
+
+
+async def test_the_next_batch_is_fetched_while_the_current_one_is_parsed_and_published():
+    inbox = FakeFolder()
+    for n in range(1, 451):
+        inbox.append(mail(n))
+    log: list[str] = []
+    imap, publisher = RecordingImap({"INBOX": inbox}, log=log), RecordingPublisher(log=log)
+    await folder_sync(publisher, InMemoryCheckpointStore()).run(imap)
+    assert log == ["fetch 1-200", "fetch 201-400", "publish 1-200", "fetch 401-450", "publish 201-400",
+                   "publish 401-450"]
+
+
+async def test_a_stop_between_batches_leaves_no_fetch_running_and_the_checkpoint_at_the_last_batch():
+    inbox = FakeFolder()
+    for n in range(1, 451):
+        inbox.append(mail(n))
+    stop = asyncio.Event()
+    publisher, store = InMemoryPublisher(), InMemoryCheckpointStore()
+    sync = folder_sync(publisher, store, progress=lambda folder, done, total: stop.set())
+    assert await sync.run(FakeImap({"INBOX": inbox}), stop) == 200
+    assert store.rows[("support", "INBOX")].highest_uid == 200
+    assert [task for task in asyncio.all_tasks() if task is not asyncio.current_task()] == []
+
+
 async def test_a_crash_between_ack_and_checkpoint_resends_the_batch_with_the_same_ids():
     inbox = FakeFolder()
     for n in range(1, 4):
