@@ -208,15 +208,20 @@ class RecordingPublisher(InMemoryPublisher):
         await super().publish(events)
 
 
-async def test_the_next_batch_is_fetched_while_the_current_one_is_parsed_and_published():
+async def test_the_next_batches_are_fetched_and_parsed_while_one_is_published_in_uid_order():
     inbox = FakeFolder()
-    for n in range(1, 451):
+    for n in range(1, 651):  # four batches
         inbox.append(mail(n))
     log: list[str] = []
     imap, publisher = RecordingImap({"INBOX": inbox}, log=log), RecordingPublisher(log=log)
-    await folder_sync(publisher, InMemoryCheckpointStore()).run(imap)
-    assert log == ["fetch 1-200", "fetch 201-400", "publish 1-200", "fetch 401-450", "publish 201-400",
-                   "publish 401-450"]
+    store = InMemoryCheckpointStore()
+    assert await folder_sync(publisher, store).run(imap) == 650
+    assert [line for line in log if line.startswith("publish")] == [
+        "publish 1-200", "publish 201-400", "publish 401-600", "publish 601-650"]
+    assert log.index("fetch 201-400") < log.index("publish 1-200")
+    assert log.index("fetch 401-600") < log.index("publish 1-200")
+    assert log.index("fetch 601-650") < log.index("publish 201-400")
+    assert store.rows[("support", "INBOX")].highest_uid == 650
 
 
 async def test_a_stop_between_batches_leaves_no_fetch_running_and_the_checkpoint_at_the_last_batch():

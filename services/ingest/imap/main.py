@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from services.ingest.imap.checkpoints import CheckpointStore, SqlCheckpointStore
 from services.ingest.imap.connection import ImapConnection
+from services.ingest.imap.parsing import MailParser, ProcessPoolParser
 from services.ingest.imap.sync import EventSink, FolderSync, Progress as ProgressCallback
 from services.ingest.imap.watcher import FolderWatcher
 from shared.blobs import BlobSink, BlobStore
@@ -63,12 +64,17 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     except ConfigError:
         await publisher.stop()
         raise
+    # one pool of parser processes for all folders, writing blobs where the service does
+    parser = ProcessPoolParser(settings.attachments_path)
     with _progress_display() as progress:
-        watchers = build_watchers(settings, publisher, SqlCheckpointStore(engine), BlobStore(settings.attachments_path), progress)
+        watchers = build_watchers(settings, publisher, SqlCheckpointStore(engine), BlobStore(settings.attachments_path),
+                                  progress, parser=parser)
         log.info("watching %d folder(s) of %d mailbox(es)", len(watchers), len(settings.file.mailboxes))
         try:
+            await parser.start()
             await asyncio.gather(*(watcher.run(stop) for watcher in watchers))
         finally:
+            parser.close()
             await publisher.stop()
             await engine.dispose()
 
@@ -80,6 +86,7 @@ def build_watchers(
     blobs: BlobSink,
     progress: ProgressCallback | None = None,
     connect: Callable[[Mailbox], object] = ImapConnection,
+    parser: MailParser | None = None,
 ) -> list[FolderWatcher]:
     watchers = []
     for mailbox in settings.file.mailboxes:
@@ -89,7 +96,7 @@ def build_watchers(
                 mailbox=mailbox.name, folder=folder, direction=direction, sink=sink, store=store, blobs=blobs,
                 topic_prefix=settings.topic_prefix, clock=lambda: datetime.now(UTC), import_since=import_since,
                 historic_before=historic_before,
-                progress=None if progress is None else _labelled(progress, mailbox.name),
+                progress=None if progress is None else _labelled(progress, mailbox.name), parser=parser,
             )
             watchers.append(
                 FolderWatcher(sync, lambda box=mailbox: connect(box), mailbox.poll_interval, use_idle=mailbox.idle)  # type: ignore[misc]

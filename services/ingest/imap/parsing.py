@@ -84,9 +84,11 @@ def _parse_one(mail: FetchedMail, job: ParseJob, blobs: BlobSink) -> Parsed:
 class ThreadParser:
     def __init__(self, blobs: BlobSink) -> None:
         self.blobs = blobs
+        self._one_at_a_time = asyncio.Lock()  # a blob sink's durable batch is not shared by threads
 
     async def parse(self, mails: Sequence[FetchedMail], job: ParseJob) -> list[tuple[int, Parsed]]:
-        return await asyncio.to_thread(parse_fetched, mails, job, self.blobs)
+        async with self._one_at_a_time:
+            return await asyncio.to_thread(parse_fetched, mails, job, self.blobs)
 
     def close(self) -> None:
         return None

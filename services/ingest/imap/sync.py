@@ -2,11 +2,12 @@
 after Kafka acknowledged, advance the checkpoint. Everything it touches is a port, so the
 logic is tested with fakes; the watcher runs it against a real IMAP connection.
 
-A backlog goes in batches, one at a time through parse, publish and checkpoint, while the next
-batch is already being fetched: the IMAP connection has its own thread and parsing happens off
-the event loop (see parsing.py), so fetching, parsing and Kafka's acknowledgements overlap.
-A batch's events are published together and acknowledged together, and only then is its
-checkpoint written; a batch whose publish fails leaves the checkpoint where it was.
+A backlog goes in batches. Batches are published and checkpointed one at a time, in UID
+order, while the next ones are already being fetched and parsed: the IMAP connection has its
+own thread and parsing happens off the event loop (see parsing.py), so fetching, parsing and
+waiting for Kafka's acknowledgements overlap. A batch's events are published together and
+acknowledged together, and only then is its checkpoint written; a batch whose publish fails
+leaves the checkpoint where it was, and the batches prepared after it are dropped.
 
 UIDVALIDITY changed: the folder is read again from UID 1; mails whose event id was already
 published are recognised in the checkpoint store and not published again."""
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -33,6 +35,7 @@ from shared.logging import correlation_scope
 log = logging.getLogger(__name__)
 
 BATCH_MAILS = 200
+PREPARED_AHEAD = 2  # batches fetched and parsed while one is published
 BATCH_BYTES = 16 * 1024 * 1024
 DEADLETTER_MAX_BYTES = 900_000
 
@@ -62,6 +65,7 @@ class EventSink(Publisher, RawProducer, Protocol):
 
 
 Progress = Callable[[str, int, int], None]  # (folder, done, total)
+Prepared = tuple[int, EmailReceived | EmailSent | DeadLetter]  # (uid, what to publish)
 
 
 @dataclass
@@ -92,24 +96,26 @@ class FolderSync:
         published = 0
         done = 0
         batches = await self._batches(source, uids)
-        next_fetch: asyncio.Future[list[FetchedMail]] | None = None
+        # batches ahead of the one being published are already fetched and parsed
+        ahead: deque[asyncio.Future[list[Prepared]]] = deque()
         try:
             for index, batch in enumerate(batches):
                 if stop is not None and stop.is_set():
                     return published
-                mails = await (next_fetch or source.fetch(batch))
-                # the next batch travels from the server while this one is parsed and published
-                next_fetch = asyncio.ensure_future(source.fetch(batches[index + 1])) if index + 1 < len(batches) else None
-                checkpoint, count = await self._sync_batch(checkpoint, batch, mails)
+                while len(ahead) <= PREPARED_AHEAD and index + len(ahead) < len(batches):
+                    ahead.append(asyncio.ensure_future(self._prepare(source, batches[index + len(ahead)], checkpoint)))
+                parsed = await ahead.popleft()
+                checkpoint, count = await self._publish(checkpoint, batch, parsed)
                 published += count
                 done += len(batch)
                 if self.progress is not None:
                     self.progress(self.folder, done, len(uids))
         finally:
-            if next_fetch is not None:
-                next_fetch.cancel()
+            for pending in ahead:
+                pending.cancel()
+            for pending in ahead:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await next_fetch
+                    await pending
         metrics.LAST_SYNC.labels(self.mailbox, self.folder).set(self.clock().timestamp())
         return published
 
@@ -148,10 +154,15 @@ class FolderSync:
                 batches.append(current)
         return batches
 
-    async def _sync_batch(self, checkpoint: Checkpoint, batch: list[int], mails: list[FetchedMail]) -> tuple[Checkpoint, int]:
+    async def _prepare(self, source: FolderSource, batch: list[int], checkpoint: Checkpoint) -> list[Prepared]:
+        mails = await source.fetch(batch)
         metrics.MAILS_FETCHED.labels(self.mailbox, self.folder).inc(len(mails))
         metrics.BYTES_FETCHED.labels(self.mailbox, self.folder).inc(sum(len(m.raw) for m in mails))
-        parsed = await self._parse(mails, checkpoint)
+        return await self._parse(mails, checkpoint)
+
+    async def _publish(self, checkpoint: Checkpoint, batch: list[int], parsed: list[Prepared]) -> tuple[Checkpoint, int]:
+        """Publishes a batch, all events at once, and after their acknowledgement stores the
+        checkpoint; mails an earlier sync published are skipped."""
         events = [(uid, event) for uid, event in parsed if not isinstance(event, DeadLetter)]
         letters = [letter for _, letter in parsed if isinstance(letter, DeadLetter)]
         seen = await self.store.already_published(str(event.event_id) for _, event in events)
@@ -178,13 +189,13 @@ class FolderSync:
         metrics.MAILS_SKIPPED.labels(self.mailbox, self.folder).inc(len(events) - len(fresh))
         return advanced, len(fresh)
 
-    async def _parse(self, mails: list[FetchedMail], checkpoint: Checkpoint) -> list[tuple[int, EmailReceived | EmailSent | DeadLetter]]:
+    async def _parse(self, mails: list[FetchedMail], checkpoint: Checkpoint) -> list[Prepared]:
         # INTERNALDATE has whole seconds: mail from the second of the first sync counts as live
         historic_before = self.historic_before or checkpoint.first_synced_at.replace(microsecond=0)
         job = ParseJob(self.mailbox, self.folder, self.direction, checkpoint.uidvalidity, historic_before, self.clock())
         assert self.parser is not None
         by_uid = {mail.uid: mail for mail in mails}
-        results: list[tuple[int, EmailReceived | EmailSent | DeadLetter]] = []
+        results: list[Prepared] = []
         for uid, outcome in await self.parser.parse(mails, job):
             if isinstance(outcome, ParseFailure):
                 log.error("mail %s/%s uid %s cannot become an event: %s\n%s", self.mailbox, self.folder, uid,
