@@ -16,7 +16,7 @@ import pytest
 from imapclient.exceptions import LoginError
 
 from services.ingest.imap.checkpoints import InMemoryCheckpointStore
-from services.ingest.imap.sync import FetchedMail, FolderStatus, FolderSync
+from services.ingest.imap.sync import BATCH_MAILS, FetchedMail, FolderStatus, FolderSync
 from services.ingest.imap.watcher import Backoff, FolderWatcher, advice_for
 from shared.blobs import InMemoryBlobStore
 from shared.kafka.errors import KafkaUnavailable
@@ -172,20 +172,33 @@ class FlakyPublisher(InMemoryPublisher):
 
 async def test_a_batch_whose_publish_fails_leaves_the_checkpoint_after_the_last_acknowledged_batch():
     inbox = FakeFolder()
-    for n in range(1, 451):  # three batches: 200, 200, 50
+    total = 2 * BATCH_MAILS + 50  # three batches
+    for n in range(1, total + 1):
         inbox.append(mail(n))
     publisher, store = FlakyPublisher(good_batches=1), InMemoryCheckpointStore()
     imap = FakeImap({"INBOX": inbox})
     with pytest.raises(KafkaUnavailable):
         await folder_sync(publisher, store).run(imap)
-    assert store.rows[("support", "INBOX")].highest_uid == 200
-    assert len(store.published_ids) == 200
-    assert [e.payload.position.uid for e in publisher.events] == list(range(1, 201))
+    assert store.rows[("support", "INBOX")].highest_uid == BATCH_MAILS
+    assert len(store.published_ids) == BATCH_MAILS
+    assert [e.payload.position.uid for e in publisher.events] == list(range(1, BATCH_MAILS + 1))
 
     publisher.good_batches = 99
     await folder_sync(publisher, store).run(imap)
-    assert [e.payload.position.uid for e in publisher.events] == list(range(1, 451))  # no gap, no duplicate
-    assert store.rows[("support", "INBOX")].highest_uid == 450
+    assert [e.payload.position.uid for e in publisher.events] == list(range(1, total + 1))  # no gap, no duplicate
+    assert store.rows[("support", "INBOX")].highest_uid == total
+
+
+async def test_a_mail_in_two_batches_of_one_backlog_is_published_once():
+    inbox = FakeFolder()
+    for n in range(1, BATCH_MAILS + 1):
+        inbox.append(mail(n))
+    inbox.append(mail(7))  # the same mail again, in the next batch (prepared before the first was published)
+    inbox.append(mail(BATCH_MAILS + 1))
+    publisher, store = InMemoryPublisher(), InMemoryCheckpointStore()
+    assert await folder_sync(publisher, store).run(FakeImap({"INBOX": inbox})) == BATCH_MAILS + 1
+    assert len(set(published_ids(publisher))) == len(publisher.events) == BATCH_MAILS + 1
+    assert store.rows[("support", "INBOX")].highest_uid == BATCH_MAILS + 2
 
 
 @dataclass
@@ -210,29 +223,30 @@ class RecordingPublisher(InMemoryPublisher):
 
 async def test_the_next_batches_are_fetched_and_parsed_while_one_is_published_in_uid_order():
     inbox = FakeFolder()
-    for n in range(1, 651):  # four batches
+    b = BATCH_MAILS
+    for n in range(1, 3 * b + 51):  # four batches
         inbox.append(mail(n))
     log: list[str] = []
     imap, publisher = RecordingImap({"INBOX": inbox}, log=log), RecordingPublisher(log=log)
     store = InMemoryCheckpointStore()
-    assert await folder_sync(publisher, store).run(imap) == 650
+    assert await folder_sync(publisher, store).run(imap) == 3 * b + 50
     assert [line for line in log if line.startswith("publish")] == [
-        "publish 1-200", "publish 201-400", "publish 401-600", "publish 601-650"]
-    assert log.index("fetch 201-400") < log.index("publish 1-200")
-    assert log.index("fetch 401-600") < log.index("publish 1-200")
-    assert log.index("fetch 601-650") < log.index("publish 201-400")
-    assert store.rows[("support", "INBOX")].highest_uid == 650
+        f"publish 1-{b}", f"publish {b + 1}-{2 * b}", f"publish {2 * b + 1}-{3 * b}", f"publish {3 * b + 1}-{3 * b + 50}"]
+    assert log.index(f"fetch {b + 1}-{2 * b}") < log.index(f"publish 1-{b}")
+    assert log.index(f"fetch {2 * b + 1}-{3 * b}") < log.index(f"publish 1-{b}")
+    assert log.index(f"fetch {3 * b + 1}-{3 * b + 50}") < log.index(f"publish {b + 1}-{2 * b}")
+    assert store.rows[("support", "INBOX")].highest_uid == 3 * b + 50
 
 
 async def test_a_stop_between_batches_leaves_no_fetch_running_and_the_checkpoint_at_the_last_batch():
     inbox = FakeFolder()
-    for n in range(1, 451):
+    for n in range(1, 2 * BATCH_MAILS + 51):
         inbox.append(mail(n))
     stop = asyncio.Event()
     publisher, store = InMemoryPublisher(), InMemoryCheckpointStore()
     sync = folder_sync(publisher, store, progress=lambda folder, done, total: stop.set())
-    assert await sync.run(FakeImap({"INBOX": inbox}), stop) == 200
-    assert store.rows[("support", "INBOX")].highest_uid == 200
+    assert await sync.run(FakeImap({"INBOX": inbox}), stop) == BATCH_MAILS
+    assert store.rows[("support", "INBOX")].highest_uid == BATCH_MAILS
     assert [task for task in asyncio.all_tasks() if task is not asyncio.current_task()] == []
 
 

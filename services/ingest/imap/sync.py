@@ -34,7 +34,7 @@ from shared.logging import correlation_scope
 
 log = logging.getLogger(__name__)
 
-BATCH_MAILS = 200
+BATCH_MAILS = 500
 PREPARED_AHEAD = 2  # batches fetched and parsed while one is published
 BATCH_BYTES = 16 * 1024 * 1024
 DEADLETTER_MAX_BYTES = 900_000
@@ -66,6 +66,7 @@ class EventSink(Publisher, RawProducer, Protocol):
 
 Progress = Callable[[str, int, int], None]  # (folder, done, total)
 Prepared = tuple[int, EmailReceived | EmailSent | DeadLetter]  # (uid, what to publish)
+PreparedBatch = tuple[list[Prepared], set[str]]  # and the event ids published before the lookup
 
 
 @dataclass
@@ -97,15 +98,16 @@ class FolderSync:
         done = 0
         batches = await self._batches(source, uids)
         # batches ahead of the one being published are already fetched and parsed
-        ahead: deque[asyncio.Future[list[Prepared]]] = deque()
+        ahead: deque[asyncio.Future[PreparedBatch]] = deque()
+        published_here: set[str] = set()  # event ids this run published: newer than a prepared batch's lookup
         try:
             for index, batch in enumerate(batches):
                 if stop is not None and stop.is_set():
                     return published
                 while len(ahead) <= PREPARED_AHEAD and index + len(ahead) < len(batches):
                     ahead.append(asyncio.ensure_future(self._prepare(source, batches[index + len(ahead)], checkpoint)))
-                parsed = await ahead.popleft()
-                checkpoint, count = await self._publish(checkpoint, batch, parsed)
+                prepared = await ahead.popleft()
+                checkpoint, count = await self._publish(checkpoint, batch, prepared, published_here)
                 published += count
                 done += len(batch)
                 if self.progress is not None:
@@ -154,18 +156,24 @@ class FolderSync:
                 batches.append(current)
         return batches
 
-    async def _prepare(self, source: FolderSource, batch: list[int], checkpoint: Checkpoint) -> list[Prepared]:
+    async def _prepare(self, source: FolderSource, batch: list[int], checkpoint: Checkpoint) -> PreparedBatch:
+        """Fetches and parses a batch, and looks up which of its events were published before."""
         mails = await source.fetch(batch)
         metrics.MAILS_FETCHED.labels(self.mailbox, self.folder).inc(len(mails))
         metrics.BYTES_FETCHED.labels(self.mailbox, self.folder).inc(sum(len(m.raw) for m in mails))
-        return await self._parse(mails, checkpoint)
+        parsed = await self._parse(mails, checkpoint)
+        ids = [str(event.event_id) for _, event in parsed if not isinstance(event, DeadLetter)]
+        return parsed, await self.store.already_published(ids)
 
-    async def _publish(self, checkpoint: Checkpoint, batch: list[int], parsed: list[Prepared]) -> tuple[Checkpoint, int]:
+    async def _publish(
+        self, checkpoint: Checkpoint, batch: list[int], prepared: PreparedBatch, published_here: set[str]
+    ) -> tuple[Checkpoint, int]:
         """Publishes a batch, all events at once, and after their acknowledgement stores the
-        checkpoint; mails an earlier sync published are skipped."""
+        checkpoint; mails an earlier sync or an earlier batch of this one published are skipped."""
+        parsed, seen_before = prepared
         events = [(uid, event) for uid, event in parsed if not isinstance(event, DeadLetter)]
         letters = [letter for _, letter in parsed if isinstance(letter, DeadLetter)]
-        seen = await self.store.already_published(str(event.event_id) for _, event in events)
+        seen = seen_before | ({str(event.event_id) for _, event in events} & published_here)
         fresh = []
         for uid, event in events:
             if str(event.event_id) not in seen:  # also drops a second copy within the batch
@@ -185,6 +193,7 @@ class FolderSync:
         await self.store.advance(
             self.mailbox, self.folder, advanced, [PublishedMail(str(e.event_id), uid) for uid, e in fresh], self.clock()
         )
+        published_here.update(str(event.event_id) for _, event in fresh)
         metrics.MAILS_PUBLISHED.labels(self.mailbox, self.folder).inc(len(fresh))
         metrics.MAILS_SKIPPED.labels(self.mailbox, self.folder).inc(len(events) - len(fresh))
         return advanced, len(fresh)
