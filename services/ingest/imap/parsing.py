@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
+import time
 import traceback
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -106,7 +108,7 @@ class ProcessPoolParser:
         self.workers = workers or default_workers()
         self._pool = ProcessPoolExecutor(
             self.workers, mp_context=multiprocessing.get_context("spawn"),  # no fork of a process with threads
-            initializer=_start_worker, initargs=(str(blob_root),),
+            initializer=_start_worker, initargs=(str(blob_root), os.getpid()),
         )
 
     async def start(self) -> None:
@@ -130,9 +132,19 @@ class ProcessPoolParser:
 _worker_blobs: BlobStore | None = None
 
 
-def _start_worker(blob_root: str) -> None:
+def _start_worker(blob_root: str, service_pid: int) -> None:
     global _worker_blobs
     _worker_blobs = BlobStore(Path(blob_root))
+    threading.Thread(target=_exit_with_parent, args=(service_pid,), daemon=True, name="parent-watch").start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    # a service killed without a chance to stop its pool (SIGKILL, OOM) must not leave its
+    # workers behind: an orphan's parent becomes another process (also when the service died
+    # while this worker was still starting, hence the pid the service passed)
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 def _parse_in_worker(mails: list[FetchedMail], job: ParseJob) -> list[tuple[int, Parsed]]:
