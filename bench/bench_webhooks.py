@@ -18,7 +18,9 @@ from shared.kafka.local_broker import free_port, port_open
 
 CONCURRENCIES = (1, 16, 64)
 REQUESTS = 2000
-WARMUP = 200
+# enough for the JIT of the broker the bench starts and for uvicorn, the producer and the
+# route to warm up; each server gets the same
+WARMUP = 1000
 RUN_TIMEOUT_S = 90.0
 TOKEN = "bench-token-0123456789"
 PATH = "/webhooks/telephony/cti"
@@ -150,7 +152,7 @@ async def run(ctx: BenchContext) -> list[Measurement]:
     measurements: list[Measurement] = []
     next_number = 0
     for port in (webhook_port, baseline_port, memory_port):
-        await load(port, 4, WARMUP, next_number)
+        await load(port, 16, WARMUP, next_number)
         next_number += WARMUP
     for concurrency in CONCURRENCIES:
         base_rate, base_lat, base_fail = await load(baseline_port, concurrency, REQUESTS, next_number)

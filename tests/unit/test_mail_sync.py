@@ -16,7 +16,7 @@ import pytest
 from imapclient.exceptions import LoginError
 
 from services.ingest.imap.checkpoints import InMemoryCheckpointStore
-from services.ingest.imap.sync import FetchedMail, FolderStatus, FolderSync
+from services.ingest.imap.sync import BATCH_MAILS, FetchedMail, FolderStatus, FolderSync
 from services.ingest.imap.watcher import Backoff, FolderWatcher, advice_for
 from shared.blobs import InMemoryBlobStore
 from shared.kafka.errors import KafkaUnavailable
@@ -156,6 +156,116 @@ async def test_nothing_is_checkpointed_while_kafka_does_not_acknowledge():
     assert len(publisher.events) == 3
 
 
+@dataclass
+class FlakyPublisher(InMemoryPublisher):
+    """Acknowledges the first `good_batches` publish calls, then fails like a broker outage."""
+
+    good_batches: int = 1
+    calls: int = 0
+
+    async def publish(self, events):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        if self.calls > self.good_batches:
+            raise KafkaUnavailable("broker down")
+        await super().publish(events)
+
+
+async def test_a_batch_whose_publish_fails_leaves_the_checkpoint_after_the_last_acknowledged_batch():
+    inbox = FakeFolder()
+    total = 2 * BATCH_MAILS + 50  # three batches
+    for n in range(1, total + 1):
+        inbox.append(mail(n))
+    publisher, store = FlakyPublisher(good_batches=1), InMemoryCheckpointStore()
+    imap = FakeImap({"INBOX": inbox})
+    with pytest.raises(KafkaUnavailable):
+        await folder_sync(publisher, store).run(imap)
+    assert store.rows[("support", "INBOX")].highest_uid == BATCH_MAILS
+    assert len(store.published_ids) == BATCH_MAILS
+    assert [e.payload.position.uid for e in publisher.events] == list(range(1, BATCH_MAILS + 1))
+
+    publisher.good_batches = 99
+    await folder_sync(publisher, store).run(imap)
+    assert [e.payload.position.uid for e in publisher.events] == list(range(1, total + 1))  # no gap, no duplicate
+    assert store.rows[("support", "INBOX")].highest_uid == total
+
+
+async def test_a_mail_in_two_batches_of_one_backlog_is_published_once():
+    inbox = FakeFolder()
+    for n in range(1, BATCH_MAILS + 1):
+        inbox.append(mail(n))
+    inbox.append(mail(7))  # the same mail again, in the next batch (prepared before the first was published)
+    inbox.append(mail(BATCH_MAILS + 1))
+    publisher, store = InMemoryPublisher(), InMemoryCheckpointStore()
+    assert await folder_sync(publisher, store).run(FakeImap({"INBOX": inbox})) == BATCH_MAILS + 1
+    assert len(set(published_ids(publisher))) == len(publisher.events) == BATCH_MAILS + 1
+    assert store.rows[("support", "INBOX")].highest_uid == BATCH_MAILS + 2
+
+
+@dataclass
+class RecordingImap(FakeImap):
+    log: list[str] = field(default_factory=list)
+
+    async def fetch(self, uids: Sequence[int]) -> list[FetchedMail]:
+        self.log.append(f"fetch {min(uids)}-{max(uids)}")
+        await asyncio.sleep(0)
+        return await super().fetch(uids)
+
+
+@dataclass
+class RecordingPublisher(InMemoryPublisher):
+    log: list[str] = field(default_factory=list)
+
+    async def publish(self, events):  # type: ignore[no-untyped-def]
+        uids = [e.payload.position.uid for e in events]
+        self.log.append(f"publish {min(uids)}-{max(uids)}")
+        await super().publish(events)
+
+
+async def test_the_next_batches_are_fetched_and_parsed_while_one_is_published_in_uid_order():
+    inbox = FakeFolder()
+    b = BATCH_MAILS
+    for n in range(1, 3 * b + 51):  # four batches
+        inbox.append(mail(n))
+    log: list[str] = []
+    imap, publisher = RecordingImap({"INBOX": inbox}, log=log), RecordingPublisher(log=log)
+    store = InMemoryCheckpointStore()
+    assert await folder_sync(publisher, store).run(imap) == 3 * b + 50
+    assert [line for line in log if line.startswith("publish")] == [
+        f"publish 1-{b}", f"publish {b + 1}-{2 * b}", f"publish {2 * b + 1}-{3 * b}", f"publish {3 * b + 1}-{3 * b + 50}"]
+    assert log.index(f"fetch {b + 1}-{2 * b}") < log.index(f"publish 1-{b}")
+    assert log.index(f"fetch {2 * b + 1}-{3 * b}") < log.index(f"publish 1-{b}")
+    assert log.index(f"fetch {3 * b + 1}-{3 * b + 50}") < log.index(f"publish {b + 1}-{2 * b}")
+    assert store.rows[("support", "INBOX")].highest_uid == 3 * b + 50
+
+
+@dataclass
+class SlowImap(FakeImap):
+    """Fetches take a while; counts the ones still running."""
+
+    running: int = 0
+
+    async def fetch(self, uids: Sequence[int]) -> list[FetchedMail]:
+        self.running += 1
+        try:
+            await asyncio.sleep(0.01)
+            return await super().fetch(uids)
+        finally:
+            self.running -= 1
+
+
+async def test_a_stop_between_batches_leaves_no_fetch_running_and_the_checkpoint_at_the_last_batch():
+    inbox = FakeFolder()
+    for n in range(1, 2 * BATCH_MAILS + 51):
+        inbox.append(mail(n))
+    stop = asyncio.Event()
+    publisher, store = InMemoryPublisher(), InMemoryCheckpointStore()
+    sync = folder_sync(publisher, store, progress=lambda folder, done, total: stop.set())
+    imap = SlowImap({"INBOX": inbox})
+    assert await sync.run(imap, stop) == BATCH_MAILS
+    assert store.rows[("support", "INBOX")].highest_uid == BATCH_MAILS
+    assert imap.running == 0
+
+
 async def test_a_crash_between_ack_and_checkpoint_resends_the_batch_with_the_same_ids():
     inbox = FakeFolder()
     for n in range(1, 4):
@@ -240,16 +350,16 @@ async def test_a_configured_historic_boundary_wins_over_the_first_sync():
 
 
 async def test_a_mail_no_event_can_describe_goes_to_the_dead_letter_topic_and_the_sync_moves_on(monkeypatch):
-    from services.ingest.imap import sync as sync_module
+    from services.ingest.imap import parsing as parsing_module
 
-    real_parse = sync_module.parse_message
+    real_parse = parsing_module.parse_message
 
     def parse_or_fail(raw, **kwargs):
         if b"<m2@" in raw:
             raise ValueError("payload.subject: invalid")
         return real_parse(raw, **kwargs)
 
-    monkeypatch.setattr(sync_module, "parse_message", parse_or_fail)
+    monkeypatch.setattr(parsing_module, "parse_message", parse_or_fail)
     inbox = FakeFolder()
     for n in range(1, 4):
         inbox.append(mail(n))

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from services.ingest.http import form_routes, shipping_routes, telephony_routes
 from services.ingest.http.context import IngestContext, utc_now
+from services.ingest.http.dispatch import DirectWebhooks
 from services.ingest.http.metrics import WEBHOOK_ERRORS, source_of
 from services.ingest.http.openapi_document import install_openapi
 from services.ingest.http.readiness import ReadinessCheck, kafka_reachable
@@ -63,13 +64,14 @@ def create_app(
         **docs_routes(settings),
     )
     app.state.ingest = IngestContext(settings, publisher, clock, rate_limiter or RateLimiter())
+    webhook_routers = (telephony_routes.router, form_routes.router, shipping_routes.router)
+    app.add_middleware(DirectWebhooks, fastapi=app, routers=webhook_routers)  # inside request ids and errors
     app.add_middleware(RequestIdMiddleware, trusted_proxies=settings.proxy_networks)
     install_error_handlers(app)
     _install_webhook_error_handlers(app)
     install_health_routes(app, readiness or kafka_reachable(settings.bootstrap_servers), settings.public_metrics)
-    app.include_router(telephony_routes.router)
-    app.include_router(form_routes.router)
-    app.include_router(shipping_routes.router)
+    for router in webhook_routers:
+        app.include_router(router)
     install_openapi(app, settings)
     return app
 

@@ -23,6 +23,7 @@ from services.ingest.imap.checkpoints import CheckpointStore, SqlCheckpointStore
 from services.ingest.imap.connection import ImapConnection
 from services.ingest.imap.leases import FolderLeases, LeasedFolders, instance_name
 from services.ingest.imap.signin_status import SignInReport, SqlSignInReport
+from services.ingest.imap.parsing import MailParser, ProcessPoolParser
 from services.ingest.imap.sync import EventSink, FolderSync, Progress as ProgressCallback
 from services.ingest.imap.watcher import FolderWatcher
 from shared.blobs import BlobSink, BlobStore
@@ -64,18 +65,22 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     except ConfigError:
         await publisher.stop()
         raise
+    # one pool of parser processes for all folders, writing blobs where the service does
+    parser = ProcessPoolParser(settings.attachments_path)
     with _progress_display() as progress:
         watchers = build_watchers(
             settings, publisher, SqlCheckpointStore(engine), BlobStore(settings.attachments_path), progress,
-            connect=connector(settings.file.mailboxes, SqlSignInReport(engine)),
+            connect=connector(settings.file.mailboxes, SqlSignInReport(engine)), parser=parser,
         )
         leases = FolderLeases(engine, instance_name(), timedelta(seconds=settings.imap_lease_seconds))
         by_folder = {(watcher.sync.mailbox, watcher.sync.folder): watcher for watcher in watchers}
         log.info("%s: %d folder(s) of %d mailbox(es), shared with the other instances by lease",
                  leases.owner, len(watchers), len(settings.file.mailboxes))
         try:
+            await parser.start()
             await LeasedFolders(leases, list(by_folder), lambda folder, until: by_folder[folder].run(until)).run(stop)
         finally:
+            parser.close()
             await publisher.stop()
             await engine.dispose()
 
@@ -87,6 +92,7 @@ def build_watchers(
     blobs: BlobSink,
     progress: ProgressCallback | None = None,
     connect: Callable[[Mailbox], object] = ImapConnection,
+    parser: MailParser | None = None,
 ) -> list[FolderWatcher]:
     watchers = []
     for mailbox in settings.file.mailboxes:
@@ -96,7 +102,7 @@ def build_watchers(
                 mailbox=mailbox.name, folder=folder, direction=direction, sink=sink, store=store, blobs=blobs,
                 topic_prefix=settings.topic_prefix, clock=lambda: datetime.now(UTC), import_since=import_since,
                 historic_before=historic_before,
-                progress=None if progress is None else _labelled(progress, mailbox.name),
+                progress=None if progress is None else _labelled(progress, mailbox.name), parser=parser,
             )
             watchers.append(
                 FolderWatcher(sync, lambda box=mailbox: connect(box), mailbox.poll_interval, use_idle=mailbox.idle)  # type: ignore[misc]

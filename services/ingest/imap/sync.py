@@ -2,22 +2,31 @@
 after Kafka acknowledged, advance the checkpoint. Everything it touches is a port, so the
 logic is tested with fakes; the watcher runs it against a real IMAP connection.
 
+A backlog goes in batches. Batches are published and checkpointed one at a time, in UID
+order, while the next ones are already being fetched and parsed: the IMAP connection has its
+own thread and parsing happens off the event loop (see parsing.py), so fetching, parsing and
+waiting for Kafka's acknowledgements overlap. A batch's events are published together and
+acknowledged together, and only then is its checkpoint written; a batch whose publish fails
+leaves the checkpoint where it was, and the batches prepared after it are dropped.
+
 UIDVALIDITY changed: the folder is read again from UID 1; mails whose event id was already
 published are recognised in the checkpoint store and not published again."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Literal, Protocol
 
 from events.email import EmailReceived, EmailSent
 from services.ingest.imap import metrics
 from services.ingest.imap.checkpoints import Checkpoint, CheckpointStore, PublishedMail
-from services.ingest.imap.parse import parse_message
+from services.ingest.imap.parsing import FetchedMail, MailParser, ParseFailure, ParseJob, ThreadParser
 from shared.blobs import BlobSink
 from shared.kafka.deadletter import DeadLetter, RawProducer, send_to_deadletter
 from shared.kafka.publisher import Publisher
@@ -25,7 +34,8 @@ from shared.logging import correlation_scope
 
 log = logging.getLogger(__name__)
 
-BATCH_MAILS = 200
+BATCH_MAILS = 500
+PREPARED_AHEAD = 2  # batches fetched and parsed while one is published
 BATCH_BYTES = 16 * 1024 * 1024
 DEADLETTER_MAX_BYTES = 900_000
 
@@ -34,13 +44,6 @@ DEADLETTER_MAX_BYTES = 900_000
 class FolderStatus:
     uidvalidity: int
     exists: int
-
-
-@dataclass(frozen=True)
-class FetchedMail:
-    uid: int
-    raw: bytes
-    internaldate: datetime
 
 
 class FolderSource(Protocol):
@@ -62,6 +65,8 @@ class EventSink(Publisher, RawProducer, Protocol):
 
 
 Progress = Callable[[str, int, int], None]  # (folder, done, total)
+Prepared = tuple[int, EmailReceived | EmailSent | DeadLetter]  # (uid, what to publish)
+PreparedBatch = tuple[list[Prepared], set[str]]  # and the event ids published before the lookup
 
 
 @dataclass
@@ -77,6 +82,11 @@ class FolderSync:
     import_since: date | None = None
     historic_before: datetime | None = None
     progress: Progress | None = None
+    parser: MailParser | None = field(default=None, repr=False)  # default: a thread with `blobs`
+
+    def __post_init__(self) -> None:
+        if self.parser is None:
+            self.parser = ThreadParser(self.blobs)
 
     async def run(self, source: FolderSource, stop: asyncio.Event | None = None) -> int:
         """Syncs the folder up to now (or until `stop`, between batches); returns how many new
@@ -86,14 +96,28 @@ class FolderSync:
         uids = [uid for uid in await source.uids_after(checkpoint.highest_uid, self.import_since) if uid > checkpoint.highest_uid]
         published = 0
         done = 0
-        for batch in await self._batches(source, uids):
-            if stop is not None and stop.is_set():
-                return published
-            checkpoint, count = await self._sync_batch(source, checkpoint, batch)
-            published += count
-            done += len(batch)
-            if self.progress is not None:
-                self.progress(self.folder, done, len(uids))
+        batches = await self._batches(source, uids)
+        # batches ahead of the one being published are already fetched and parsed
+        ahead: deque[asyncio.Future[PreparedBatch]] = deque()
+        published_here: set[str] = set()  # event ids this run published: newer than a prepared batch's lookup
+        try:
+            for index, batch in enumerate(batches):
+                if stop is not None and stop.is_set():
+                    return published
+                while len(ahead) <= PREPARED_AHEAD and index + len(ahead) < len(batches):
+                    ahead.append(asyncio.ensure_future(self._prepare(source, batches[index + len(ahead)], checkpoint)))
+                prepared = await ahead.popleft()
+                checkpoint, count = await self._publish(checkpoint, batch, prepared, published_here)
+                published += count
+                done += len(batch)
+                if self.progress is not None:
+                    self.progress(self.folder, done, len(uids))
+        finally:
+            for pending in ahead:
+                pending.cancel()
+            for pending in ahead:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await pending
         metrics.LAST_SYNC.labels(self.mailbox, self.folder).set(self.clock().timestamp())
         return published
 
@@ -132,16 +156,24 @@ class FolderSync:
                 batches.append(current)
         return batches
 
-    async def _sync_batch(self, source: FolderSource, checkpoint: Checkpoint, batch: list[int]) -> tuple[Checkpoint, int]:
+    async def _prepare(self, source: FolderSource, batch: list[int], checkpoint: Checkpoint) -> PreparedBatch:
+        """Fetches and parses a batch, and looks up which of its events were published before."""
         mails = await source.fetch(batch)
         metrics.MAILS_FETCHED.labels(self.mailbox, self.folder).inc(len(mails))
         metrics.BYTES_FETCHED.labels(self.mailbox, self.folder).inc(sum(len(m.raw) for m in mails))
-        # INTERNALDATE has whole seconds: mail from the second of the first sync counts as live
-        historic_before = self.historic_before or checkpoint.first_synced_at.replace(microsecond=0)
-        parsed = await asyncio.to_thread(self._parse_all, mails, checkpoint.uidvalidity, historic_before)
+        parsed = await self._parse(mails, checkpoint)
+        ids = [str(event.event_id) for _, event in parsed if not isinstance(event, DeadLetter)]
+        return parsed, await self.store.already_published(ids)
+
+    async def _publish(
+        self, checkpoint: Checkpoint, batch: list[int], prepared: PreparedBatch, published_here: set[str]
+    ) -> tuple[Checkpoint, int]:
+        """Publishes a batch, all events at once, and after their acknowledgement stores the
+        checkpoint; mails an earlier sync or an earlier batch of this one published are skipped."""
+        parsed, seen_before = prepared
         events = [(uid, event) for uid, event in parsed if not isinstance(event, DeadLetter)]
         letters = [letter for _, letter in parsed if isinstance(letter, DeadLetter)]
-        seen = await self.store.already_published(str(event.event_id) for _, event in events)
+        seen = seen_before | ({str(event.event_id) for _, event in events} & published_here)
         fresh = []
         for uid, event in events:
             if str(event.event_id) not in seen:  # also drops a second copy within the batch
@@ -161,43 +193,32 @@ class FolderSync:
         await self.store.advance(
             self.mailbox, self.folder, advanced, [PublishedMail(str(e.event_id), uid) for uid, e in fresh], self.clock()
         )
+        published_here.update(str(event.event_id) for _, event in fresh)
         metrics.MAILS_PUBLISHED.labels(self.mailbox, self.folder).inc(len(fresh))
         metrics.MAILS_SKIPPED.labels(self.mailbox, self.folder).inc(len(events) - len(fresh))
         return advanced, len(fresh)
 
-    def _parse_all(
-        self, mails: list[FetchedMail], uidvalidity: int, historic_before: datetime
-    ) -> list[tuple[int, EmailReceived | EmailSent | DeadLetter]]:
-        with self.blobs.durable_batch():  # blobs are on disk before their events are published
-            return self._parse_each(mails, uidvalidity, historic_before)
-
-    def _parse_each(
-        self, mails: list[FetchedMail], uidvalidity: int, historic_before: datetime
-    ) -> list[tuple[int, EmailReceived | EmailSent | DeadLetter]]:
-        recorded_at = self.clock()
-        results: list[tuple[int, EmailReceived | EmailSent | DeadLetter]] = []
-        for mail in mails:
-            try:
-                event = parse_message(
-                    mail.raw, mailbox=self.mailbox, folder=self.folder, uid=mail.uid, uidvalidity=uidvalidity,
-                    direction=self.direction, received_at=mail.internaldate, blobs=self.blobs,
-                    recorded_at=recorded_at, historic_before=historic_before,
-                )
-            except OSError:
-                raise  # blob store trouble is transient: the batch is retried, nothing is skipped
-            except Exception as exc:  # a mail no event can describe: kept as a dead letter
-                log.exception("mail %s/%s uid %s cannot become an event", self.mailbox, self.folder, mail.uid)
+    async def _parse(self, mails: list[FetchedMail], checkpoint: Checkpoint) -> list[Prepared]:
+        # INTERNALDATE has whole seconds: mail from the second of the first sync counts as live
+        historic_before = self.historic_before or checkpoint.first_synced_at.replace(microsecond=0)
+        job = ParseJob(self.mailbox, self.folder, self.direction, checkpoint.uidvalidity, historic_before, self.clock())
+        assert self.parser is not None
+        by_uid = {mail.uid: mail for mail in mails}
+        results: list[Prepared] = []
+        for uid, outcome in await self.parser.parse(mails, job):
+            if isinstance(outcome, ParseFailure):
+                log.error("mail %s/%s uid %s cannot become an event: %s\n%s", self.mailbox, self.folder, uid,
+                          outcome.reason, outcome.trace)
                 metrics.PARSE_ERRORS.labels(self.mailbox, "dead_letter").inc()
-                results.append((mail.uid, self._dead_letter(mail, uidvalidity, exc)))
+                results.append((uid, self._dead_letter(by_uid[uid], checkpoint.uidvalidity, outcome.reason)))
                 continue
-            if event.payload.parse_error:
+            if outcome.payload.parse_error:
                 metrics.PARSE_ERRORS.labels(self.mailbox, "parse_error").inc()
-            results.append((mail.uid, event))
+            results.append((uid, outcome))
         return results
 
-    def _dead_letter(self, mail: FetchedMail, uidvalidity: int, exc: Exception) -> DeadLetter:
+    def _dead_letter(self, mail: FetchedMail, uidvalidity: int, reason: str) -> DeadLetter:
         original = mail.raw
-        reason = f"{type(exc).__name__}: {exc}"
         if len(original) > DEADLETTER_MAX_BYTES:
             blob = self.blobs.put(original, "message/rfc822")
             original = f"raw message stored as blob sha256:{blob.sha256}".encode()
