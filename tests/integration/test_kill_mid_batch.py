@@ -23,6 +23,7 @@ from shared.kafka.publisher import KafkaPublisher
 from tests.complaint_builders import form
 from tests.integration.complaint_harness import eventually
 from tests.integration.notifier_peers import HttpReceiver
+from tests.integration.test_projector_live import stop
 from tests.integration.test_notifier_worker import start_worker, stop_worker, worker_env
 from tests.notifier_events import breached, opened
 
@@ -50,16 +51,6 @@ def start_sla(settings, db_url: str, config: Path, log: Path) -> subprocess.Pope
 def kill_9(process: subprocess.Popen) -> None:
     process.send_signal(signal.SIGKILL)
     process.wait(30)
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 async def kill_when_partly_done(process: subprocess.Popen, progress, log: Path) -> int:
