@@ -141,7 +141,7 @@ webhook = ["{receiver.url('/hook')}"]
             return await count(engine, notifications) >= BACKLOG // 2
 
         await eventually(all_planned, f"{BACKLOG // 2} notifications after the restart", 240)
-        await eventually(lambda: _delivered(receiver, BACKLOG // 2), "every webhook delivered", 120)
+        await eventually(lambda: _delivered(receiver, BACKLOG // 2), "every webhook delivered", 240)
         await asyncio.sleep(2)
         assert await count(engine, notifications) == BACKLOG // 2
         keys = [r.headers.get("Idempotency-Key") for r in receiver.requests]
