@@ -29,3 +29,22 @@ async def test_migrations_apply_idempotently_and_tracking_rows_commit(db_url):
         assert offset == 42
     finally:
         await engine.dispose()
+
+
+def test_a_sqlite_migration_refused_as_locked_is_run_again(tmp_path, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from shared.db import migrate
+
+    calls = []
+    real = migrate.command.upgrade
+
+    def flaky(config, revision):  # type: ignore[no-untyped-def]
+        calls.append(revision)
+        if len(calls) == 1:
+            raise OperationalError("BEGIN", {}, Exception("database is locked"))
+        return real(config, revision)
+
+    monkeypatch.setattr(migrate.command, "upgrade", flaky)
+    migrate.upgrade(f"sqlite+aiosqlite:///{tmp_path / 'tp.db'}")
+    assert calls == ["heads", "heads"]
