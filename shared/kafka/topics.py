@@ -48,7 +48,10 @@ async def ensure_topics(
     """Creates the topics that do not exist yet; returns the names it created.
 
     Without a replication factor, each topic gets as many replicas as the cluster has brokers,
-    at most three; without `min.insync.replicas`, 2 where there are three replicas, else 1."""
+    at most three; without `min.insync.replicas`, 2 where there are three replicas, else 1.
+    The cluster's size is the larger of the brokers alive and the replicas its topics already
+    have, so a topic is never created with fewer replicas because a broker is down: that waits
+    for the broker until the timeout, then fails saying what to do."""
     names = list(names)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000),
                                 **(client_options or {}))
@@ -67,6 +70,13 @@ async def ensure_topics(
                 if not exc.retriable or asyncio.get_running_loop().time() > deadline:
                     raise KafkaUnavailable(f"cannot create topics at {bootstrap_servers}: {exc!r}") from exc
                 await asyncio.sleep(0.5)
+            except _BrokersMissing as missing:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise KafkaUnavailable(
+                        f"only {missing.alive} of the cluster's {missing.wanted} brokers at {bootstrap_servers} are up, "
+                        f"so new topics would get fewer replicas than the others: start the missing broker "
+                        f"(`touchpoint kafka status`) or set TOUCHPOINT_TOPIC_REPLICATION_FACTOR") from None
+                await asyncio.sleep(0.5)
     finally:
         await admin.close()
 
@@ -78,7 +88,10 @@ async def _create_missing(
     existing = set(await admin.list_topics())
     missing = [name for name in names if name not in existing]
     if missing and replication_factor is None:
-        replication_factor = min(3, len((await admin.describe_cluster())["brokers"]))
+        alive = len((await admin.describe_cluster())["brokers"])
+        replication_factor = min(3, max(alive, await _widest_replication(admin, existing)))
+        if replication_factor > alive:
+            raise _BrokersMissing(alive, replication_factor)
     configs = topic_configs(min_insync_replicas or min_insync_for(replication_factor or 1))
     created = []
     for name in missing:
@@ -90,6 +103,19 @@ async def _create_missing(
             pass  # another service created it meanwhile
     await wait_until_listed(admin, names, deadline - asyncio.get_running_loop().time())
     return created
+
+
+class _BrokersMissing(Exception):
+    def __init__(self, alive: int, wanted: int) -> None:
+        super().__init__(f"{alive} of {wanted} brokers")
+        self.alive, self.wanted = alive, wanted
+
+
+async def _widest_replication(admin: AIOKafkaAdminClient, topics: set[str]) -> int:
+    if not topics:
+        return 0
+    described = await admin.describe_topics(sorted(topics))
+    return max((len(partition["replicas"]) for topic in described for partition in topic["partitions"]), default=0)
 
 
 async def wait_until_listed(admin: AIOKafkaAdminClient, names: list[str], timeout_s: float) -> None:

@@ -21,7 +21,9 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from events.topics import Topic, topic_name
 from shared.config import Settings
 from shared.kafka.local_broker import port_open
+from shared.kafka.errors import KafkaUnavailable
 from shared.kafka.publisher import KafkaPublisher
+from shared.kafka.topics import ensure_topics
 from tests.timeline_factories import form
 
 pytestmark = pytest.mark.integration
@@ -123,6 +125,8 @@ def test_three_node_cluster_replicates_and_survives_a_killed_node(tmp_path: Path
         degraded = touchpoint("kafka", "status", env=env)
         assert degraded.returncode == 1 and "degraded (2 of 3 nodes)" in degraded.stdout
         sent += asyncio.run(publish(bootstrap, prefix, 20, 20))  # acks=all with two in-sync replicas
+        with pytest.raises(KafkaUnavailable, match="only 2 of the cluster's 3 brokers"):
+            asyncio.run(ensure_topics(bootstrap, ["late.webforms"], timeout_s=3))
 
         restart = touchpoint("kafka", "start", env=env)
         assert restart.returncode == 0, restart.stderr
