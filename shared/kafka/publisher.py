@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import murmur2
+from aiokafka.partitioner import DefaultPartitioner
 
 from events.codec import encode
 from events.envelope import Event
@@ -62,19 +61,19 @@ def _topic(prefix: str, event_type: str) -> str:
     return topic_for(prefix, event_type)
 
 
-class KeyPartitioner:
-    """Kafka's default partitioning (murmur2 of the key, as the Java client does), remembering
-    recent keys: the same contacts recur, and aiokafka's murmur2 is pure Python."""
+class KeyPartitioner(DefaultPartitioner):
+    """aiokafka's default partitioning (murmur2 of the key, as the Java client does), remembered
+    for recent keys: the same contacts recur, and aiokafka's murmur2 is pure Python."""
 
     def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
         if key is None:
-            return random.choice(available or all_partitions)
-        return all_partitions[_key_slot(key, len(all_partitions))]
+            return super().__call__(key, all_partitions, available)
+        return _slot_of(key, tuple(all_partitions))
 
 
 @functools.lru_cache(maxsize=16_384)
-def _key_slot(key: bytes, partitions: int) -> int:
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+def _slot_of(key: bytes, partitions: tuple[int, ...]) -> int:
+    return DefaultPartitioner.__call__(key, list(partitions), [])
 
 
 @functools.lru_cache(maxsize=256)
