@@ -11,20 +11,9 @@ import pytest
 
 from events.topics import Topic, topic_name
 from services.ingest.http.app import create_app
-from services.notifier.handler import TRACKING_NAME as NOTIFIER, EventHandler, step_for
-from services.projector.complaints.detector import DetectorConfig
-from services.projector.complaints.processor import DETECTOR, ComplaintProcessor
-from services.projector.consume import BatchProjector
-from services.projector.timeline.projection import PROJECTION
-from services.projector.timeline.writer import TimelineWriter
-from shared.config import Notifier
-from shared.db.engine import make_engine
-from shared.db.migrate import upgrade_async
-from shared.db.tracking import unapplied
-from shared.kafka.follower import Backoff, follow_in_bulk
-from shared.kafka.publisher import InMemoryPublisher, KafkaPublisher
+from shared.kafka.publisher import KafkaPublisher
 from tests.hostile import LONG_ADDRESS, nested
-from tests.integration.test_hostile_events import RULES, SLA
+from tests.hostile_consumers import assert_applied_or_dead_lettered
 from tests.integration.test_webhooks_kafka import with_webhooks
 
 pytestmark = pytest.mark.integration
@@ -72,41 +61,5 @@ async def test_hostile_web_forms_end_in_the_views_or_in_dead_letters_and_later_f
     finally:
         await publisher.stop()
 
-    await upgrade_async(postgres_url)
-    engine = make_engine(postgres_url)
-    webforms = [topic_name(settings.topic_prefix, Topic.WEBFORMS)]
-    fast = Backoff(first=0.01, cap=0.05)
-    letters = InMemoryPublisher(topic_prefix=settings.topic_prefix)
-    consumers = {
-        "projector": (PROJECTION, BatchProjector(TimelineWriter(engine), letters, settings.topic_prefix, fast).step),
-        "complaints": (DETECTOR, ComplaintProcessor(engine, letters, settings.topic_prefix, RULES,
-                                                    DetectorConfig(sla=SLA, rules=RULES), backoff=fast).step),
-        "notifier": (NOTIFIER, step_for(EventHandler(engine, Notifier(), [], {}), letters, settings.topic_prefix, fast)),
-    }
-    try:
-        for service, (tracking, step) in consumers.items():
-            await follow_in_bulk(settings.bootstrap_servers, webforms, step, {}, client_id=f"test-{service}")
-            dead = {(dict(h)["dlq.source_partition"], dict(h)["dlq.source_offset"]) for t, _, _, h in letters.raw
-                    if t.endswith(f"deadletter.{service}")}
-            async with engine.connect() as conn:
-                missing = await unapplied(conn, tracking, [later, *accepted.values()])
-            assert later not in missing, f"{service}: the form after the hostile ones was not applied"
-            if service == "notifier":
-                continue  # it keeps only what its triggers need: not every form leaves a tracking row
-            offsets = await _offsets_of(settings, webforms[0], set(missing))
-            assert offsets <= dead, f"{service}: {sorted(missing)} neither applied nor dead-lettered"
-    finally:
-        await engine.dispose()
-
-
-async def _offsets_of(settings, topic: str, event_ids: set[str]) -> set[tuple[bytes, bytes]]:
-    """The source positions (as dead-letter headers spell them) of the records carrying `event_ids`."""
-    from shared.kafka.consumer import BatchReader, Consumed
-
-    found: set[tuple[bytes, bytes]] = set()
-    async with BatchReader(settings.bootstrap_servers, [topic]) as reader:
-        async for batch in reader.batches():
-            for item in batch.events:
-                if isinstance(item, Consumed) and str(item.event.event_id) in event_ids:
-                    found.add((str(item.partition).encode(), str(item.offset).encode()))
-    return found
+    topics = [topic_name(settings.topic_prefix, Topic.WEBFORMS)]
+    await assert_applied_or_dead_lettered(settings, postgres_url, topics, accepted.values(), [later])
