@@ -24,7 +24,7 @@ from tests.complaint_builders import form
 from tests.integration.complaint_harness import eventually
 from tests.integration.notifier_peers import HttpReceiver
 from tests.integration.test_projector_live import stop
-from tests.integration.test_notifier_worker import start_worker, stop_worker, worker_env
+from tests.integration.test_notifier_worker import start_worker, stop_worker, worker_env, write_config
 from tests.notifier_events import breached, opened
 
 pytestmark = pytest.mark.integration
@@ -106,19 +106,7 @@ async def test_kill_9_of_the_notifier_mid_backlog_loses_and_duplicates_no_notifi
     kafka_settings, postgres_url, tmp_path
 ):
     receiver = await HttpReceiver().start()
-    config = tmp_path / "touchpoint.toml"
-    config.write_text(f"""
-[notifier]
-retry_initial = 0.2
-retry_max = 1
-poll_interval = 0.2
-webhook_timeout = 2
-
-[[routing.rules]]
-name = "breach-hook"
-match = {{ type = "sla.breached" }}
-webhook = ["{receiver.url('/hook')}"]
-""")
+    config = write_config(tmp_path / "touchpoint.toml", None, receiver.url("/hook"))
     await upgrade_async(postgres_url)
     engine = make_engine(postgres_url)
     publisher = KafkaPublisher(kafka_settings.bootstrap_servers, kafka_settings.topic_prefix)

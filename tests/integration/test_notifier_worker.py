@@ -27,16 +27,20 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 
-def write_config(path: Path, smtp_port: int, webhook_url: str | None) -> Path:
-    webhook = f'webhook = ["{webhook_url}"]' if webhook_url else ""
-    path.write_text(f"""
+def write_config(path: Path, smtp_port: int | None, webhook_url: str | None) -> Path:
+    """A notifier config whose one rule sends breaches by mail (when an SMTP port is given)
+    and to a webhook (when a URL is given)."""
+    smtp = f"""
 [smtp]
 host = "127.0.0.1"
 port = {smtp_port}
 security = "plain"
 sender = "touchpoint@shop.example"
 timeout = 2
-
+""" if smtp_port else ""
+    email = 'email = ["lead@shop.example"]' if smtp_port else ""
+    webhook = f'webhook = ["{webhook_url}"]' if webhook_url else ""
+    path.write_text(f"""{smtp}
 [notifier]
 retry_initial = 0.2
 retry_max = 1
@@ -46,7 +50,7 @@ webhook_timeout = 2
 [[routing.rules]]
 name = "breach-lead"
 match = {{ type = "sla.breached" }}
-email = ["lead@shop.example"]
+{email}
 {webhook}
 level = 2
 """)
