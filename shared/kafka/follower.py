@@ -2,7 +2,10 @@
 
 - `LogStep` is what happens to a batch of records (below);
 - `follow_in_bulk` reads partitions in bulk with aiokafka from positions kept in the database
-  (catch-up, rebuild, and the sla processor's loop) and runs each batch through a step;
+  (catch-up and rebuild) and runs each batch through a step;
+- `follow_as_member` does the same for ever as a member of a consumer group, so that several
+  instances of a service share the partitions (the sla processor); each partition it is given
+  starts from the position the database holds;
 - `batch_agent` is the live Faust agent: group membership from Faust, batches through a step;
 - `align_group` moves a Faust group's committed offsets up to the positions the database
   holds, so the live agent starts where the last committed batch ended.
@@ -30,13 +33,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
 from events.codec import encode
-from shared.kafka.consumer import Batch, BatchReader, Consumed, Undecodable, decode_record
+from shared.kafka.consumer import Batch, BatchReader, Consumed, Undecodable, decode_record, stop_consumer
 from shared.kafka.deadletter import DeadLetter, RawProducer, send_to_deadletter
-from shared.kafka.errors import classify
+from shared.kafka.errors import KafkaUnavailable, classify
 from shared.metrics import DEAD_LETTERS
 
 Position = tuple[str, int]
@@ -166,6 +169,71 @@ async def follow_in_bulk(
             if progress:
                 progress(len(batch), 0)
     return reached
+
+
+PositionsSource = Callable[[], Awaitable[Mapping[Position, int]]]
+
+
+async def follow_as_member(
+    bootstrap_servers: str, topics: list[str], step: LogStep, stored_positions: PositionsSource, *,
+    group_id: str, client_id: str = "touchpoint-member", max_records: int = 5000, poll_ms: int = 500,
+    client_options: Mapping[str, Any] | None = None,
+) -> None:
+    """Follows `topics` for ever as a member of `group_id`: the group gives this instance its
+    share of the partitions and moves them when instances come and go. A partition given to
+    this instance starts at the position the database holds (Kafka's committed offset only
+    mirrors it); a partition taken away is released only after the batch being written is
+    committed, so two instances never write the same partition at once."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, client_id=client_id, group_id=group_id, enable_auto_commit=False,
+        auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024, **(client_options or {}))
+    writing = asyncio.Lock()
+    try:
+        await consumer.start()
+        consumer.subscribe(topics, listener=_StoredPositions(consumer, stored_positions, writing))
+        while True:
+            fetched = await consumer.getmany(timeout_ms=poll_ms, max_records=max_records)
+            async with writing:
+                owned = consumer.assignment()  # records fetched before a rebalance may no longer be ours
+                batch = as_batch([decode_record(tp.topic, tp.partition, record.offset, record.key, record.value)
+                                  for tp, records in fetched.items() if tp in owned for record in records])
+                if len(batch):
+                    await step.handle(batch)
+            if len(batch):  # outside the lock: a commit can wait for a rebalance that waits for the lock
+                await _mirror(consumer, group_id, batch.next_offsets())
+    except (KafkaError, OSError) as exc:
+        raise KafkaUnavailable(f"following {topics} as {group_id} failed: {exc!r}") from exc
+    finally:
+        await stop_consumer(consumer)
+
+
+class _StoredPositions(ConsumerRebalanceListener):
+    def __init__(self, consumer: AIOKafkaConsumer, stored_positions: PositionsSource, writing: asyncio.Lock) -> None:
+        self._consumer, self._stored, self._writing = consumer, stored_positions, writing
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        async with self._writing:  # the batch in hand is committed before another member starts
+            pass
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        try:
+            stored = await self._stored()
+        except Exception as exc:  # the committed offsets trail the database's: rereading is harmless
+            log.warning("stored positions unavailable (%s); starting from the group's committed offsets",
+                        classify(exc).reason)
+            return
+        for tp in assigned:
+            self._consumer.seek(tp, stored.get((tp.topic, tp.partition), 0))
+        if assigned:
+            log.info("now following %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(assigned)))
+
+
+async def _mirror(consumer: AIOKafkaConsumer, group_id: str, positions: Mapping[Position, int]) -> None:
+    """Mirrors the database's positions into the group's offsets for lag reporting (best effort)."""
+    try:
+        await consumer.commit({TopicPartition(t, p): o for (t, p), o in positions.items()})
+    except KafkaError as exc:  # e.g. a rebalance in progress: the next batch mirrors again
+        log.info("could not mirror positions of %s to Kafka: %r", group_id, exc)
 
 
 async def read_ahead(batches: AsyncIterator[Batch], depth: int = 2) -> AsyncIterator[Batch]:

@@ -36,7 +36,7 @@ from services.projector.timeline.tables import TIMELINE
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
 from shared.db.tracking import applied_events
-from shared.kafka.lag import consumer_lag
+from shared.kafka.lag import consumer_groups, consumer_lag
 from shared.kafka.local_broker import free_port
 from shared.kafka.local_cluster import LocalCluster, default_shape
 from shared.kafka.topics import ensure_topics, all_topic_names
@@ -253,6 +253,10 @@ async def test_the_scaled_out_hub_loses_and_doubles_nothing_when_a_broker_and_a_
             return True if lags and not any(lags.values()) else str(lags)
 
         await eventually(caught_up, "every group's lag back at zero", hub)
+        _rows, members = await consumer_groups(bootstrap, prefix)
+        sla_shares = [set(m.partitions) for m in members if m.group == f"{prefix}sla"]
+        assert len(sla_shares) == 2 and all(sla_shares), f"the two sla instances do not share the work: {members}"
+        assert not sla_shares[0] & sla_shares[1]
         await asyncio.sleep(3)  # a late duplicate would show up by now
         hub.check_alive()
 

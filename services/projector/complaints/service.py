@@ -18,7 +18,7 @@ from services.projector.complaints import metrics, store, timers
 from services.projector.complaints.detector import DetectorConfig
 from services.projector.complaints.policy import SlaRules
 from services.projector.complaints.processor import ComplaintProcessor
-from shared.kafka.follower import follow_in_bulk
+from shared.kafka.follower import follow_as_member
 from shared.kafka.errors import classify
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ class ComplaintService:
     ) -> None:
         self._bootstrap = bootstrap_servers
         self._client_options = dict(client_options or {})
-        self.group_id = f"{topic_prefix}sla"  # only mirrors the positions kept in the database
+        self.group_id = f"{topic_prefix}sla"  # shares the partitions; positions live in the database
         self._engine, self._publisher, self._rules, self._now = engine, publisher, rules, now
         self._interval, self._retry = timer_interval, retry_delay
         self.processor = ComplaintProcessor(engine, publisher, topic_prefix, rules, detector, now)
@@ -60,15 +60,15 @@ class ComplaintService:
             task.result()
 
     async def _process_forever(self) -> None:
-        """Reads from the positions stored in the database; each batch goes through the
-        processor's `LogStep` (dead letters, retries). Only a broken connection to Kafka ends
-        the reader, which then starts again from the stored positions."""
+        """Follows the log as a member of the sla group, so that several instances share the
+        partitions; each partition starts at the position stored in the database, and each
+        batch goes through the processor's `LogStep` (dead letters, retries). Only a broken
+        connection to Kafka ends the reader, which then joins again."""
         while True:
             try:
-                start = await self.processor.start_offsets()
-                await follow_in_bulk(self._bootstrap, self.processor.topics(), self.processor.step, start,
-                                     until_end=False, client_id="touchpoint-complaints", group_id=self.group_id,
-                                     client_options=self._client_options)
+                await follow_as_member(self._bootstrap, self.processor.topics(), self.processor.step,
+                                       self.processor.start_offsets, group_id=self.group_id,
+                                       client_id="touchpoint-complaints", client_options=self._client_options)
             except Exception as exc:
                 failure = classify(exc)
                 if not failure.transient:
