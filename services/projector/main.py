@@ -1,22 +1,18 @@
-"""`touchpoint projector`: the live path, a Faust agent per batch of records.
+"""`touchpoint projector`: the timeline projection as a member of the projector's consumer group.
 
-Start-up: migrations, topics, then a bulk catch-up from the offsets stored with the read model
-(aiokafka directly, fast), then the group's committed offsets are moved up to those positions
-so the agent does not re-read what is applied. All of it is the shared follower
-(`shared/kafka/follower.py`): records → decode → the projector's `LogStep` (dead letters,
-retries) → the timeline writer (pure apply + one transaction with tracking and positions).
-Offsets are committed to Kafka by Faust only after a batch is written; anything redelivered
-is skipped as applied."""
+The group gives each instance its share of the partitions; the instance reads them in bulk
+from the positions stored with the read model, and takes over another's partitions from those
+positions when that instance leaves or dies (`follow_as_member` in `shared/kafka/follower.py`).
+Every batch goes records → decode → the projector's `LogStep` (dead letters, retries) → the
+timeline writer (pure apply, then one transaction with tracking and positions), so a batch
+read twice is skipped as applied. The same step serves `touchpoint rebuild`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
 
-import faust
-
-from services.projector.catchup import catch_up, interaction_topics
+from services.projector.catchup import interaction_topics
 from services.projector.consume import BatchProjector
 from services.projector.timeline.projection import PROJECTION
 from services.projector.timeline.writer import TimelineWriter
@@ -24,93 +20,71 @@ from shared.config import Settings
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
 from shared.db.tracking import load_offsets
-from shared.kafka.follower import LogStep, align_group, batch_agent
+from shared.kafka.errors import classify
+from shared.kafka.follower import follow_as_member
 from shared.kafka.publisher import KafkaPublisher
+from shared.kafka.security import client_options
 from shared.kafka.topics import ensure_for
-from shared.kafka.security import client_options, faust_credentials
 from shared.logging import configure_logging
+from shared.shutdown import stop_on_signals
 from shared.status_http import serve_status
 
 log = logging.getLogger("touchpoint.projector")
-Position = tuple[str, int]
-BATCH = 500
-WITHIN_SECONDS = 0.05
+BATCH = 2000
+RETRY_DELAY_S = 2.0
 
 
 def group_id(settings: Settings) -> str:
     return f"{settings.topic_prefix}projector"
 
 
-@dataclass
-class Runtime:
-    """Clients built at start-up (never at import) and closed at shutdown."""
-
-    settings: Settings
-    projector: BatchProjector | None = None
-    closers: list = field(default_factory=list)
-
-    async def start(self) -> BatchProjector:
-        if self.projector is None:
-            engine = make_engine(self.settings.db_url)
-            publisher = KafkaPublisher.for_settings(self.settings, client_id="touchpoint-projector")
-            await publisher.start()
-            self.closers += [publisher.stop, engine.dispose]
-            self.projector = BatchProjector(TimelineWriter(engine), publisher, self.settings.topic_prefix)
-        return self.projector
-
-    async def close(self) -> None:
-        for close in reversed(self.closers):
-            await close()
-        self.closers.clear()
-        self.projector = None
-
-
-def build_app(settings: Settings, runtime: Runtime) -> faust.App:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust makes its own folder, not the parents
-    app = faust.App(
-        group_id(settings),
-        broker=[f"kafka://{server}" for server in settings.bootstrap_servers.split(",")],
-        broker_credentials=faust_credentials(settings),
-        store="memory://",
-        web_enabled=False,
-        topic_disable_leader=True,
-        datadir=str(settings.data_dir / "faust"),
-        consumer_auto_offset_reset="earliest",
-        broker_session_timeout=10,
-        broker_heartbeat_interval=2,
-        stream_wait_empty=False,
-    )
-    source = app.topic(*interaction_topics(settings), value_type=bytes, key_type=bytes,
-                       value_serializer="raw", key_serializer="raw")
-
-    async def step() -> LogStep:
-        return (await runtime.start()).step
-
-    batch_agent(app, source, step, BATCH, WITHIN_SECONDS, name="project", on_stop=runtime.close)
-
-    return app
-
-
-async def prepare(settings: Settings) -> None:
-    """Migrations, topics, bulk catch-up, and the group's offsets moved up to the tracked ones."""
-    await upgrade_async(settings.db_url)
-    await ensure_for(settings)
-    runtime = Runtime(settings)
-    try:
-        projector = await runtime.start()
-        async with projector.writer.engine.connect() as conn:
-            stored = await load_offsets(conn, PROJECTION)
-        reached = await catch_up(settings, projector, stored)
-    finally:
-        await runtime.close()
-    await align_group(settings.bootstrap_servers, group_id(settings), reached, client_options(settings))
-
-
 def run(settings: Settings) -> None:
     configure_logging("projector", settings.log_level)
     serve_status("projector", settings, settings.projector_metrics_port)
-    asyncio.run(prepare(settings))
-    runtime = Runtime(settings)
-    app = build_app(settings, runtime)
-    worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True, redirect_stdouts=False)
-    worker.execute_from_commandline()
+    asyncio.run(serve(settings))
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Runs until `stop` is set, SIGINT/SIGTERM, or a non-transient error."""
+    stop = stop or stop_on_signals()
+    await upgrade_async(settings.db_url)
+    await ensure_for(settings)
+    engine = make_engine(settings.db_url)
+    publisher = KafkaPublisher.for_settings(settings, client_id="touchpoint-projector")
+    following = None
+    try:
+        await publisher.start()
+        projector = BatchProjector(TimelineWriter(engine), publisher, settings.topic_prefix)
+
+        async def stored_positions() -> dict[tuple[str, int], int]:
+            async with engine.connect() as conn:
+                return await load_offsets(conn, PROJECTION)
+
+        following = asyncio.create_task(_follow_forever(settings, projector, stored_positions))
+        stopped = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({following, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if following in done:
+            following.result()
+    finally:
+        if following is not None and not following.done():
+            following.cancel()
+            await asyncio.gather(following, return_exceptions=True)
+        await publisher.stop()
+        await engine.dispose()
+
+
+async def _follow_forever(settings: Settings, projector: BatchProjector, stored_positions) -> None:  # type: ignore[no-untyped-def]
+    """Only a broken connection to Kafka ends the member; it then joins the group again."""
+    while True:
+        try:
+            await follow_as_member(settings.bootstrap_servers, interaction_topics(settings), projector.step,
+                                   stored_positions, group_id=group_id(settings), client_id="touchpoint-projector",
+                                   max_records=BATCH, client_options=client_options(settings))
+        except Exception as exc:
+            failure = classify(exc)
+            if not failure.transient:
+                raise
+            log.warning("projector: %s; joining again in %.0fs", failure.reason, RETRY_DELAY_S)
+            await asyncio.sleep(RETRY_DELAY_S)
+

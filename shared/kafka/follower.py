@@ -4,11 +4,10 @@
 - `follow_in_bulk` reads partitions in bulk with aiokafka from positions kept in the database
   (catch-up and rebuild) and runs each batch through a step;
 - `follow_as_member` does the same for ever as a member of a consumer group, so that several
-  instances of a service share the partitions (the sla processor); each partition it is given
+  instances of a service share the partitions (the projector, the sla processor); each partition it is given
   starts from the position the database holds;
-- `batch_agent` is the live Faust agent: group membership from Faust, batches through a step;
-- `align_group` moves a Faust group's committed offsets up to the positions the database
-  holds, so the live agent starts where the last committed batch ended.
+- `batch_agent` is a live Faust agent (the notifier): group membership from Faust, batches
+  through a step.
 
 The step:
 
@@ -293,30 +292,3 @@ def as_batch(items: Sequence[Consumed | Undecodable]) -> Batch:
     for item in items:
         (batch.events if isinstance(item, Consumed) else batch.invalid).append(item)
     return batch
-
-
-async def align_group(bootstrap_servers: str, group_id: str, positions: Mapping[Position, int],
-                      client_options: Mapping[str, Any] | None = None) -> None:
-    """Commits the database's positions for `group_id` where the group's own offsets are behind.
-    Best effort: if the group is busy (another worker runs), records read again are skipped as
-    already applied anyway."""
-    if not positions:
-        return
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group_id, enable_auto_commit=False,
-                                **(client_options or {}))
-    try:
-        await consumer.start()
-        partitions = [TopicPartition(topic, partition) for topic, partition in positions]
-        consumer.assign(partitions)
-        ahead = {}
-        for tp in partitions:
-            committed = await consumer.committed(tp)
-            if committed is None or committed < positions[(tp.topic, tp.partition)]:
-                ahead[tp] = positions[(tp.topic, tp.partition)]
-        if ahead:
-            await consumer.commit(ahead)
-    except KafkaError as exc:
-        log.warning("could not move the offsets of %s up to the stored positions (%r); "
-                    "the agent will skip what it reads again", group_id, exc)
-    finally:
-        await consumer.stop()

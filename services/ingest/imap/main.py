@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -34,6 +33,7 @@ from shared.kafka.errors import TransientError
 from shared.kafka.publisher import KafkaPublisher
 from shared.kafka.topics import ensure_for
 from shared.logging import configure_logging
+from shared.shutdown import stop_on_signals
 from shared.oauth2.tokens import TokenSource
 from shared.status_http import serve_status
 
@@ -50,7 +50,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         raise ConfigError("no [[mailboxes]] in the configuration file (TOUCHPOINT_CONFIG): nothing to poll")
     if stop is None:
         stop = asyncio.Event()
-        _stop_on_signals(stop)
+        stop_on_signals(stop)
     try:
         await upgrade_async(settings.db_url)
     except (OSError, DBAPIError) as exc:
@@ -154,9 +154,3 @@ def _progress_display():  # type: ignore[no-untyped-def]
     with bars:
         yield update
 
-
-def _stop_on_signals(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 
 
 from services.projector.complaints.detector import DetectorConfig
@@ -17,6 +16,7 @@ from shared.kafka.publisher import KafkaPublisher
 from shared.kafka.security import client_options
 from shared.kafka.topics import ensure_for
 from shared.logging import configure_logging
+from shared.shutdown import stop_on_signals
 from shared.status_http import serve_status
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def run(settings: Settings) -> None:
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Runs until `stop` is set, SIGINT/SIGTERM, or a non-transient error."""
     rules = rules_from_settings(settings)  # a bad policy stops the start with a ConfigError
-    stop = stop or _stop_on_signals()
+    stop = stop or stop_on_signals()
     await upgrade_async(settings.db_url)
     await ensure_for(settings)  # every topic it reads, and its dead-letter topic, exist
     engine = make_engine(settings.db_url)
@@ -56,10 +56,3 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         await publisher.stop()
         await engine.dispose()
 
-
-def _stop_on_signals() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop

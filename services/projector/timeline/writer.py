@@ -21,8 +21,8 @@ from services.projector.timeline.tables import TIMELINE, TimelineTables
 from shared.db.tracking import applied_events, mark_applied, store_offsets, unapplied
 
 Position = tuple[str, int]
-# Serialises writers of one projection across processes on PostgreSQL (two projector workers
-# would otherwise read-modify-write the same identity rows concurrently).
+# Writers hold it shared, so they never wait for each other; swapping in a rebuilt timeline
+# holds it exclusively, so no writer is half-way through the old tables then.
 ADVISORY_LOCK = 0x7470_7469  # "tpti"
 
 
@@ -39,31 +39,43 @@ class TimelineWriter:
         self._analyzed_at = 0
 
     async def write(self, events: Sequence[Event], next_offsets: Mapping[Position, int] | None = None) -> WriteResult:
-        """Applies the events not applied before, in order; returns how many it applied and skipped."""
-        async with self.engine.begin() as conn:
-            await self.lock(conn)
-            fresh = await unapplied(conn, self.projection, (str(e.event_id) for e in events))
-            todo: list[Event] = []
-            for event in events:
-                if str(event.event_id) in fresh:
-                    fresh.discard(str(event.event_id))
-                    todo.append(event)
-            view = await load_view(conn, self.tables, todo)
-            changes = []
-            for event in todo:
-                produced = apply(event, view)
-                view.record(produced)
-                changes += produced
-            await write_changes(conn, self.tables, changes)
-            await mark_applied(conn, self.projection, (str(e.event_id) for e in todo))
-            await store_offsets(conn, self.projection, next_offsets or {})
-            await self.analyze_when_grown(conn, len(changes))
+        """Applies the events not applied before, in order; returns how many it applied and skipped.
+
+        On PostgreSQL the transaction is SERIALIZABLE: writers of several projector instances
+        run side by side, and only two that touch the same customer's rows conflict; the later
+        one fails with a serialisation error, which the step retries with fresh reads."""
+        async with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.execution_options(isolation_level="SERIALIZABLE")
+            async with conn.begin():
+                await self.lock(conn, shared=True)
+                todo = await self._apply(conn, events, next_offsets or {})
         self.observe(todo, len(events) - len(todo))
         return WriteResult(applied=len(todo), skipped=len(events) - len(todo))
 
-    async def lock(self, conn: AsyncConnection) -> None:
+    async def _apply(self, conn: AsyncConnection, events: Sequence[Event], next_offsets: Mapping[Position, int]) -> list[Event]:
+        fresh = await unapplied(conn, self.projection, (str(e.event_id) for e in events))
+        todo: list[Event] = []
+        for event in events:
+            if str(event.event_id) in fresh:
+                fresh.discard(str(event.event_id))
+                todo.append(event)
+        view = await load_view(conn, self.tables, todo)
+        changes = []
+        for event in todo:
+            produced = apply(event, view)
+            view.record(produced)
+            changes += produced
+        await write_changes(conn, self.tables, changes)
+        await mark_applied(conn, self.projection, (str(e.event_id) for e in todo))
+        await store_offsets(conn, self.projection, next_offsets)
+        await self.analyze_when_grown(conn, len(changes))
+        return todo
+
+    async def lock(self, conn: AsyncConnection, shared: bool = False) -> None:
         if conn.dialect.name == "postgresql":
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK})
+            function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+            await conn.execute(text(f"SELECT {function}(:key)"), {"key": ADVISORY_LOCK})
 
     async def analyze_when_grown(self, conn: AsyncConnection, rows: int) -> None:
         """PostgreSQL plans the batch lookups from table statistics; while a catch-up or rebuild
