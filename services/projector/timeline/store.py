@@ -125,6 +125,63 @@ async def follow_merges(conn: AsyncConnection, tables: TimelineTables, ids: set[
         ids = {row.merged_into for row in map(view.customer, ids) if row is not None and row.merged_into} - seen
 
 
+async def fetch_customers(conn: AsyncConnection, tables: TimelineTables, ids: Iterable[str]) -> list[CustomerRow]:
+    found: list[CustomerRow] = []
+    for condition in one_of(conn, tables.customers.c.id, ids):
+        rows = await conn.execute(select(tables.customers).where(condition))
+        found += [customer_from_row(row._mapping) for row in rows]
+    return found
+
+
+async def fetch_identities(conn: AsyncConnection, tables: TimelineTables, identifiers: Iterable[Identifier]) -> list[IdentityRow]:
+    t = tables.identities
+    found: list[IdentityRow] = []
+    for kind, values in by_kind(identifiers).items():
+        for condition in one_of(conn, t.c.value, values):
+            rows = await conn.execute(
+                select(t.c.kind, t.c.value, t.c.claimants, t.c.hard_bounced_at).where(t.c.kind == kind, condition)
+            )
+            found += [IdentityRow(kind, value, tuple(claimants), utc(bounced) if bounced else None)
+                      for kind, value, claimants, bounced in rows]
+    return found
+
+
+async def fetch_entries(conn: AsyncConnection, tables: TimelineTables, ids: set[str], carrying: set[Identifier],
+                        complaints: set[str]) -> list[EntryRow]:
+    t = tables.entries
+    conditions = one_of(conn, t.c.id, ids)
+    for kind, values in by_kind(carrying).items():
+        conditions += one_of(conn, t.c[kind], values)
+    conditions += one_of(conn, t.c.complaint_id, complaints)
+    found: dict[str, EntryRow] = {}
+    for condition in conditions:
+        for row in await conn.execute(select(t).where(condition)):
+            entry = entry_from_row(row._mapping)
+            found[entry.id] = entry
+    return list(found.values())
+
+
+async def fetch_mail_links(conn: AsyncConnection, tables: TimelineTables, events: Sequence[Event]) -> list[EntryRow]:
+    """The mails that the batch's bounces report, and the bounces that report the batch's mails
+    (found through the indexed address first, then the Message-ID in the details)."""
+    mails = [e for e in events if isinstance(e, EmailReceived | EmailSent) and e.contact.email]
+    bounced = {e.payload.bounced_message_id for e in mails if e.payload.classification == "bounce"} - {None}
+    sent = {e.payload.message_id for e in mails} - {None}
+    if not mails or not (bounced or sent):
+        return []
+    t = tables.entries
+    wanted = []
+    if bounced:
+        wanted.append((t.c.type.in_(MAIL_TYPES), t.c.details["message_id"].as_string().in_(sorted(bounced))))
+    if sent:
+        wanted.append((t.c.type == "email.received", t.c.details["bounced_message_id"].as_string().in_(sorted(sent))))
+    found = []
+    for by_address in one_of(conn, t.c.email, {e.contact.email for e in mails if e.contact.email}):
+        for kind, message_ids in wanted:
+            found += [entry_from_row(row._mapping) for row in await conn.execute(select(t).where(by_address, kind, message_ids))]
+    return found
+
+
 def by_kind(identifiers: Iterable[Identifier]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for kind, value in identifiers:
