@@ -8,7 +8,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from sqlalchemy import select
+
 from services.projector.api.app import create_app
+from services.projector.timeline.tables import TIMELINE
 from services.projector.timeline.rows import customer_id_for
 from services.projector.timeline.writer import TimelineWriter
 from shared.db.engine import make_engine
@@ -123,4 +126,44 @@ async def test_merge_then_unmerge_through_kafka_and_rebuilds_agree(kafka_setting
     finally:
         stop(process)
         await publisher.stop()
+        await engine.dispose()
+
+
+async def reference_url(db_url: str, request, tmp_path) -> str:
+    """A second, empty database of the same kind."""
+    if db_url.startswith("sqlite"):
+        return f"sqlite+aiosqlite:///{tmp_path / 'reference.db'}"
+    return await create_database(request.getfixturevalue("postgres"))
+
+
+@pytest.mark.parametrize("batch", [1, 7, 1000])
+async def test_the_writer_unmerges_to_the_never_merged_rows_whatever_the_batches(db_url, batch, request, tmp_path):
+    events = [*records(), f.merged("K-2", "K-1", minute=50), *while_merged(), f.merged("K-2", "K-1", minute=200, unmerge=True)]
+    other = await reference_url(db_url, request, tmp_path)
+    for url in (db_url, other):
+        await upgrade_async(url)
+    engine, reference = make_engine(db_url), make_engine(other)
+    try:
+        for start in range(0, len(events), batch):
+            await TimelineWriter(engine).write(events[start : start + batch])
+        await TimelineWriter(reference).write([*records(), *while_merged()])
+        assert await snapshot(engine) == await snapshot(reference)
+    finally:
+        await engine.dispose()
+        await reference.dispose()
+
+
+async def test_the_writer_shows_one_timeline_while_merged(db_url):
+    await upgrade_async(db_url)
+    engine = make_engine(db_url)
+    try:
+        writer = TimelineWriter(engine)
+        await writer.write(records())
+        await writer.write([f.merged("K-2", "K-1", minute=50), *while_merged()])
+        e = TIMELINE.entries
+        async with engine.connect() as conn:
+            owners = set(await conn.scalars(select(e.c.owner_id).where(
+                (e.c.email == "e.muster@mail.example") | (e.c.phone.in_([OLD_PHONE, SHARED])))))
+        assert owners == {ERIKA}
+    finally:
         await engine.dispose()
