@@ -140,9 +140,9 @@ async def merged_into(request: Request, customer_id: str, target: str | None) ->
     return row is not None and row.merged_into == target
 
 
-async def settled(done: Callable[[], Awaitable[bool]], seconds: float = SETTLE_SECONDS) -> None:
+async def settled(done: Callable[[], Awaitable[bool]]) -> None:
     """Waits (briefly) until the projector applied the action, so the page shows its result;
-    after `seconds` the page loads anyway and the change shows on the next load."""
-    deadline = time.monotonic() + seconds
+    after SETTLE_SECONDS the page loads anyway and the change shows on the next load."""
+    deadline = time.monotonic() + SETTLE_SECONDS
     while not await done() and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
