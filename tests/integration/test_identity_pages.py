@@ -102,3 +102,15 @@ async def test_an_opened_mail_shows_its_class_reasons_threading_and_the_mail_it_
     assert opened.headers["location"] == f"/customers/{ERIKA}?open={bounced}#entry-{bounced}"
     thread = await site.get(f"/entries/{entry_id}/thread")
     assert thread.headers["location"] == f"/entries/{bounced}/open"  # <m3@example.org> is that mail
+
+
+async def test_a_forged_link_form_is_refused_on_the_page_never_a_server_error(site):  # noqa: F811
+    csrf = await log_in(site, "agent-token-1")
+    for form in ({"kind": "fax", "value": "0301234"}, {"kind": "order_ref", "value": "A" * 5000}, {"kind": "email", "value": ""}):
+        answer = await site.post(f"/customers/{ERIKA}/identifiers", data={"csrf_token": csrf, **form})
+        assert answer.status_code == 303 and "identity_error=" in answer.headers["location"]
+    merged = await site.post(f"/customers/{ERIKA}/merge", data={"csrf_token": csrf, "other_id": "x" * 300})
+    assert merged.status_code == 303 and "identity_error=" in merged.headers["location"]
+    unmerged = await site.post("/customers/nobody/unmerge", data={"csrf_token": csrf})
+    assert unmerged.status_code == 303 and "identity_error=" in unmerged.headers["location"]
+    assert site.published.events == []

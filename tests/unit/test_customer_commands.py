@@ -95,3 +95,7 @@ def test_identifiers_are_normalised_or_refused_by_name():
     assert commands.normalised("phone", "030 999888", "DE") == "+4930999888"
     with pytest.raises(Rejected, match="phone 'abc' is not valid"):
         commands.normalised("phone", "abc", "DE")
+    with pytest.raises(Rejected, match="kind: must be one of"):
+        commands.normalised("fax", "0301234", "DE")
+    with pytest.raises(Rejected, match="at most 320"):
+        commands.normalised("order_ref", "A" * 321, "DE")

@@ -10,10 +10,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import get_args
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from events.customer import ContactLinked, ContactUnlinked, CustomerMerged, CustomerUnmerged
+from events.customer import ContactLinked, ContactUnlinked, CustomerMerged, CustomerUnmerged, IdentifierKind
 from events.envelope import ActorRef, Event
 from events.ids import event_id_for
 from services.projector.api import queries
@@ -45,7 +46,15 @@ class Actor:
         return ActorRef(kind="agent", name=self.user)
 
 
+KINDS = get_args(IdentifierKind)
+MAX_VALUE = 320  # the longest address; the identities table holds no more
+
+
 def normalised(kind: str, value: str, region: str | None) -> str:
+    if kind not in KINDS:
+        raise Rejected(422, "invalid_identifier", f"kind: must be one of {list(KINDS)}")
+    if len(value) > MAX_VALUE:
+        raise Rejected(422, "invalid_identifier", f"value: at most {MAX_VALUE} characters")
     if kind == "email":
         found = normalise_email(value)
     elif kind == "phone":
