@@ -114,3 +114,24 @@ async def test_a_forged_link_form_is_refused_on_the_page_never_a_server_error(si
     unmerged = await site.post("/customers/nobody/unmerge", data={"csrf_token": csrf})
     assert unmerged.status_code == 303 and "identity_error=" in unmerged.headers["location"]
     assert site.published.events == []
+
+
+async def test_the_merged_records_open_complaints_show_on_the_merged_page(site):  # noqa: F811
+    from datetime import UTC, datetime
+
+    from services.projector.complaints.tables import complaints
+
+    await second_record(site)
+    await TimelineWriter(site.engine).write([f.merged("K-2", "K-1", minute=1000)])
+    now = datetime(2026, 3, 2, 12, tzinfo=UTC)
+    row = {"origin": "email", "channel": "email", "priority": "high", "state": "ok", "opened_at": now,
+           "reopen_count": 0, "updated_at": now, "email": "e.muster@mail.example"}
+    async with site.engine.begin() as conn:
+        await conn.execute(complaints.insert(), [
+            {**row, "complaint_id": "CP-open", "subject": "Broken lid, still waiting", "status": "open"},
+            {**row, "complaint_id": "CP-done", "subject": "Old and settled", "status": "resolved"},
+        ])
+    await log_in(site, "agent-token-1")
+    page = (await site.get(f"/customers/{ERIKA}")).text
+    assert "Open complaints of merged records" in page
+    assert "Broken lid, still waiting" in page and "Old and settled" not in page
