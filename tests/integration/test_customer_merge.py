@@ -167,3 +167,26 @@ async def test_the_writer_shows_one_timeline_while_merged(db_url):
         assert owners == {ERIKA}
     finally:
         await engine.dispose()
+
+
+async def test_a_link_or_master_data_for_a_merged_record_lands_on_the_record_it_was_merged_into(db_url):
+    await upgrade_async(db_url)
+    engine = make_engine(db_url)
+    try:
+        writer = TimelineWriter(engine)
+        await writer.write(records())
+        await writer.write([f.merged("K-2", "K-3", minute=50)])
+        await writer.write([f.merged("K-3", "K-1", minute=51)])  # a chain: K-2 -> K-3 -> K-1
+        # each in a batch of its own, so only what the batch names is read from the database
+        await writer.write([f.call("started", "new-number", "+4930777000", 60)])
+        await writer.write([f.linked("phone", "+4930777000", "K-2", minute=61)])
+        await writer.write([f.mail(200, "new@mail.example", 62)])
+        await writer.write([f.registered("K-2", "Erika Muster", emails=("e.muster@mail.example", "new@mail.example"),
+                                         minute=63, version="2")])
+        e = TIMELINE.entries
+        async with engine.connect() as conn:
+            owners = set(await conn.scalars(select(e.c.owner_id).where(
+                e.c.phone.in_(["+4930777000", OLD_PHONE]) | e.c.email.in_(["new@mail.example", "e.muster@mail.example"]))))
+        assert owners == {ERIKA}
+    finally:
+        await engine.dispose()

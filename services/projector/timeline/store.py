@@ -80,8 +80,10 @@ async def load_view(conn: AsyncConnection, tables: TimelineTables, events: Seque
     identifiers |= moving | {i for entry in entries for i in entry.identifiers()}
     identities = await fetch_identities(conn, tables, identifiers)
     view.record(identities)
-    targets = {customer_id_for(e.payload.into_customer_ref) for e in events if isinstance(e, CustomerMerged | CustomerUnmerged)}
-    await follow_merges(conn, tables, {c for i in identities for c in i.claimants} | merging | targets, view)
+    # everyone who claims, or may claim in this batch, an identifier: merged records count as theirs
+    claiming = {customer_id_for(e.payload.into_customer_ref) for e in events if isinstance(e, CustomerMerged | CustomerUnmerged)}
+    claiming |= {customer_id_for(e.payload.customer_ref) for e in events if isinstance(e, CustomerRegistered | ContactLinked)}
+    await follow_merges(conn, tables, {c for i in identities for c in i.claimants} | merging | claiming, view)
     return view
 
 
