@@ -1,5 +1,5 @@
 """Customer master data and identity: `customer.registered` (also for updates of the same
-customer_ref), `contact.linked` and `contact.unlinked`."""
+customer_ref), `contact.linked` and `contact.unlinked`, `customer.merged` and `customer.unmerged`."""
 
 from __future__ import annotations
 
@@ -60,3 +60,27 @@ class ContactUnlinked(_CustomerEvent):
     schema_version: Literal[1] = 1
     channel: Literal["agent", "system"] = "agent"
     payload: ContactLinkPayload
+
+
+class CustomerMergePayload(Frozen):
+    """Two records of one person: `customer_ref` is merged into (or back out of) `into_customer_ref`.
+    Keyed by `customer_ref`, so a record's merges and unmerges stay in order on one partition."""
+
+    customer_ref: str = Field(min_length=1, description="the record merged away")
+    into_customer_ref: str = Field(min_length=1, description="the record that carries both timelines")
+    actor: ActorRef | None = None
+    reason: str | None = None
+
+
+class CustomerMerged(_CustomerEvent):
+    type: Literal["customer.merged"] = "customer.merged"
+    schema_version: Literal[1] = 1
+    channel: Literal["agent", "system"] = "agent"
+    payload: CustomerMergePayload
+
+
+class CustomerUnmerged(_CustomerEvent):
+    type: Literal["customer.unmerged"] = "customer.unmerged"
+    schema_version: Literal[1] = 1
+    channel: Literal["agent", "system"] = "agent"
+    payload: CustomerMergePayload

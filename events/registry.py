@@ -11,7 +11,7 @@ from events.complaint import (
     ComplaintOpened, ComplaintPaused, ComplaintPriorityChanged, ComplaintReopened,
     ComplaintResolved, ComplaintResponded, ComplaintResumed,
 )
-from events.customer import ContactLinked, ContactUnlinked, CustomerRegistered
+from events.customer import ContactLinked, ContactUnlinked, CustomerMerged, CustomerRegistered, CustomerUnmerged
 from events.email import EmailReceived, EmailSent
 from events.envelope import Event
 from events.escalation import EscalationFailed, EscalationNotified
@@ -28,7 +28,7 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     ComplaintPaused, ComplaintResumed, ComplaintPriorityChanged,
     SlaWarning, SlaBreached,
     EscalationNotified, EscalationFailed,
-    CustomerRegistered, ContactLinked, ContactUnlinked,
+    CustomerRegistered, ContactLinked, ContactUnlinked, CustomerMerged, CustomerUnmerged,
 )
 
 

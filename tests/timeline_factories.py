@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from events.call import CallAnswered, CallEnded, CallStarted
 from events.complaint import ComplaintOpened, ComplaintResponded
-from events.customer import ContactLinked, ContactUnlinked, CustomerRegistered
+from events.customer import ContactLinked, ContactUnlinked, CustomerMerged, CustomerRegistered, CustomerUnmerged
 from events.email import EmailReceived, EmailSent
 from events.envelope import ContactIdentifiers
 from events.ids import event_id_for
@@ -45,6 +45,14 @@ def linked(kind: str, value: str, ref: str, minute: float = 0, actor: str = "ann
     return cls(
         **envelope(cls.model_fields["type"].default, f"{kind}:{value}:{ref}:{minute}", minute),
         payload={"identifier": {"kind": kind, "value": value}, "customer_ref": ref, "actor": {"kind": "agent", "name": actor}},
+    )
+
+
+def merged(ref: str, into: str, minute: float = 0, actor: str = "anna", unmerge: bool = False):
+    cls = CustomerUnmerged if unmerge else CustomerMerged
+    return cls(
+        **envelope(cls.model_fields["type"].default, f"{ref}:{into}:{minute}", minute),
+        payload={"customer_ref": ref, "into_customer_ref": into, "actor": {"kind": "agent", "name": actor}},
     )
 
 

@@ -13,12 +13,13 @@ from pathlib import Path
 import httpx
 
 from services.demo.config import DemoSecrets
-from services.demo.data import demo_customers, write_customers_csv
+from services.demo.data import demo_customers, merge_candidate, write_customers_csv
 from services.demo.mailsink import start_mail_sink
 from services.demo.mail import MailPublisher
 from services.demo.traffic import HttpStep, MailStep, Scenario, next_scenario
 from services.projector.customers_csv import parse_customers
 from services.projector.customers_import import publish_all
+from services.projector.timeline.rows import customer_id_for
 from shared.config import Settings, load_settings
 from shared.logging import configure_logging
 
@@ -95,6 +96,9 @@ async def main(settings: Settings) -> None:
             await import_customers(settings, csv_path)
             print(f"demo: {len(customers)} customers imported; open {api}/ and log in with token "
                   f"'{secrets.agent_token}' (agent), '{secrets.lead_token}' (lead) or '{secrets.ops_token}' (ops)", flush=True)
+            first, second = merge_candidate()
+            print(f"demo: {first.name} is registered twice ({first.customer_ref}, {second.customer_ref}): "
+                  f"merge them from {api}/customers/{customer_id_for(first.customer_ref)}", flush=True)
             seq = await seed_history(rng, customers, client, settings, secrets, mail_sender)
             tasks: set[asyncio.Task] = set()
             while True:

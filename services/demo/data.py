@@ -43,7 +43,18 @@ def demo_customers() -> list[DemoCustomer]:
                 order_refs=(f"A-{2001 + index}",),
             )
         )
+    # A merge candidate: the same person registered a second time, with another address and number.
+    first = customers[1]
+    customers.append(DemoCustomer(customer_ref=f"K-{10001 + len(_PEOPLE)}", name=first.name,
+                                  emails=("j.beispiel@web.example.com",), phones=("+491605550113",),
+                                  segment=first.segment, language=first.language, order_refs=(f"A-{2001 + len(_PEOPLE)}",)))
     return customers
+
+
+def merge_candidate() -> tuple[DemoCustomer, DemoCustomer]:
+    """The two demo records of one person: the first registration and the second."""
+    customers = demo_customers()
+    return customers[1], customers[-1]
 
 
 def write_customers_csv(path: Path, customers: list[DemoCustomer]) -> Path:

@@ -74,6 +74,6 @@ def test_up_demo_serves_a_populated_timeline_and_stops_on_ctrl_c(tmp_path: Path)
             hub.wait()
         log.close()
     output = (tmp_path / "up.log").read_text()
-    assert "demo: 12 customers imported" in output and "demo-agent-token" in output
+    assert "demo: 13 customers imported" in output and "demo-agent-token" in output
     assert output.rstrip().endswith("stopped")
     assert not [name for name, port in ports.items() if listening(port)]

@@ -5,7 +5,7 @@ import random
 from datetime import UTC, datetime
 from email import message_from_bytes
 
-from services.demo.data import demo_customers
+from services.demo.data import demo_customers, merge_candidate
 from services.demo.traffic import HttpStep, MailStep, next_scenario, parcel
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -46,3 +46,10 @@ def test_demo_mails_are_well_formed_and_replies_thread():
 def test_demo_customers_are_synthetic():
     for customer in demo_customers():
         assert customer.emails[0].endswith(("example.org", "example.com"))
+
+
+def test_the_demo_has_two_records_of_one_person_to_merge():
+    first, second = merge_candidate()
+    assert first.name == second.name and first.customer_ref != second.customer_ref
+    assert not set(first.emails) & set(second.emails) and not set(first.phones) & set(second.phones)
+    assert second in demo_customers()

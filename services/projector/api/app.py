@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.projector.api.auth import Authorizer
+from services.projector.api.customer_routes import router as customer_routes
 from services.projector.api.customers import customers_router
 from shared.config import Settings
 from shared.db.engine import make_engine
@@ -61,6 +62,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None, publisher:
             return {"database": f"unavailable: {type(exc).__name__}"}
 
     install_health_routes(app, readiness, settings.public_metrics)
+    app.include_router(customer_routes)
     app.include_router(customers_router(authorizer))
     for router in routers:
         app.include_router(router)

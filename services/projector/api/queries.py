@@ -20,6 +20,10 @@ async def customer(conn: AsyncConnection, customer_id: str) -> CustomerRow | Non
     return customer_from_row(row._mapping) if row else None
 
 
+def customer_row(row: Any) -> CustomerRow:
+    return customer_from_row(row._mapping)
+
+
 async def customers(conn: AsyncConnection, ids: list[str]) -> list[CustomerRow]:
     if not ids:
         return []

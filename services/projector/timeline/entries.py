@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from events.call import CallAnswered, CallEnded, CallStarted
-from events.email import EmailReceived, EmailSent
+from events.email import EmailPayload, EmailReceived, EmailSent
 from events.envelope import Event, StoredBlob
 from events.shipment import ShipmentStatusChanged
 from events.webform import WebformSubmitted
@@ -81,6 +81,9 @@ def mail_entry(event: EmailReceived | EmailSent) -> EntryRow:
         "mailbox": p.position.mailbox,
         "classification": p.classification,
         "classification_reasons": list(p.classification_reasons),
+        # how it joined its conversation, and the Message-ID that decided it (see thread_ref)
+        "thread_evidence": p.thread_evidence,
+        "thread_ref": thread_ref(p),
         "auto_reply": p.classification == "auto_reply",
         "list": p.classification == "list",
         "bounce": p.classification == "bounce",
@@ -103,6 +106,15 @@ def mail_entry(event: EmailReceived | EmailSent) -> EntryRow:
             "bounced_event_id": None,
         }
     return new_entry(event, f"event:{event.event_id}", summary, details, "inbound" if inbound else "outbound")
+
+
+def thread_ref(p: EmailPayload) -> str | None:
+    """The Message-ID the mail was threaded by (the root of its References, the mail it answers,
+    or its own when it starts a conversation): the one its thread key names. None when the
+    subject decided."""
+    if p.thread_evidence in ("references", "in_reply_to", "message_id") and p.thread_key.startswith("msgid:"):
+        return p.thread_key.removeprefix("msgid:")
+    return None
 
 
 def link_bounce(bounce: EntryRow, original: EntryRow) -> EntryRow:

@@ -4,8 +4,10 @@ An interaction goes to the customer who alone claims the highest-priority identi
 exactly one customer claims. Failing that it goes to the unmatched contact of its
 highest-priority identifier; if some identifier is claimed by two or more customers the
 entry is flagged `ambiguous` with the candidates, never given to one of them at random.
-Resolution depends only on the entry's identifiers and the identities, never on the order
-events arrived in, so a live projection and a rebuild agree."""
+A customer merged into another counts as that one (`root`): an identifier claimed only by
+records merged together belongs to the record they were merged into.
+Resolution depends only on the entry's identifiers, the identities and the merges, never on
+the order events arrived in, so a live projection and a rebuild agree."""
 
 from __future__ import annotations
 
@@ -29,12 +31,37 @@ def resolve(identifiers: list[Identifier], view: View) -> Resolution | None:
     if not identifiers:
         return None
     contact_id = contact_id_for(identifiers[0])
-    identities = [view.identity(identifier) for identifier in identifiers]
-    for identity in identities:
-        if identity is not None and identity.customer_id is not None:
-            return Resolution(identity.customer_id, contact_id)
-    candidates = sorted({c for identity in identities if identity is not None and identity.ambiguous for c in identity.claimants})
+    owners = [sorted({root(view, c) for c in identity.claimants}) for identity in map(view.identity, identifiers) if identity]
+    for claimed in owners:
+        if len(claimed) == 1:
+            return Resolution(claimed[0], contact_id)
+    candidates = sorted({c for claimed in owners if len(claimed) > 1 for c in claimed})
     return Resolution(contact_id, contact_id, ambiguous=bool(candidates), candidates=tuple(candidates))
+
+
+def root(view: View, customer_id: str) -> str:
+    """The record a customer's history shows on: itself, or the end of its chain of merges.
+    Merges that form a cycle (two records merged into each other at once) end at the smallest id."""
+    path: list[str] = []
+    current = customer_id
+    while current not in path:
+        path.append(current)
+        row = view.customer(current)
+        if row is None or row.merged_into is None:
+            return current
+        current = row.merged_into
+    return min(path[path.index(current):])
+
+
+def merged_group(view: View, customer_id: str) -> list[str]:
+    """The customer and every record merged into it, directly or through others."""
+    group, todo = [customer_id], [customer_id]
+    while todo:
+        for member in view.members(todo.pop()):
+            if member not in group:
+                group.append(member)
+                todo.append(member)
+    return group
 
 
 def placed(entry: EntryRow, view: View) -> EntryRow:

@@ -5,6 +5,7 @@ changes (in memory for tests, in the database through the writer); nothing here 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from events.call import CallAnswered, CallEnded, CallStarted
@@ -17,7 +18,7 @@ from events.complaint import (
     ComplaintResponded,
     ComplaintResumed,
 )
-from events.customer import ContactLinked, ContactUnlinked, CustomerRegistered
+from events.customer import ContactLinked, ContactUnlinked, CustomerMerged, CustomerRegistered, CustomerUnmerged
 from events.email import EmailReceived, EmailSent
 from events.envelope import Event
 from events.escalation import EscalationFailed, EscalationNotified
@@ -28,7 +29,7 @@ from services.projector.timeline.case_entries import case_entry
 from services.projector.timeline.entries import (
     call_key, fold_call, fold_shipment, form_entry, link_bounce, mail_entry, shipment_key,
 )
-from services.projector.timeline.identity import hard_bounced, placed, with_claim, without_claim
+from services.projector.timeline.identity import hard_bounced, merged_group, placed, with_claim, without_claim
 from services.projector.timeline.rows import (
     IDENTIFIER_KINDS,
     CustomerRow,
@@ -60,6 +61,8 @@ def apply(event: Event, view: View) -> list[Change]:
             return claim(view, event.payload.identifier.kind, event.payload.identifier.value, event.payload.customer_ref, True)
         case ContactUnlinked():
             return claim(view, event.payload.identifier.kind, event.payload.identifier.value, event.payload.customer_ref, False)
+        case CustomerMerged() | CustomerUnmerged():
+            return merge(event, view)
         case (ComplaintOpened() | ComplaintResponded() | ComplaintResolved() | ComplaintReopened() | ComplaintPaused()
               | ComplaintResumed() | ComplaintPriorityChanged() | SlaWarning() | SlaBreached()
               | EscalationNotified() | EscalationFailed()):
@@ -154,9 +157,13 @@ class Overlay:
 
     base: View
     identities: dict[Identifier, IdentityRow] = field(default_factory=dict)
+    customers: dict[str, CustomerRow] = field(default_factory=dict)
 
     def identity(self, identifier: Identifier) -> IdentityRow | None:
         return self.identities.get(identifier) or self.base.identity(identifier)
+
+    def customer(self, customer_id: str) -> CustomerRow | None:
+        return self.customers.get(customer_id) or self.base.customer(customer_id)
 
     def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
         return getattr(self.base, name)
@@ -174,6 +181,8 @@ def register(event: CustomerRegistered, view: View) -> list[Change]:
         order_refs=tuple(sorted(set(p.order_refs))), segment=p.segment, language=p.language,
         attributes=dict(sorted(p.attributes.items())), updated_at=utc(event.occurred_at),
     )
+    if before is not None:  # new master data does not undo a merge
+        row = replace(row, merged_into=before.merged_into, merged_at=before.merged_at, merged_by=before.merged_by)
     if before is not None and before.updated_at is not None and before.updated_at > row.updated_at:
         return []  # an older version of the master data arrived late
     old = before.identifiers() if before else set()
@@ -186,6 +195,27 @@ def register(event: CustomerRegistered, view: View) -> list[Change]:
     return [row, *overlay.identities.values(), *replaced(overlay)]
 
 
+def merge(event: CustomerMerged | CustomerUnmerged, view: View) -> list[Change]:
+    """The record points at the one it was merged into (or no longer does); every entry that
+    carries an identifier claimed by it or by records merged into it is placed again. Nothing
+    else changes, so an unmerge leaves both records as they would be without the merge."""
+    p = event.payload
+    customer_id, into = customer_id_for(p.customer_ref), customer_id_for(p.into_customer_ref)
+    before = view.customer(customer_id) or CustomerRow(id=customer_id, kind="customer", customer_ref=p.customer_ref)
+    if isinstance(event, CustomerMerged):
+        if into == customer_id:
+            return []
+        actor = p.actor.name if p.actor else None
+        row = replace(before, merged_into=into, merged_at=utc(event.occurred_at), merged_by=actor)
+    elif before.merged_into == into:
+        row = replace(before, merged_into=None, merged_at=None, merged_by=None)
+    else:
+        return []  # not merged into that record (any more)
+    overlay = Overlay(view, customers={customer_id: row})
+    claimed = {(i.kind, i.value) for member in merged_group(view, customer_id) for i in view.claimed_by(member)}
+    return [row, *replaced(overlay, claimed)]
+
+
 def claim(view: View, kind: str, value: str, customer_ref: str, linked: bool) -> list[Change]:
     identifier = (kind, value)
     customer_id = customer_id_for(customer_ref)
@@ -194,11 +224,11 @@ def claim(view: View, kind: str, value: str, customer_ref: str, linked: bool) ->
     return [*overlay.identities.values(), *replaced(overlay)]
 
 
-def replaced(overlay: Overlay) -> list[Change]:
-    """Every entry carrying a changed identifier, placed again."""
+def replaced(overlay: Overlay, identifiers: Iterable[Identifier] | None = None) -> list[Change]:
+    """Every entry carrying a changed identifier (by default those of the overlay), placed again."""
     changes: list[Change] = []
     seen: set[str] = set()
-    for identifier in overlay.identities:
+    for identifier in sorted(overlay.identities if identifiers is None else identifiers):
         for entry in overlay.base.entries_with(identifier):
             if entry.id not in seen:
                 seen.add(entry.id)

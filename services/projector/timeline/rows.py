@@ -56,6 +56,10 @@ class CustomerRow:
     language: str | None = None
     attributes: dict[str, str] = field(default_factory=dict)
     updated_at: datetime | None = None
+    # merged into another customer's record: its history shows there until it is unmerged
+    merged_into: str | None = None
+    merged_at: datetime | None = None
+    merged_by: str | None = None
 
     def identifiers(self) -> set[Identifier]:
         found: set[Identifier] = set()

@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.call import CallAnswered, CallEnded, CallStarted
-from events.customer import ContactLinked, ContactUnlinked, CustomerRegistered
+from events.customer import ContactLinked, ContactUnlinked, CustomerMerged, CustomerRegistered, CustomerUnmerged
 from events.email import EmailReceived, EmailSent
 from events.envelope import Event
 from events.shipment import ShipmentStatusChanged
@@ -52,6 +52,8 @@ def folded_entry_id(event: Event) -> str | None:
 async def load_view(conn: AsyncConnection, tables: TimelineTables, events: Sequence[Event]) -> MemoryView:
     view = MemoryView()
     customer_ids = {customer_id_for(e.payload.customer_ref) for e in events if isinstance(e, CustomerRegistered)}
+    merging = {customer_id_for(e.payload.customer_ref) for e in events if isinstance(e, CustomerMerged | CustomerUnmerged)}
+    customer_ids |= merging
     # unmatched contacts the batch's interactions may need (existing ones are not written again)
     customer_ids |= {contact_id_for(ids[0]) for ids in map(event_identifiers, events) if ids}
     view.record(await fetch_customers(conn, tables, customer_ids))
@@ -66,14 +68,63 @@ async def load_view(conn: AsyncConnection, tables: TimelineTables, events: Seque
                 moving |= before.identifiers() if before else set()
             case ContactLinked(payload=p) | ContactUnlinked(payload=p):
                 moving.add((p.identifier.kind, p.identifier.value))
+    if merging:
+        group = await fetch_merged_groups(conn, tables, merging)
+        view.record(group)
+        moving |= await fetch_claimed(conn, tables, {c.id for c in group} | merging)
     entry_ids = {i for i in (folded_entry_id(e) for e in events) if i}
     complaints = {c for c in (getattr(e.payload, "complaint_id", None) for e in events) if c}
     entries = await fetch_entries(conn, tables, entry_ids, moving, complaints)
     entries += await fetch_mail_links(conn, tables, events)
     view.record(entries)
     identifiers |= moving | {i for entry in entries for i in entry.identifiers()}
-    view.record(await fetch_identities(conn, tables, identifiers))
+    identities = await fetch_identities(conn, tables, identifiers)
+    view.record(identities)
+    # everyone who claims, or may claim in this batch, an identifier: merged records count as theirs
+    claiming = {customer_id_for(e.payload.into_customer_ref) for e in events if isinstance(e, CustomerMerged | CustomerUnmerged)}
+    claiming |= {customer_id_for(e.payload.customer_ref) for e in events if isinstance(e, CustomerRegistered | ContactLinked)}
+    await follow_merges(conn, tables, {c for i in identities for c in i.claimants} | merging | claiming, view)
     return view
+
+
+async def fetch_merged_groups(conn: AsyncConnection, tables: TimelineTables, ids: set[str]) -> list[CustomerRow]:
+    """The records merged into these, directly or through others."""
+    c = tables.customers
+    found: dict[str, CustomerRow] = {}
+    todo = set(ids)
+    while todo:
+        rows = []
+        for condition in one_of(conn, c.c.merged_into, todo):
+            rows += [customer_from_row(row._mapping) for row in await conn.execute(select(c).where(condition))]
+        todo = {row.id for row in rows if row.id not in found and row.id not in ids}
+        found |= {row.id: row for row in rows}
+    return list(found.values())
+
+
+async def fetch_claimed(conn: AsyncConnection, tables: TimelineTables, ids: set[str]) -> set[Identifier]:
+    """The identifiers these customers claim, alone (indexed by customer_id) or with others."""
+    t = tables.identities
+    found: set[Identifier] = set()
+    for condition in one_of(conn, t.c.customer_id, ids):
+        found |= {(kind, value) for kind, value in await conn.execute(select(t.c.kind, t.c.value).where(condition))}
+    shared = await conn.execute(select(t.c.kind, t.c.value, t.c.claimants).where(t.c.ambiguous.is_(True)))
+    found |= {(kind, value) for kind, value, claimants in shared if ids & set(claimants)}
+    return found
+
+
+async def follow_merges(conn: AsyncConnection, tables: TimelineTables, ids: set[str], view: MemoryView) -> None:
+    """Puts into the view the merged records among `ids` and the records they were merged into,
+    along each chain: resolution follows them (see `identity.root`). Records not merged are
+    not read."""
+    c = tables.customers
+    seen: set[str] = set()
+    while ids:
+        unknown = {i for i in ids if view.customer(i) is None}
+        for condition in one_of(conn, c.c.id, unknown):
+            rows = await conn.execute(select(c).where(condition, c.c.merged_into.isnot(None)))
+            view.record(customer_from_row(row._mapping) for row in rows)
+        seen |= ids
+        ids = {row.merged_into for row in map(view.customer, ids) if row is not None and row.merged_into} - seen
 
 
 async def fetch_customers(conn: AsyncConnection, tables: TimelineTables, ids: Iterable[str]) -> list[CustomerRow]:
@@ -163,6 +214,7 @@ def customer_from_row(m: Any) -> CustomerRow:
         id=m["id"], kind=m["kind"], name=m["name"], customer_ref=m["customer_ref"], emails=tuple(m["emails"]),
         phones=tuple(m["phones"]), order_refs=tuple(m["order_refs"]), segment=m["segment"], language=m["language"],
         attributes=dict(m["attributes"]), updated_at=utc(m["updated_at"]) if m["updated_at"] else None,
+        merged_into=m["merged_into"], merged_at=utc(m["merged_at"]) if m["merged_at"] else None, merged_by=m["merged_by"],
     )
 
 
@@ -179,6 +231,7 @@ def customer_values(row: CustomerRow) -> dict[str, Any]:
         "id": row.id, "kind": row.kind, "name": row.name, "customer_ref": row.customer_ref, "emails": list(row.emails),
         "phones": list(row.phones), "order_refs": list(row.order_refs), "segment": row.segment,
         "language": row.language, "attributes": row.attributes, "updated_at": row.updated_at,
+        "merged_into": row.merged_into, "merged_at": row.merged_at, "merged_by": row.merged_by,
     }
 
 

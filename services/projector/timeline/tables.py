@@ -44,6 +44,10 @@ def timeline_tables(suffix: str = "", with_indexes: bool = True) -> TimelineTabl
         Column("language", String(16)),
         Column("attributes", Json, nullable=False),
         Column("updated_at", DateTime(timezone=True)),
+        # revision 0010_merge_customers
+        Column("merged_into", String(36)),
+        Column("merged_at", DateTime(timezone=True)),
+        Column("merged_by", String(200)),
     )
     identities = Table(
         f"identities{suffix}",
@@ -83,6 +87,11 @@ def timeline_tables(suffix: str = "", with_indexes: bool = True) -> TimelineTabl
 def add_indexes(customers: Table, identities: Table, entries: Table, suffix: str) -> None:
     Index(f"ix_customers_ref{suffix}", customers.c.customer_ref)
     Index(f"ix_identities_customer{suffix}", identities.c.customer_id)
+    # a merge moves what a record and the records merged into it claim, shared claims included
+    Index(f"ix_customers_merged_into{suffix}", customers.c.merged_into, postgresql_where=customers.c.merged_into.isnot(None),
+          sqlite_where=customers.c.merged_into.isnot(None))
+    Index(f"ix_identities_ambiguous{suffix}", identities.c.kind, postgresql_where=identities.c.ambiguous,
+          sqlite_where=identities.c.ambiguous)
     # newest-first pages per timeline: keyset on (occurred_at DESC, id)
     Index(f"ix_timeline_owner_time{suffix}", entries.c.owner_id, entries.c.occurred_at.desc(), entries.c.id)
     Index(f"ix_timeline_owner_channel_time{suffix}", entries.c.owner_id, entries.c.channel,

@@ -30,6 +30,12 @@ class View(Protocol):
     def bounces_of(self, message_id: str, email: str) -> list[EntryRow]:
         """Bounce entries about `email` that report the mail with this Message-ID as failed."""
 
+    def members(self, customer_id: str) -> list[str]:
+        """The customers merged directly into this one."""
+
+    def claimed_by(self, customer_id: str) -> list[IdentityRow]:
+        """The identities this customer claims, alone or with others."""
+
 
 MAIL_TYPES = ("email.received", "email.sent")
 
@@ -75,6 +81,12 @@ class MemoryView:
     def bounces_of(self, message_id: str, email: str) -> list[EntryRow]:
         return [e for e in self.entries_with(("email", email))
                 if e.type == "email.received" and e.details.get("bounced_message_id") == message_id]
+
+    def members(self, customer_id: str) -> list[str]:
+        return sorted(c.id for c in self.customers.values() if c.merged_into == customer_id)
+
+    def claimed_by(self, customer_id: str) -> list[IdentityRow]:
+        return [row for key, row in sorted(self.identities.items()) if customer_id in row.claimants]
 
     def record(self, changes: Iterable[Change]) -> None:
         for change in changes:

@@ -1,13 +1,13 @@
 """The agent's pages: login, search, the customer page with its timeline (fragments for
-infinite scroll and expanded entries), mail bodies, attachments and the "link to customer"
-action. The live feed is in `stream.py`."""
+infinite scroll and expanded entries), mail bodies and attachments. The live feed is in
+`stream.py`; linking, unlinking and merging in `identity.py`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -15,13 +15,12 @@ from fastapi import APIRouter, Form, Request
 from sqlalchemy import func, select
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from events.customer import ContactLinked
-from events.envelope import ActorRef
-from events.ids import event_id_for
 from events.text import CleanLine
 from services.projector.api import queries
 from services.projector.api.customers import CHANNELS
 from services.projector.api.cursor import BadCursor, decode_cursor, encode_cursor
+from services.projector.customers import queries as customer_queries
+from services.projector.web.identity import page_context as identity_context
 from services.projector.web.guards import check_csrf, session_of
 from services.projector.timeline.rows import customer_id_for
 from services.projector.timeline.tables import TIMELINE
@@ -30,8 +29,6 @@ from services.projector.web.session import COOKIE, LOGIN_COOKIE, MAX_AGE
 from services.projector.web.revocations import revoke
 from shared.blobs import BlobNotFound
 from shared.client_address import client_address
-from shared.contacts import normalise_email, normalise_phone
-from shared.kafka.errors import KafkaUnavailable
 
 if TYPE_CHECKING:
     from services.projector.web.ui import WebUi
@@ -117,12 +114,9 @@ def pages_router(ui: WebUi) -> APIRouter:
             return [{"id": r.id, "label": ", ".join([*r.phones, *r.emails]), "latest": r.latest} for r in rows]
 
     async def search(request: Request, q: CleanLine) -> list[dict[str, Any]]:
-        region = ui.settings.default_region
-        identifiers = [(k, v) for k, v in (("email", normalise_email(q)), ("phone", normalise_phone(q, region))) if v]
-        identifiers += [("order_ref", q), ("tracking_number", q)]
         async with ui.engine.connect() as conn:
-            rows = await queries.search(conn, q, identifiers, 50)
-        return [queries.customer_json(row) for row in rows]
+            found = await customer_queries.search(conn, q, ui.settings.default_region, 50)
+        return [queries.customer_json(row) for row in found]
 
     # ---- the customer page ------------------------------------------------------------------------
 
@@ -140,12 +134,16 @@ def pages_router(ui: WebUi) -> APIRouter:
                 labels = pages.labels_for(request, request.state.session)
                 return pages.render(request, "error.html", status=404, title=labels("not_found"),
                                     detail=labels("not_found_detail"))
+            if owner.merged_into:  # its history shows on the record it was merged into
+                target = await customer_queries.effective(conn, owner)
+                return RedirectResponse(f"/customers/{target.id}?merged_from={owner.id}", status_code=303)
             entries = await queries.timeline_page(conn, customer_id, PAGE_SIZE + 1, channel or None, None)
             bounced = await queries.hard_bounces(conn, owner)
+            identity = await identity_context(conn, request, owner)
         page, cursor = paged(entries)
         return pages.render(request, "customer.html", customer=queries.customer_json(owner, bounced), entries=page,
                             cursor=cursor, channel=channel, channels=CHANNELS, pop=pop == "1", linked=linked == "1",
-                            link_error=link_error, page="customer")
+                            link_error=link_error, page="customer", **identity)
 
     @router.get("/customers/{customer_id}/entries")
     async def more_entries(request: Request, customer_id: CleanLine, before: CleanLine = "", channel: CleanLine = "") -> Response:
@@ -200,45 +198,6 @@ def pages_router(ui: WebUi) -> APIRouter:
             row = (await conn.execute(select(TIMELINE.entries).where(TIMELINE.entries.c.id == entry_id))).first()
         return queries.entry_json(row._mapping) if row else None
 
-    # ---- link an unmatched contact -----------------------------------------------------------------
-
-    @router.post("/customers/{contact_id}/link")
-    async def link(request: Request, contact_id: CleanLine, csrf_token: str = Form(""), identifier: CleanLine = Form(""),
-                   customer_ref: str = Form("")) -> Response:
-        session = session_of(request, "agent", "lead")
-        check_csrf(session, csrf_token)
-        kind, _, value = identifier.partition(":")
-        async with ui.engine.connect() as conn:
-            contact = await queries.customer(conn, contact_id)
-            target = await find_by_ref(conn, customer_ref.strip())
-        problem = None
-        if contact is None or contact.kind != "contact" or (kind, value) not in contact_identifiers(contact):
-            problem = "unknown contact or identifier"
-        elif target is None:
-            problem = f"no customer with the number {customer_ref.strip()!r}"
-        if problem is None:
-            now = datetime.now(UTC)
-            event = ContactLinked(
-                event_id=event_id_for("contact.linked", target.customer_ref, kind, value, session.principal.user, now.isoformat()),
-                occurred_at=now, recorded_at=now, channel="agent", source="web",
-                payload={"identifier": {"kind": kind, "value": value}, "customer_ref": target.customer_ref,
-                         "actor": ActorRef(kind="agent", name=session.principal.user), "reason": "linked in the agent UI"},
-            )
-            try:
-                await ui.publisher.publish([event])
-            except KafkaUnavailable as exc:
-                log.warning("linking a contact was not recorded: Kafka did not acknowledge: %s", exc)
-                problem = "Kafka does not answer, try again"
-        if problem:
-            return RedirectResponse(f"/customers/{contact_id}?link_error={quote(problem)}", status_code=303)
-        return RedirectResponse(f"/customers/{target.id}?linked=1", status_code=303)
-
-    async def find_by_ref(conn, ref: str):  # type: ignore[no-untyped-def]
-        if not ref:
-            return None
-        found = await queries.search(conn, ref, [("customer_ref", ref)], 5)
-        return next((c for c in found if c.kind == "customer" and c.customer_ref == ref), None)
-
     return router
 
 
@@ -248,9 +207,3 @@ def paged(entries: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str | No
         return page, None
     last = page[-1]
     return page, encode_cursor(datetime.fromisoformat(last["occurred_at"]), last["id"])
-
-
-def contact_identifiers(contact) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    return {("email", e) for e in contact.emails} | {("phone", p) for p in contact.phones}
-
-

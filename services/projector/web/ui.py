@@ -19,6 +19,8 @@ from services.projector.api.auth import Authorizer
 from services.projector.ops.streams import StreamMonitor
 from services.projector.web.boards import boards_router
 from services.projector.web.guards import BadCsrf, Forbidden, LoginRequired
+from services.projector.web.evidence import router as evidence_router
+from services.projector.web.identity import router as identity_router
 from services.projector.web.live import CommitWatcher
 from services.projector.web.pages import pages_router
 from services.projector.web.rendering import STATIC, Pages
@@ -57,6 +59,8 @@ class WebUi:
         app.add_exception_handler(BadCsrf, self.bad_csrf)
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
         app.include_router(pages_router(self))
+        app.include_router(identity_router)
+        app.include_router(evidence_router)
         app.include_router(stream_router(self))
         app.include_router(boards_router(self))
 

@@ -37,6 +37,14 @@
     button.disabled = true;
   });
 
+  // an entry named in ?open= (a link from another mail) opens in place
+  const named = new URLSearchParams(location.search).get("open");
+  const target = named && document.querySelector("details[data-entry='" + CSS.escape(named) + "']");
+  if (target) {
+    target.open = true;
+    target.scrollIntoView({ block: "center" });
+  }
+
   // ---- infinite scroll ------------------------------------------------------------------------
   const more = document.getElementById("more");
   let loadingMore = false;
