@@ -65,6 +65,7 @@ class ComplaintService:
         the reader, which then starts again from the stored positions."""
         while True:
             try:
+                await self.processor.refresh_open()
                 start = await self.processor.start_offsets()
                 await follow_in_bulk(self._bootstrap, self.processor.topics(), self.processor.step, start,
                                      until_end=False, client_id="touchpoint-complaints", group_id=self.group_id,
