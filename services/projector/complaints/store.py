@@ -269,3 +269,19 @@ async def outcomes(conn: AsyncConnection) -> list[Outcome]:
         .join(complaints, complaints.c.complaint_id == sla_outcomes.c.complaint_id)
     )
     return [Outcome(*row) for row in rows]
+
+
+async def complaint_ids_about(conn: AsyncConnection, customer_id: str, customer_ref: str | None, emails: Sequence[str],
+                              phones: Sequence[str], limit: int = 20) -> list[str]:
+    """Complaints of one customer or contact, by its id, number, addresses or phone numbers
+    (a complaint opened before the sender was known names only the address); newest first."""
+    conditions = [complaints.c.customer_id == customer_id]
+    if customer_ref:
+        conditions.append(complaints.c.customer_ref == customer_ref)
+    if emails:
+        conditions.append(complaints.c.email.in_(list(emails)))
+    if phones:
+        conditions.append(complaints.c.phone.in_(list(phones)))
+    rows = await conn.execute(select(complaints.c.complaint_id).where(or_(*conditions))
+                              .order_by(complaints.c.opened_at.desc()).limit(limit))
+    return [complaint_id for (complaint_id,) in rows]

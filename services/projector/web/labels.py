@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from services.projector.web.complaint_labels import COMPLAINT_LABELS
+
 LANGUAGES = ("en", "de")
 
 LABELS: dict[str, tuple[str, str]] = {
@@ -156,6 +158,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "skip": ("Skip to content", "Zum Inhalt springen"),
     "signed_in_as": ("Signed in as {user} ({role})", "Angemeldet als {user} ({role})"),
 }
+LABELS.update(COMPLAINT_LABELS)
 
 
 def pick_language(preferred: str | None, accept_language: str | None) -> str:

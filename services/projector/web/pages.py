@@ -22,6 +22,7 @@ from events.text import CleanLine
 from services.projector.api import queries
 from services.projector.api.customers import CHANNELS
 from services.projector.api.cursor import BadCursor, decode_cursor, encode_cursor
+from services.projector.web.complaint_work import customer_complaints
 from services.projector.web.guards import check_csrf, session_of
 from services.projector.timeline.rows import customer_id_for
 from services.projector.timeline.tables import TIMELINE
@@ -143,9 +144,10 @@ def pages_router(ui: WebUi) -> APIRouter:
             entries = await queries.timeline_page(conn, customer_id, PAGE_SIZE + 1, channel or None, None)
             bounced = await queries.hard_bounces(conn, owner)
         page, cursor = paged(entries)
+        complaints = await customer_complaints(ui, ui.complaint_rules, owner)
         return pages.render(request, "customer.html", customer=queries.customer_json(owner, bounced), entries=page,
                             cursor=cursor, channel=channel, channels=CHANNELS, pop=pop == "1", linked=linked == "1",
-                            link_error=link_error, page="customer")
+                            link_error=link_error, page="customer", complaints=complaints)
 
     @router.get("/customers/{customer_id}/entries")
     async def more_entries(request: Request, customer_id: CleanLine, before: CleanLine = "", channel: CleanLine = "") -> Response:
