@@ -191,3 +191,15 @@ async def test_the_customer_segment_from_master_data_selects_the_policy(tmp_path
         assert (later.payload.segment, later.payload.policy) == ("standard", "tiny")
     finally:
         await engine.dispose()
+
+
+async def test_a_restarted_processor_brings_open_clocks_to_the_current_policies(parts):
+    engine, publisher, clock, processor = parts
+    await processor.handle(batch(form(T0)))
+    generous = build_rules(Sla.model_validate({"policies": [
+        {"name": "tiny", "calendar": "24/7", "first_response": "2h", "resolution": "1d", "warn_at": ["50%"], "version": 2}]}))
+    restarted = ComplaintProcessor(engine, publisher, PREFIX, generous, DetectorConfig(sla=SLA, rules=generous), clock)
+    await restarted.refresh_open()
+    async with engine.connect() as conn:
+        [row] = (await conn.execute(select(complaints))).mappings().all()
+    assert (row["policy_version"], row["next_timer_at"].replace(tzinfo=None)) == (2, (T0 + timedelta(hours=1)).replace(tzinfo=None))
