@@ -12,6 +12,7 @@ COMPLAINT_LABELS: dict[str, tuple[str, str]] = {
     "clock_resolution": ("Resolution", "Lösung"),
     "clock_target": ("Target {target} of business time", "Ziel {target} Geschäftszeit"),
     "clock_used": ("{elapsed} used, {remaining} left", "{elapsed} verbraucht, {remaining} übrig"),
+    "clock_used_in_time": ("{elapsed} used, within the target", "{elapsed} verbraucht, im Ziel"),
     "clock_over": ("{elapsed} used, {over} over the target", "{elapsed} verbraucht, {over} über dem Ziel"),
     "clock_due": ("due {at}", "fällig {at}"),
     "clock_due_paused": ("due time moves while paused", "Fälligkeit verschiebt sich während der Pause"),
