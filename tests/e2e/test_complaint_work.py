@@ -69,7 +69,9 @@ async def test_a_lead_reads_why_a_clock_is_breached_from_its_segments(stack, con
     figures = await clock.locator(".clock-figures").inner_text()
     assert "Ziel 4h 00m Geschäftszeit" in figures and "über dem Ziel" in figures and "überschritten um" in figures
     kinds = await clock.locator("li.segment").evaluate_all("items => items.map(i => i.dataset.kind)")
-    assert {"running", "outside_hours"} <= set(kinds)  # the nights and the weekend did not count
+    assert {"running", "outside_hours", "overdue"} <= set(kinds)  # the nights and the weekend did not count
+    assert kinds.index("running") < kinds.index("overdue")
+    assert "läuft, über dem Ziel" in await clock.locator("li.segment-overdue").first.inner_text()
     assert "außerhalb der Geschäftszeit" in await clock.locator("li.segment-outside_hours").first.inner_text()
     assert await clock.locator("svg.clock-bar rect.seg-outside_hours").count() == kinds.count("outside_hours")
     await clock.scroll_into_view_if_needed()

@@ -26,8 +26,9 @@ def test_a_breached_first_response_shows_lunch_outside_hours_and_the_due_time_in
     assert (first["kind"], first["state"], first["elapsed_seconds"], first["remaining_seconds"]) == (
         "first_response", "breached", 3 * 3600, -3600)
     assert [(s["kind"], s["seconds"]) for s in first["segments"]] == [("running", 3600), ("outside_hours", 3600),
-                                                                     ("running", 7200)]
-    assert [(s["x"], round(s["width"], 1)) for s in first["segments"]] == [(0, 25.0), (25.0, 25.0), (50.0, 50.0)]
+                                                                     ("running", 3600), ("overdue", 3600)]
+    assert [(s["x"], round(s["width"], 1)) for s in first["segments"]] == [(0, 25.0), (25.0, 25.0), (50.0, 25.0),
+                                                                          (75.0, 25.0)]
     assert datetime.fromisoformat(first["due_at"]) == berlin("2026-03-02 14:00") and first["due_x"] == 75.0
     assert first["now_x"] == 100.0 and first["breached_at"] == first["due_at"]
 

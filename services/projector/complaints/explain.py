@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from events.envelope import Event
-from services.projector.complaints.clock import ClockReading
+from services.projector.complaints.clock import ClockReading, Segment
 from services.projector.complaints.facts import clock_of, policy_for
 from services.projector.complaints.policy import SlaRules
 from services.projector.complaints.views import board_entry
@@ -43,6 +43,16 @@ def available_actions(status: str, responded: bool) -> list[str]:
     return actions
 
 
+def _split_at_breach(segment: Segment, breached_at: datetime | None) -> list[tuple[str, datetime, datetime]]:
+    """Business time counted after the target was reached is `overdue`: the part of the bar
+    that answers "why is this breached"."""
+    if segment.kind != "running" or breached_at is None or segment.end <= breached_at:
+        return [(segment.kind, segment.start, segment.end)]
+    if segment.start >= breached_at:
+        return [("overdue", segment.start, segment.end)]
+    return [("running", segment.start, breached_at), ("overdue", breached_at, segment.end)]
+
+
 def clock_bar(reading: ClockReading) -> dict[str, Any]:
     """Segments as shares of the span from the clock's start to the later of now and its due
     time; the due time and now as positions on it (0..100)."""
@@ -53,9 +63,9 @@ def clock_bar(reading: ClockReading) -> dict[str, Any]:
     def at(instant: datetime) -> float:
         return round(100 * (instant - start).total_seconds() / span, 3)
 
-    segments = [{"kind": s.kind, "reason": s.reason, "start": s.start.isoformat(), "end": s.end.isoformat(),
-                 "seconds": round((s.end - s.start).total_seconds()), "x": at(s.start), "width": max(at(s.end) - at(s.start), 0.2)}
-                for s in reading.segments]
+    segments = [{"kind": kind, "reason": s.reason, "start": lo.isoformat(), "end": hi.isoformat(),
+                 "seconds": round((hi - lo).total_seconds()), "x": at(lo), "width": max(at(hi) - at(lo), 0.2)}
+                for s in reading.segments for kind, lo, hi in _split_at_breach(s, reading.breached_at)]
     return {
         "kind": reading.kind, "state": reading.state, "target_seconds": round(reading.target_seconds),
         "elapsed_seconds": round(reading.elapsed_seconds), "remaining_seconds": round(reading.remaining_seconds),

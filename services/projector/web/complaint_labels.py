@@ -23,6 +23,7 @@ COMPLAINT_LABELS: dict[str, tuple[str, str]] = {
     "clock_no_policy": ("No SLA policy applies to this complaint.", "Für diese Beschwerde gilt keine SLA-Richtlinie."),
     "clock_segments": ("How the clock ran", "Wie die Uhr lief"),
     "segment_running": ("counting (business hours)", "läuft (Geschäftszeit)"),
+    "segment_overdue": ("counting, past the target", "läuft, über dem Ziel"),
     "segment_outside_hours": ("outside business hours", "außerhalb der Geschäftszeit"),
     "segment_paused": ("paused", "pausiert"),
     "segment_stopped": ("stopped", "angehalten"),
