@@ -53,3 +53,9 @@ def test_actions_follow_the_status_and_decide_has_the_last_word():
     card = complaint_card([opened(berlin("2026-03-02 09:00")), resolved(berlin("2026-03-02 09:30"))], RULES,
                           berlin("2026-03-02 10:00"))
     assert (card["status"], card["actions"]) == ("resolved", ["reopen"])
+
+
+def test_no_response_button_where_agent_actions_do_not_count_as_a_first_response():
+    events = [opened(berlin("2026-03-02 09:00"))]
+    assert "respond" in complaint_card(events, RULES, berlin("2026-03-02 10:00"))["actions"]
+    assert "respond" not in complaint_card(events, RULES, berlin("2026-03-02 10:00"), agent_responds=False)["actions"]

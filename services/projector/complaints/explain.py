@@ -15,22 +15,23 @@ from services.projector.complaints.policy import SlaRules
 from services.projector.complaints.views import board_entry
 
 
-def complaint_card(events: Sequence[Event], rules: SlaRules, now: datetime) -> dict[str, Any]:
+def complaint_card(events: Sequence[Event], rules: SlaRules, now: datetime, agent_responds: bool = True) -> dict[str, Any]:
     """The board entry of the complaint with its `clock_details`."""
     entry = board_entry(events, rules, now)
     entry.pop("_urgency", None)
-    return {**entry, **clock_details(events, rules, now)}
+    return {**entry, **clock_details(events, rules, now, agent_responds)}
 
 
-def clock_details(events: Sequence[Event], rules: SlaRules, now: datetime) -> dict[str, Any]:
-    """`calendar` (name and zone), `clock_bars` (one per clock) and the `actions` that apply."""
+def clock_details(events: Sequence[Event], rules: SlaRules, now: datetime, agent_responds: bool = True) -> dict[str, Any]:
+    """`calendar` (name and zone), `clock_bars` (one per clock) and the `actions` that apply
+    (`agent_responds`: an agent's action counts as a first response here)."""
     facts, state = clock_of(events, rules, now)
     policy = policy_for(facts, rules)
     return {
         "calendar": policy.calendar.name if policy else None,
         "calendar_timezone": str(policy.calendar.timezone) if policy else None,
         "clock_bars": [clock_bar(r) for r in (state.first_response, state.resolution) if r is not None],
-        "actions": available_actions(state.status, state.responded_at is not None),
+        "actions": available_actions(state.status, state.responded_at is not None or not agent_responds),
     }
 
 

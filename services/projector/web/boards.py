@@ -48,10 +48,11 @@ def boards_router(ui: WebUi) -> APIRouter:
             events = await store.events_of_many(conn, ids)
             teams = [t for (t,) in await conn.execute(select(complaints_table.c.team).distinct()) if t]
             now = datetime.now(UTC)
+            responds = "agent" in ui.settings.file.sla.first_response_counts
             rows = views.sort_by_urgency(views.board_entry(events[i], rules, now) for i in ids if events[i])
             for row in rows:
                 row["timeline_link"] = await timeline_link(conn, row["customer"])
-                row.update(clock_details(events[row["complaint_id"]], rules, now))
+                row.update(clock_details(events[row["complaint_id"]], rules, now, responds))
         return pages.render(request, "complaints.html", rows=rows, teams=sorted(teams), team=team, priority=priority,
                             priorities=PRIORITIES, now=now, page="complaints")
 

@@ -38,7 +38,8 @@ async def customer_complaints(ui: WebUi, rules: SlaRules, owner: Any, now: datet
         ids = await store.complaint_ids_about(conn, owner.id, owner.customer_ref, owner.emails, owner.phones)
         events = await store.events_of_many(conn, ids)
     at = now or datetime.now(UTC)
-    return [complaint_card(events[i], rules, at) for i in ids if events[i]]
+    responds = commands.decision_settings(ui.settings).agent_action_is_a_response
+    return [complaint_card(events[i], rules, at, responds) for i in ids if events[i]]
 
 
 def complaint_work_router(ui: WebUi, rules: SlaRules) -> APIRouter:
