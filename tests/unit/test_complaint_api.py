@@ -13,12 +13,12 @@ from services.projector.api.app import create_app
 from services.projector.api.auth import Authorizer
 from services.projector.api.complaints import complaints_router
 from services.projector.complaints.policy import rules_from_settings
-from services.projector.complaints.processor import PROJECTION
+from services.projector.complaints.processor import complaints_topic
 from services.projector.complaints.store import apply_events
 from shared.config import FileConfig, Settings
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
-from shared.db.tracking import mark_applied
+from shared.kafka.consumer import Consumed
 from shared.kafka.errors import KafkaUnavailable
 from shared.kafka.publisher import InMemoryPublisher
 from shared.web import install_error_handlers
@@ -61,9 +61,9 @@ async def api(tmp_path):
     app.include_router(complaints_router(settings, engine, publisher, Authorizer(settings), now=clock))
 
     async def seed(*events):
-        async with engine.begin() as conn:
-            await apply_events(conn, events, rules, clock())
-            await mark_applied(conn, PROJECTION, [str(e.event_id) for e in events])
+        # as the complaints processor would read them from the log
+        await publisher.processor.write([Consumed(e, complaints_topic(settings.topic_prefix), 0, n)
+                                         for n, e in enumerate(events)], {})
 
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         yield client, publisher, clock, seed
