@@ -16,7 +16,7 @@ from services.demo.config import DemoSecrets
 from services.demo.data import demo_customers, merge_candidate, write_customers_csv
 from services.demo.mailsink import start_mail_sink
 from services.demo.mail import MailPublisher
-from services.demo.traffic import HttpStep, MailStep, Scenario, next_scenario
+from services.demo.traffic import HttpStep, MailStep, Scenario, next_scenario, overdue_complaint
 from services.projector.customers_csv import parse_customers
 from services.projector.customers_import import publish_all
 from services.projector.timeline.rows import customer_id_for
@@ -41,7 +41,7 @@ async def wait_ready(client: httpx.AsyncClient, url: str, seconds: float = 180) 
 async def send_step(step: HttpStep | MailStep, client: httpx.AsyncClient, settings: Settings, secrets: DemoSecrets,
                     mail_sender) -> None:
     if isinstance(step, MailStep):
-        await mail_sender(step.raw, step.direction)
+        await mail_sender(step.raw, step.direction, step.received_at)
         return
     params = {"token": secrets.cti_token} if step.path.startswith("/webhooks/telephony/cti") else None
     response = await client.post(step.path, data=step.form, content=step.body, headers=step.headers, params=params)
@@ -99,6 +99,8 @@ async def main(settings: Settings) -> None:
             first, second = merge_candidate()
             print(f"demo: {first.name} is registered twice ({first.customer_ref}, {second.customer_ref}): "
                   f"merge them from {api}/customers/{customer_id_for(first.customer_ref)}", flush=True)
+            # something to explain on the board from the start: a complaint long past its due time
+            await play(overdue_complaint(customers[1], datetime.now(UTC)), client, settings, secrets, mail_sender)
             seq = await seed_history(rng, customers, client, settings, secrets, mail_sender)
             tasks: set[asyncio.Task] = set()
             while True:

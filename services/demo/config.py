@@ -52,6 +52,17 @@ timezone = "Europe/Berlin"
 name = "office"
 hours = {{ mon = ["08:00-12:00", "13:00-17:00"], tue = ["08:00-17:00"], wed = ["08:00-17:00"], thu = ["08:00-17:00"], fri = ["08:00-15:00"] }}
 holidays = ["2026-12-24", "2026-12-25", "2026-12-26"]
+# complaint mails (the demo's overdue one among them) count business hours of the office
+[[sla.complaint_mail_rules]]
+subject_pattern = "^(Beschwerde|Complaint):"
+priority = "high"
+[[sla.policies]]
+name = "office-hours"
+calendar = "office"
+first_response = "4h"
+resolution = "2d"
+warn_at = ["80%"]
+priorities = ["high"]
 # short targets on a 24/7 calendar, so that warnings and breaches show during the demo
 [[sla.policies]]
 name = "demo"

@@ -27,12 +27,14 @@ class MailPublisher:
             self._publisher = KafkaPublisher.for_settings(self.settings, client_id="touchpoint-demo-mail")
         return self._publisher
 
-    async def __call__(self, raw: bytes, direction: Literal["incoming", "outgoing"] | str) -> str:
-        """Publishes the mail as one event; returns its event id once Kafka acknowledged it."""
+    async def __call__(self, raw: bytes, direction: Literal["incoming", "outgoing"] | str,
+                       received_at: datetime | None = None) -> str:
+        """Publishes the mail as one event (received now, unless `received_at` says when);
+        returns its event id once Kafka acknowledged it."""
         if direction not in FOLDERS:
             raise ValueError(f"direction must be 'incoming' or 'outgoing', not {direction!r}")
         event = parse_message(raw, mailbox=MAILBOX, folder=FOLDERS[direction], uid=None, uidvalidity=None,
-                              direction=direction, received_at=datetime.now(UTC), blobs=self.blobs)  # type: ignore[arg-type]
+                              direction=direction, received_at=received_at or datetime.now(UTC), blobs=self.blobs)  # type: ignore[arg-type]
         await self._client().publish([event])
         return str(event.event_id)
 

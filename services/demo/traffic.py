@@ -33,6 +33,7 @@ class MailStep:
     delay: float
     raw: bytes
     direction: str  # incoming | outgoing
+    received_at: datetime | None = None  # when the mailbox got it; None: as it is sent
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,14 @@ _COMPLAINTS = {
     "de": ("Beschwerde: Ware beschädigt", "Die Lieferung {order} kam beschädigt an. Ich erwarte Ersatz."),
     "en": ("Complaint: damaged goods", "Order {order} arrived damaged. I expect a replacement."),
 }
+
+_OVERDUE = {
+    "de": ("Beschwerde: Erstattung seit einer Woche offen",
+           "Ich habe die beschädigte Ware {order} zurückgeschickt und warte seit einer Woche auf mein Geld."),
+    "en": ("Complaint: refund still missing after a week",
+           "I returned the damaged goods {order} and have been waiting a week for my money."),
+}
+OVERDUE_DAYS = 7
 
 
 def cti_call(rng: random.Random, caller: str, seq: int, outcome: str) -> Scenario:
@@ -130,6 +139,16 @@ def mail_thread(rng: random.Random, customer: DemoCustomer, now: datetime) -> Sc
                         now + timedelta(seconds=30), in_reply_to=message_id)
         steps.append(MailStep(rng.uniform(10, 30), reply, "outgoing"))
     return Scenario("mail thread", tuple(steps))
+
+
+def overdue_complaint(customer: DemoCustomer, now: datetime) -> Scenario:
+    """A complaint mail that arrived a week ago and was never answered: its first response is
+    long overdue on the office calendar, so the board shows a breached clock from the start."""
+    subject, text = _OVERDUE[customer.language]
+    received = now - timedelta(days=OVERDUE_DAYS)
+    raw, _ = mail(customer.emails[0], customer.name, SUPPORT_ADDRESS, subject, text.format(order=customer.order_refs[0]),
+                  received)
+    return Scenario("complaint (breached)", (MailStep(0, raw, "incoming", received_at=received),))
 
 
 def next_scenario(rng: random.Random, customers: list[DemoCustomer], now: datetime, seq: int,

@@ -58,6 +58,18 @@ role = "ops"
 
 [sla]
 timezone = "Europe/Berlin"
+[[sla.calendars]]
+name = "office"
+hours = {{ mon = ["08:00-12:00", "13:00-17:00"], tue = ["08:00-17:00"], wed = ["08:00-17:00"], thu = ["08:00-17:00"], fri = ["08:00-15:00"] }}
+[[sla.complaint_mail_rules]]
+subject_pattern = "^(Beschwerde|Complaint):"
+priority = "high"
+[[sla.policies]]
+name = "office-hours"
+calendar = "office"
+first_response = "4h"
+resolution = "2d"
+priorities = ["high"]
 [[sla.policies]]
 name = "e2e"
 calendar = "24/7"

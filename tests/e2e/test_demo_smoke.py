@@ -1,6 +1,6 @@
 """`touchpoint up --demo` from nothing: its own Kafka, SQLite, every service and the demo
-traffic on free ports in a temporary directory; the API serves a populated timeline, and
-Ctrl-C (SIGINT) stops everything cleanly."""
+traffic on free ports in a temporary directory; the API serves a populated timeline and a
+breached complaint, and Ctrl-C (SIGINT) stops everything cleanly."""
 
 from __future__ import annotations
 
@@ -42,7 +42,13 @@ def populated_timeline(api: str) -> list[dict] | None:
     return None
 
 
-def test_up_demo_serves_a_populated_timeline_and_stops_on_ctrl_c(tmp_path: Path):
+def breached_complaint(api: str) -> dict | None:
+    with httpx.Client(base_url=api, headers=AGENT, timeout=5) as client:
+        found = client.get("/api/complaints").json()["complaints"]
+    return next((c for c in found if c["state"] == "breached" and c["subject"].startswith("Beschwerde: Erstattung")), None)
+
+
+def test_up_demo_serves_a_populated_timeline_and_a_breached_complaint_and_stops_on_ctrl_c(tmp_path: Path):
     ports = {name: free_port() for name in ("KAFKA", "KAFKA_CONTROLLER", "INGEST", "API", "NOTIFIER_METRICS",
                                             "SLA_METRICS", "PROJECTOR_METRICS", "IMAP_METRICS", "DEMO_SMTP")}
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHPOINT_")}
@@ -63,6 +69,12 @@ def test_up_demo_serves_a_populated_timeline_and_stops_on_ctrl_c(tmp_path: Path)
                 entries = None
             time.sleep(1)
         assert {"channel", "summary", "occurred_at"} <= set(entries[0])
+        breached = None
+        while breached is None:  # the overdue complaint mail is sent before the live traffic
+            assert time.monotonic() < deadline + 60, "no breached complaint on the board"
+            breached = breached_complaint(api)
+            time.sleep(0.5)
+        assert (breached["policy"], breached["customer"]["email"]) == ("office-hours", "jonas.beispiel@example.org")
         login = httpx.get(f"{api}/login")
         assert login.status_code == 200 and "Content-Security-Policy" in login.headers
 

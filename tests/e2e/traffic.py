@@ -51,10 +51,10 @@ async def parcel(stack: Stack, tracking: str, status: str, customer_ref: str, em
     assert response.status_code == 200, response.text
 
 
-async def send_mail(stack: Stack, raw: bytes, direction: str = "incoming") -> str:
+async def send_mail(stack: Stack, raw: bytes, direction: str = "incoming", received_at: datetime | None = None) -> str:
     publisher = MailPublisher(stack.settings)
     try:
-        return await publisher(raw, direction)
+        return await publisher(raw, direction, received_at)
     finally:
         await publisher.stop()
 

@@ -141,9 +141,12 @@ async def test_cookie_sessions_write_to_the_json_api_only_with_the_csrf_header(s
     assert accepted.status_code == 202
 
 
-async def test_the_ops_page_is_for_the_ops_role_only(site):
+async def test_the_ops_page_is_for_the_ops_role_only_and_the_complaints_board_for_agents_and_leads(site):
     await log_in(site, "agent-token-1")
     assert (await site.get("/ops")).status_code == 403
+    assert (await site.get("/complaints")).status_code == 200
+    site.cookies.clear()
+    await log_in(site, "ops-token-1")
     assert (await site.get("/complaints")).status_code == 403
 
 

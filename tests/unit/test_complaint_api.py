@@ -13,16 +13,17 @@ from services.projector.api.app import create_app
 from services.projector.api.auth import Authorizer
 from services.projector.api.complaints import complaints_router
 from services.projector.complaints.policy import rules_from_settings
-from services.projector.complaints.processor import PROJECTION
+from services.projector.complaints.processor import complaints_topic
 from services.projector.complaints.store import apply_events
 from shared.config import FileConfig, Settings
-from shared.db.engine import make_engine, session_factory
+from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
-from shared.db.tracking import mark_applied
+from shared.kafka.consumer import Consumed
 from shared.kafka.errors import KafkaUnavailable
 from shared.kafka.publisher import InMemoryPublisher
 from shared.web import install_error_handlers
 from tests.complaint_builders import berlin, opened, paused, responded
+from tests.complaint_projection import processed_publisher
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 CONFIG = FileConfig.model_validate({
@@ -53,16 +54,16 @@ async def api(tmp_path):
     await upgrade_async(settings.db_url)
     engine = make_engine(settings.db_url)
     clock = FixedClock(berlin("2026-03-02 10:00"))
-    publisher = InMemoryPublisher()
+    rules = rules_from_settings(settings)
+    publisher = processed_publisher(engine, settings, rules, clock)
     app = FastAPI()
     install_error_handlers(app)
-    app.include_router(complaints_router(settings, session_factory(engine), publisher, Authorizer(settings), now=clock))
-    rules = rules_from_settings(settings)
+    app.include_router(complaints_router(settings, engine, publisher, Authorizer(settings), now=clock))
 
     async def seed(*events):
-        async with engine.begin() as conn:
-            await apply_events(conn, events, rules, clock())
-            await mark_applied(conn, PROJECTION, [str(e.event_id) for e in events])
+        # as the complaints processor would read them from the log
+        await publisher.processor.write([Consumed(e, complaints_topic(settings.topic_prefix), 0, n)
+                                         for n, e in enumerate(events)], {})
 
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         yield client, publisher, clock, seed
@@ -209,7 +210,7 @@ async def test_agent_actions_count_as_first_response_only_when_configured(tmp_pa
     publisher = InMemoryPublisher()
     app = FastAPI()
     install_error_handlers(app)
-    app.include_router(complaints_router(settings, session_factory(engine), publisher, Authorizer(settings),
+    app.include_router(complaints_router(settings, engine, publisher, Authorizer(settings),
                                          now=FixedClock(berlin("2026-03-02 10:00"))))
     try:
         async with engine.begin() as conn:
@@ -226,7 +227,7 @@ async def test_the_router_mounts_into_the_agent_api_and_uses_its_engine_and_publ
     settings = Settings(data_dir=tmp_path, file=CONFIG)
     await upgrade_async(settings.db_url)
     engine = make_engine(settings.db_url)
-    publisher = InMemoryPublisher()
+    publisher = processed_publisher(engine, settings, rules_from_settings(settings), FixedClock(berlin("2026-03-02 10:00")))
     app = create_app(settings, engine=engine, publisher=publisher, routers=[complaints_router(settings)])
     try:
         async with engine.begin() as conn:

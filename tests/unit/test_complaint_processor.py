@@ -16,7 +16,7 @@ from services.projector.complaints.detector import DetectorConfig
 from services.projector.complaints.policy import build_rules
 from services.projector.complaints.processor import ComplaintProcessor
 from services.projector.complaints.store import complaint_row, open_counts
-from services.projector.complaints.tables import complaints, sla_fired_timers
+from services.projector.complaints.tables import complaints, sla_fired_timers, sla_timer_claims
 from services.projector.complaints.timers import fire_due
 from shared.config import Sla, SlaPolicy
 from shared.db.engine import make_engine
@@ -123,11 +123,26 @@ async def test_timers_fire_each_point_once_even_when_two_workers_race(parts):
     assert await fire_due(engine, publisher, RULES, clock) == []
 
     clock.at = T0 + timedelta(minutes=31)
-    later = [(e.type, e.payload.kind) for e in await fire_due(engine, publisher, RULES, clock)]
-    assert later == [("sla.breached", "first_response"), ("sla.warning", "resolution")]
+    later = await fire_due(engine, publisher, RULES, clock)
+    assert [(e.type, e.payload.kind) for e in later] == [("sla.breached", "first_response"), ("sla.warning", "resolution")]
+    assert await count(engine, sla_timer_claims) == 3
+    assert await count(engine, sla_fired_timers) == 0  # the read model learns of them from the log
+
+
+async def test_the_board_moves_on_when_the_processor_reads_the_timers_events(parts):
+    engine, publisher, clock, processor = parts
+    await processor.handle(batch(form(T0)))
+    clock.at = T0 + timedelta(minutes=31)
+    fired = await fire_due(engine, publisher, RULES, clock)
+    async with engine.connect() as conn:
+        assert await open_counts(conn) == {"ok": 1}  # the timers write no read model
+    await processor.handle(batch(*fired, topic=Topic.COMPLAINTS))
     assert await count(engine, sla_fired_timers) == 3
     async with engine.connect() as conn:
         assert await open_counts(conn) == {"breached": 1}
+        [row] = (await conn.execute(select(complaints))).mappings().all()
+    assert row["next_timer_at"].replace(tzinfo=None) == (T0 + timedelta(hours=1)).replace(tzinfo=None)  # resolution due
+    assert await fire_due(engine, publisher, RULES, clock) == []
 
 
 async def test_a_timer_not_acknowledged_by_kafka_is_tried_again(parts):
@@ -137,7 +152,7 @@ async def test_a_timer_not_acknowledged_by_kafka_is_tried_again(parts):
     publisher.fail_with = KafkaUnavailable("broker down")
     with pytest.raises(KafkaUnavailable):
         await fire_due(engine, publisher, RULES, clock)
-    assert await count(engine, sla_fired_timers) == 0
+    assert await count(engine, sla_timer_claims) == 0
     publisher.fail_with = None
     assert len(await fire_due(engine, publisher, RULES, clock)) == 1
 
@@ -176,3 +191,15 @@ async def test_the_customer_segment_from_master_data_selects_the_policy(tmp_path
         assert (later.payload.segment, later.payload.policy) == ("standard", "tiny")
     finally:
         await engine.dispose()
+
+
+async def test_a_restarted_processor_brings_open_clocks_to_the_current_policies(parts):
+    engine, publisher, clock, processor = parts
+    await processor.handle(batch(form(T0)))
+    generous = build_rules(Sla.model_validate({"policies": [
+        {"name": "tiny", "calendar": "24/7", "first_response": "2h", "resolution": "1d", "warn_at": ["50%"], "version": 2}]}))
+    restarted = ComplaintProcessor(engine, publisher, PREFIX, generous, DetectorConfig(sla=SLA, rules=generous), clock)
+    await restarted.refresh_open()
+    async with engine.connect() as conn:
+        [row] = (await conn.execute(select(complaints))).mappings().all()
+    assert (row["policy_version"], row["next_timer_at"].replace(tzinfo=None)) == (2, (T0 + timedelta(hours=1)).replace(tzinfo=None))

@@ -53,3 +53,26 @@ def test_the_demo_has_two_records_of_one_person_to_merge():
     assert first.name == second.name and first.customer_ref != second.customer_ref
     assert not set(first.emails) & set(second.emails) and not set(first.phones) & set(second.phones)
     assert second in demo_customers()
+def test_the_demo_has_a_complaint_mail_whose_first_response_is_breached_on_the_office_calendar(tmp_path):
+    import tomllib
+
+    from services.demo.config import DemoSecrets, demo_config_toml
+    from services.demo.traffic import overdue_complaint
+    from services.ingest.imap.parse import parse_message
+    from services.projector.complaints.detector import DetectorConfig, detect
+    from services.projector.complaints.facts import clock_of
+    from services.projector.complaints.policy import build_rules
+    from shared.blobs import BlobStore
+    from shared.config import FileConfig
+
+    sla = FileConfig.model_validate(tomllib.loads(demo_config_toml(DemoSecrets(smtp_port=8025)))).sla
+    rules = build_rules(sla)
+    [step] = overdue_complaint(demo_customers()[1], NOW).steps
+    assert isinstance(step, MailStep) and step.received_at == datetime(2026, 11, 16, 10, 0, tzinfo=UTC)
+    mail = parse_message(step.raw, mailbox="demo", folder="INBOX", uid=None, uidvalidity=None, direction="incoming",
+                         received_at=step.received_at, blobs=BlobStore(tmp_path))
+    [opened] = detect(mail, [], DetectorConfig(sla=sla, rules=rules))
+    facts, state = clock_of([opened], rules, NOW)
+    assert (opened.type, state.policy, state.state) == ("complaint.opened", "office-hours", "breached")
+    kinds = {segment.kind for segment in state.first_response.segments}
+    assert kinds == {"running", "outside_hours"}  # nights and the weekend explain the bar

@@ -8,7 +8,10 @@ the commit replays the batch, derives the same ids and republishes them, which c
 deduplicate. Derived events are projected at once, so the next interaction in the same batch
 already sees the complaint it opened; their copies coming back from Kafka are skipped as
 already applied. Positions of the two sides are kept under separate tracking names, so that
-`rebuild sla` can replay the complaints topic without deriving anything again."""
+`rebuild sla` can replay the complaints topic without deriving anything again.
+
+This is the only writer of the complaints read model: agent actions and SLA timers publish
+events and leave the tables to it, and `rebuild sla` replays through `project`."""
 
 from __future__ import annotations
 
@@ -101,20 +104,33 @@ class ComplaintProcessor:
             found = detect(event, await store.known_complaints(conn, event), self._detector, segment)
             if found:
                 # a copy may have come back through Kafka already (crash after publishing)
-                new = await unapplied(conn, PROJECTION, (str(e.event_id) for e in found))
-                await store.apply_events(conn, [e for e in found if str(e.event_id) in new], self._rules, self._now())
-                await mark_applied(conn, PROJECTION, new)
+                await project(conn, found, self._rules, self._now())
                 derived += found
             await mark_applied(conn, DETECTOR, [event_id])
         return derived
 
     async def _project(self, conn: AsyncConnection, events: list[Event]) -> None:
-        fresh = await unapplied(conn, PROJECTION, (str(e.event_id) for e in events))
-        todo = []
-        for event in events:
-            if str(event.event_id) in fresh:
-                fresh.discard(str(event.event_id))
-                todo.append(event)
-        if todo:
-            await store.apply_events(conn, todo, self._rules, self._now())
-            await mark_applied(conn, PROJECTION, [str(e.event_id) for e in todo])
+        await project(conn, events, self._rules, self._now())
+
+    async def refresh_open(self) -> None:
+        """Brings the clocks of unresolved complaints up to the current policies (they may have
+        changed since the last run), so that their next timers are where the timers look."""
+        async with self._engine.begin() as conn:
+            ids = await store.list_complaint_ids(conn, ("open", "paused"), None, None, None)
+            await store.refresh(conn, ids, self._rules, self._now())
+
+
+async def project(conn: AsyncConnection, events: Sequence[Event], rules: SlaRules, now: datetime,
+                  trust_recorded_breaches: bool = True) -> list[Event]:
+    """Applies the complaint and SLA events not applied yet (each once, also when the log holds
+    it twice) and tracks them, inside the caller's transaction; returns those it applied."""
+    fresh = await unapplied(conn, PROJECTION, (str(e.event_id) for e in events))
+    todo = []
+    for event in events:
+        if str(event.event_id) in fresh:
+            fresh.discard(str(event.event_id))
+            todo.append(event)
+    if todo:
+        await store.apply_events(conn, todo, rules, now, trust_recorded_breaches)
+        await mark_applied(conn, PROJECTION, [str(e.event_id) for e in todo])
+    return todo

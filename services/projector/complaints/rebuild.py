@@ -17,11 +17,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from services.projector.complaints import store
 from services.projector.complaints.policy import SlaRules, rules_from_settings
-from services.projector.complaints.processor import PROJECTION, complaints_topic
+from services.projector.complaints.processor import PROJECTION, complaints_topic, project
 from shared.config import Settings
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
-from shared.db.tracking import forget, mark_applied, store_offsets, unapplied
+from shared.db.tracking import forget, store_offsets
 from shared.kafka.consumer import BatchReader
 from shared.kafka.security import client_options
 
@@ -51,27 +51,15 @@ async def rebuild_async(
                 task = progress.add_task("rebuild sla", total=total)
                 async for batch in reader.batches(until_end=True):
                     async with engine.begin() as conn:
-                        # the same event may be in the log twice (republished after a crash)
-                        fresh = await unapplied(conn, PROJECTION, (str(c.event.event_id) for c in batch.events))
-                        events = _unique([c.event for c in batch.events if str(c.event.event_id) in fresh])
-                        await store.apply_events(conn, events, rules, now(), trust_recorded_breaches=not recompute)
-                        await mark_applied(conn, PROJECTION, [str(e.event_id) for e in events])
+                        # the processor's own writer; the same event may be in the log twice
+                        events = await project(conn, [c.event for c in batch.events], rules, now(),
+                                               trust_recorded_breaches=not recompute)
                         await store_offsets(conn, PROJECTION, batch.next_offsets())
                     replayed += len(events)
                     progress.advance(task, len(batch))
     finally:
         await engine.dispose()
     return replayed
-
-
-def _unique(events: list) -> list:  # type: ignore[type-arg]
-    seen: set[str] = set()
-    kept = []
-    for event in events:
-        if str(event.event_id) not in seen:
-            seen.add(str(event.event_id))
-            kept.append(event)
-    return kept
 
 
 def _progress(enabled: bool) -> Progress:

@@ -66,6 +66,7 @@ class ComplaintService:
         connection to Kafka ends the reader, which then joins again."""
         while True:
             try:
+                await self.processor.refresh_open()
                 await follow_as_member(self._bootstrap, self.processor.topics(), self.processor.step,
                                        self.processor.start_offsets, group_id=self.group_id,
                                        client_id="touchpoint-complaints", client_options=self._client_options)

@@ -26,6 +26,7 @@ from services.projector.complaints.tables import (
     complaints,
     sla_fired_timers,
     sla_outcomes,
+    sla_timer_claims,
 )
 from services.projector.complaints.views import Outcome
 
@@ -51,6 +52,7 @@ async def apply_events(
     for event in events:
         if event.type in SLA_TYPES:
             await _record_timer(conn, event, trust_recorded_breaches)
+            touched.add(event.payload.complaint_id)  # its state and next timer move on
         elif event.type.startswith("complaint."):
             await _record_event(conn, event)
             touched.add(event.payload.complaint_id)
@@ -74,7 +76,7 @@ async def _record_timer(conn: AsyncConnection, event: Event, trust_recorded_brea
     payload = event.payload
     point = payload.warn_point if event.type == "sla.warning" else "breach"
     key = (payload.complaint_id, payload.kind, point)
-    # the timer that published it may not have committed yet: its row wins, ours is dropped
+    # the same point may be in the log twice (a timer republished after a crash)
     await _insert_unless_present(conn, sla_fired_timers, {
         "complaint_id": key[0], "kind": key[1], "point": key[2], "event_id": str(event.event_id),
         "due_at": utc(payload.due_at), "policy": payload.policy, "policy_version": payload.policy_version,
@@ -103,6 +105,13 @@ async def _insert_unless_present(conn: AsyncConnection, table: Table, values: di
 async def fired_points(conn: AsyncConnection, complaint_id: str) -> set[tuple[str, str]]:
     rows = await conn.execute(select(sla_fired_timers.c.kind, sla_fired_timers.c.point).where(
         sla_fired_timers.c.complaint_id == complaint_id))
+    return {(kind, point) for kind, point in rows}
+
+
+async def claimed_points(conn: AsyncConnection, complaint_id: str) -> set[tuple[str, str]]:
+    """The points the timers published (or are publishing) for this complaint."""
+    rows = await conn.execute(select(sla_timer_claims.c.kind, sla_timer_claims.c.point).where(
+        sla_timer_claims.c.complaint_id == complaint_id))
     return {(kind, point) for kind, point in rows}
 
 
@@ -205,11 +214,6 @@ async def due_for_timers(conn: AsyncConnection, now: datetime, limit: int = 500)
     return [complaint_id for (complaint_id,) in rows]
 
 
-async def set_timer_state(conn: AsyncConnection, complaint_id: str, state: str, next_timer_at: datetime | None) -> None:
-    await conn.execute(update(complaints).where(complaints.c.complaint_id == complaint_id).values(
-        state=state, next_timer_at=utc(next_timer_at)))
-
-
 async def open_counts(conn: AsyncConnection) -> dict[str, int]:
     rows = await conn.execute(select(complaints.c.state, func.count()).where(complaints.c.status != "resolved")
                               .group_by(complaints.c.state))
@@ -222,8 +226,10 @@ async def complaint_row(conn: AsyncConnection, complaint_id: str) -> dict | None
 
 
 async def drop_view(conn: AsyncConnection, outcomes: bool) -> None:
-    """Empties the read model before a replay; timers fired stay (they record side effects)."""
+    """Empties the read model before a replay. The timers' claims stay: they record what was
+    published, so nothing goes out twice; the fired points come back with the log's events."""
     await conn.execute(delete(complaint_events))
+    await conn.execute(delete(sla_fired_timers))
     await conn.execute(delete(complaint_threads))
     await conn.execute(delete(complaints))
     if outcomes:
@@ -231,7 +237,7 @@ async def drop_view(conn: AsyncConnection, outcomes: bool) -> None:
 
 
 async def list_complaint_ids(
-    conn: AsyncConnection, statuses: Sequence[str] | None, team: str | None, priority: str | None, limit: int
+    conn: AsyncConnection, statuses: Sequence[str] | None, team: str | None, priority: str | None, limit: int | None
 ) -> list[str]:
     query = select(complaints.c.complaint_id)
     if statuses:
@@ -263,3 +269,19 @@ async def outcomes(conn: AsyncConnection) -> list[Outcome]:
         .join(complaints, complaints.c.complaint_id == sla_outcomes.c.complaint_id)
     )
     return [Outcome(*row) for row in rows]
+
+
+async def complaint_ids_about(conn: AsyncConnection, customer_id: str, customer_ref: str | None, emails: Sequence[str],
+                              phones: Sequence[str], limit: int = 20) -> list[str]:
+    """Complaints of one customer or contact, by its id, number, addresses or phone numbers
+    (a complaint opened before the sender was known names only the address); newest first."""
+    conditions = [complaints.c.customer_id == customer_id]
+    if customer_ref:
+        conditions.append(complaints.c.customer_ref == customer_ref)
+    if emails:
+        conditions.append(complaints.c.email.in_(list(emails)))
+    if phones:
+        conditions.append(complaints.c.phone.in_(list(phones)))
+    rows = await conn.execute(select(complaints.c.complaint_id).where(or_(*conditions))
+                              .order_by(complaints.c.opened_at.desc()).limit(limit))
+    return [complaint_id for (complaint_id,) in rows]

@@ -1,4 +1,7 @@
-"""The complaints tables (created by Alembic revision 0004_complaints)."""
+"""The complaints tables (created by Alembic revisions 0004_complaints and 0010_complaint_timer_claims).
+
+The complaints processor writes all of them except `sla_timer_claims`, the SLA timers' own
+record of what they published."""
 
 from __future__ import annotations
 
@@ -64,6 +67,15 @@ sla_fired_timers = Table(
     Column("policy", String(64), nullable=False),
     Column("policy_version", Integer, nullable=False),
     _at("fired_at", nullable=False),
+)
+
+sla_timer_claims = Table(
+    "sla_timer_claims", metadata,
+    Column("complaint_id", String(64), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("point", String(16), primary_key=True),
+    Column("event_id", String(36), nullable=False),
+    _at("claimed_at", nullable=False),
 )
 
 sla_outcomes = Table(

@@ -2,11 +2,15 @@
 
 Exactly once per complaint, clock kind and point, with any number of workers, restarts and
 replays: the event id is derived from exactly those three, and each publication happens inside
-a transaction that first inserts the point into `sla_fired_timers` (primary key). A second
-worker's insert waits for the first to commit and then fails, so it skips; if publishing
-fails, the insert rolls back and the point is tried again. A crash between Kafka's ack and
-the commit republishes the same event id, which consumers deduplicate. Escalation mails
-outside business hours are the notifier's concern; the events are published when due."""
+a transaction that first inserts the point into `sla_timer_claims` (primary key), the timers'
+own table. A second worker's insert waits for the first to commit and then fails, so it skips;
+if publishing fails, the insert rolls back and the point is tried again. A crash between
+Kafka's ack and the commit republishes the same event id, which consumers deduplicate.
+Escalation mails outside business hours are the notifier's concern; the events are published
+when due.
+
+The timers write nothing else: the complaints processor records the published events in the
+read model (fired points, the complaint's state and its next timer) like any other."""
 
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from services.projector.complaints import metrics, store
 from services.projector.complaints.clock import BREACH, ClockState, TimerPoint
 from services.projector.complaints.facts import ComplaintFacts, clock_of
 from services.projector.complaints.policy import SlaRules
-from services.projector.complaints.tables import sla_fired_timers
+from services.projector.complaints.tables import sla_timer_claims
 from shared.kafka.publisher import Publisher
 from shared.logging import correlation_scope
 
@@ -73,7 +77,7 @@ async def fire_due(
     for complaint_id in candidates:
         async with engine.connect() as conn:
             events = await store.events_of(conn, complaint_id)
-            fired = await store.fired_points(conn, complaint_id)
+            fired = await store.claimed_points(conn, complaint_id)
         facts, state = clock_of(events, rules, at)
         for event in due_timer_events(facts, state, fired, at):
             if await _publish_once(engine, publisher, event):
@@ -81,9 +85,6 @@ async def fire_due(
                 metrics.SLA_EVENTS.labels(type=event.type, kind=event.payload.kind).inc()
                 with correlation_scope(event.correlation_id):
                     log.info("%s of complaint %s (%s)", event.type, complaint_id, event.payload.kind)
-            fired.add((event.payload.kind, getattr(event.payload, "warn_point", BREACH)))
-        async with engine.begin() as conn:
-            await store.set_timer_state(conn, complaint_id, state.state, state.next_point_at(fired))
     return published
 
 
@@ -91,10 +92,9 @@ async def _publish_once(engine: AsyncEngine, publisher: Publisher, event: Event)
     payload = event.payload
     try:
         async with engine.begin() as conn:
-            await conn.execute(insert(sla_fired_timers).values(
+            await conn.execute(insert(sla_timer_claims).values(
                 complaint_id=payload.complaint_id, kind=payload.kind, point=getattr(payload, "warn_point", BREACH),
-                event_id=str(event.event_id), due_at=store.utc(payload.due_at), policy=payload.policy,
-                policy_version=payload.policy_version, fired_at=store.utc(event.recorded_at),
+                event_id=str(event.event_id), claimed_at=store.utc(event.recorded_at),
             ))
             await publisher.publish([event])
     except IntegrityError:

@@ -1,4 +1,4 @@
-"""The team lead's SLA board (`/complaints`) and the ops page (`/ops`) with dead-letter replay."""
+"""The SLA board (`/complaints`, agents and leads) and the ops page (`/ops`) with dead-letter replay."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy import select
 from services.ingest.imap.signin_status import mailbox_statuses
 from services.projector.api import queries
 from services.projector.complaints import store, views
+from services.projector.complaints.explain import clock_details
 from services.projector.complaints.policy import rules_from_settings
 from services.projector.complaints.tables import complaints as complaints_table
 from services.projector.ops.deadletters import ReplayRefused, read_dead_letters, replay, with_replays
@@ -40,16 +41,18 @@ def boards_router(ui: WebUi) -> APIRouter:
 
     @router.get("/complaints")
     async def complaints_board(request: Request, team: str = "", priority: str = "") -> Response:
-        session_of(request, "lead")
+        session_of(request, "agent", "lead")
         priority = priority if priority in PRIORITIES else ""
         async with ui.engine.connect() as conn:
             ids = await store.list_complaint_ids(conn, ("open", "paused"), team or None, priority or None, 500)
             events = await store.events_of_many(conn, ids)
             teams = [t for (t,) in await conn.execute(select(complaints_table.c.team).distinct()) if t]
             now = datetime.now(UTC)
+            responds = "agent" in ui.settings.file.sla.first_response_counts
             rows = views.sort_by_urgency(views.board_entry(events[i], rules, now) for i in ids if events[i])
             for row in rows:
                 row["timeline_link"] = await timeline_link(conn, row["customer"])
+                row.update(clock_details(events[row["complaint_id"]], rules, now, responds))
         return pages.render(request, "complaints.html", rows=rows, teams=sorted(teams), team=team, priority=priority,
                             priorities=PRIORITIES, now=now, page="complaints")
 

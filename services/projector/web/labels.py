@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from services.projector.web.identity_labels import IDENTITY_LABELS
+from services.projector.web.complaint_labels import COMPLAINT_LABELS
 
 LANGUAGES = ("en", "de")
 
@@ -159,6 +160,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "signed_in_as": ("Signed in as {user} ({role})", "Angemeldet als {user} ({role})"),
 }
 LABELS |= IDENTITY_LABELS
+LABELS.update(COMPLAINT_LABELS)
 
 
 def pick_language(preferred: str | None, accept_language: str | None) -> str:

@@ -21,6 +21,7 @@ from services.projector.api.customers import CHANNELS
 from services.projector.api.cursor import BadCursor, decode_cursor, encode_cursor
 from services.projector.customers import queries as customer_queries
 from services.projector.web.identity import page_context as identity_context
+from services.projector.web.complaint_work import customer_complaints
 from services.projector.web.guards import check_csrf, session_of
 from services.projector.timeline.rows import customer_id_for
 from services.projector.timeline.tables import TIMELINE
@@ -141,9 +142,11 @@ def pages_router(ui: WebUi) -> APIRouter:
             bounced = await queries.hard_bounces(conn, owner)
             identity = await identity_context(conn, request, owner)
         page, cursor = paged(entries)
+        complaints = await customer_complaints(ui, ui.complaint_rules, owner)
         return pages.render(request, "customer.html", customer=queries.customer_json(owner, bounced), entries=page,
                             cursor=cursor, channel=channel, channels=CHANNELS, pop=pop == "1", linked=linked == "1",
-                            link_error=link_error, page="customer", **identity)
+                            link_error=link_error, page="customer", complaints=complaints,
+                            **identity)
 
     @router.get("/customers/{customer_id}/entries")
     async def more_entries(request: Request, customer_id: CleanLine, before: CleanLine = "", channel: CleanLine = "") -> Response:

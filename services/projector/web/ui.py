@@ -16,8 +16,10 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.projector.api.auth import Authorizer
+from services.projector.complaints.policy import rules_from_settings
 from services.projector.ops.streams import StreamMonitor
 from services.projector.web.boards import boards_router
+from services.projector.web.complaint_work import complaint_work_router
 from services.projector.web.guards import BadCsrf, Forbidden, LoginRequired
 from services.projector.web.evidence import router as evidence_router
 from services.projector.web.identity import router as identity_router
@@ -50,6 +52,7 @@ class WebUi:
         self.monitor = StreamMonitor(settings.bootstrap_servers, settings.topic_prefix, monitor_interval,
                                      client_options(settings))
         self.blobs = BlobStore(settings.attachments_path)
+        self.complaint_rules = rules_from_settings(settings)
 
     def install(self, app: FastAPI) -> None:
         app.state.web = self
@@ -63,6 +66,7 @@ class WebUi:
         app.include_router(evidence_router)
         app.include_router(stream_router(self))
         app.include_router(boards_router(self))
+        app.include_router(complaint_work_router(self, self.complaint_rules))
 
     @asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
