@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from services.projector.web.callback_labels import CALLBACK_LABELS
+
 LANGUAGES = ("en", "de")
 
 LABELS: dict[str, tuple[str, str]] = {
@@ -155,6 +157,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "sampling": ("Sampling the broker …", "Lese den Broker …"),
     "skip": ("Skip to content", "Zum Inhalt springen"),
     "signed_in_as": ("Signed in as {user} ({role})", "Angemeldet als {user} ({role})"),
+    **CALLBACK_LABELS,
 }
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.projector.api.auth import Authorizer
 from services.projector.ops.streams import StreamMonitor
 from services.projector.web.boards import boards_router
+from services.projector.web.callbacks import callbacks_router
 from services.projector.web.guards import BadCsrf, Forbidden, LoginRequired
 from services.projector.web.live import CommitWatcher
 from services.projector.web.pages import pages_router
@@ -59,6 +60,7 @@ class WebUi:
         app.include_router(pages_router(self))
         app.include_router(stream_router(self))
         app.include_router(boards_router(self))
+        app.include_router(callbacks_router(self))
 
     @asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
