@@ -16,13 +16,14 @@ from services.demo.config import DemoSecrets
 from services.demo.data import demo_customers, write_customers_csv
 from services.demo.mailsink import start_mail_sink
 from services.demo.mail import MailPublisher
-from services.demo.traffic import HttpStep, MailStep, Scenario, next_scenario
+from services.demo.traffic import HttpStep, MailStep, Scenario, next_scenario, waiting_callback
 from services.projector.customers_csv import parse_customers
 from services.projector.customers_import import publish_all
 from shared.config import Settings, load_settings
 from shared.logging import configure_logging
 
 log = logging.getLogger("touchpoint.demo")
+CALLBACK_CUSTOMER = 1  # Jonas Beispiel called twice and waits for a callback
 
 
 async def wait_ready(client: httpx.AsyncClient, url: str, seconds: float = 180) -> None:
@@ -65,6 +66,10 @@ async def import_customers(settings: Settings, csv_path: Path) -> None:
     await publish_all(settings, events)
 
 
+def zero_delays(scenario: Scenario) -> Scenario:
+    return Scenario(scenario.name, tuple(replace(step, delay=0) for step in scenario.steps))
+
+
 async def seed_history(rng: random.Random, customers, client: httpx.AsyncClient, settings: Settings,
                        secrets: DemoSecrets, mail_sender, per_customer: int = 3) -> int:
     """A short history for every customer before the gentle live traffic starts, so the first
@@ -74,8 +79,7 @@ async def seed_history(rng: random.Random, customers, client: httpx.AsyncClient,
         for _ in range(per_customer):
             seq += 1
             scenario = next_scenario(rng, [customer], datetime.now(UTC), seq, secrets.shipping_secret)
-            await play(Scenario(scenario.name, tuple(replace(step, delay=0) for step in scenario.steps)),
-                       client, settings, secrets, mail_sender)
+            await play(zero_delays(scenario), client, settings, secrets, mail_sender)
     return seq
 
 
@@ -96,10 +100,15 @@ async def main(settings: Settings) -> None:
             print(f"demo: {len(customers)} customers imported; open {api}/ and log in with token "
                   f"'{secrets.agent_token}' (agent), '{secrets.lead_token}' (lead) or '{secrets.ops_token}' (ops)", flush=True)
             seq = await seed_history(rng, customers, client, settings, secrets, mail_sender)
+            # one customer keeps waiting for a callback: the queue is never empty in the demo
+            caller = customers[CALLBACK_CUSTOMER]
+            await play(zero_delays(waiting_callback(rng, caller, seq + 1)), client, settings, secrets, mail_sender)
+            seq += 2
+            waiting = frozenset(caller.phones)
             tasks: set[asyncio.Task] = set()
             while True:
                 seq += 1
-                scenario = next_scenario(rng, customers, datetime.now(UTC), seq, secrets.shipping_secret)
+                scenario = next_scenario(rng, customers, datetime.now(UTC), seq, secrets.shipping_secret, waiting)
                 task = asyncio.create_task(play(scenario, client, settings, secrets, mail_sender))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)

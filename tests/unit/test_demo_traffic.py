@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from email import message_from_bytes
 
 from services.demo.data import demo_customers
-from services.demo.traffic import HttpStep, MailStep, next_scenario, parcel
+from services.demo.traffic import HttpStep, MailStep, next_scenario, parcel, waiting_callback
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -46,3 +46,18 @@ def test_demo_mails_are_well_formed_and_replies_thread():
 def test_demo_customers_are_synthetic():
     for customer in demo_customers():
         assert customer.emails[0].endswith(("example.org", "example.com"))
+
+
+def test_the_demo_leaves_a_customer_waiting_for_a_callback():
+    rng = random.Random(5)
+    jonas = demo_customers()[1]
+    scenario = waiting_callback(rng, jonas, 1)
+    hangups = [step.form for step in scenario.steps if step.form and step.form["event"] == "hangup"]
+    assert [(f["from"], f["direction"], f["cause"]) for f in hangups] == [
+        (jonas.phones[0].lstrip("+"), "in", "cancel"), (jonas.phones[0].lstrip("+"), "in", "busy")]
+    assert len({f["callId"] for f in hangups}) == 2
+    waiting = frozenset(jonas.phones)
+    callers = {step.form["from"] for i in range(300)
+               for step in next_scenario(rng, [jonas], NOW, i, "s", waiting).steps
+               if isinstance(step, HttpStep) and step.form and "callId" in step.form}
+    assert callers and not callers & {p.lstrip("+") for p in jonas.phones}  # he does not get through by chance
