@@ -34,9 +34,12 @@ def waited(row: CallbackRow, rules: CallbackRules, now: datetime) -> tuple[float
     return rules.calendar.business_seconds(row.missed_at, end), max(0.0, (end - row.missed_at).total_seconds())
 
 
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
 def entry(row: CallbackRow, rules: CallbackRules, now: datetime, customer: dict[str, Any] | None) -> dict[str, Any]:
     business, wall = waited(row, rules, now)
-    iso = lambda value: value.isoformat() if value else None  # noqa: E731
     return {
         "callback_id": row.callback_id, "status": row.status, "phone": row.phone, "customer": customer,
         "attempts": row.attempts, "missed_at": iso(row.missed_at), "last_attempt_at": iso(row.last_attempt_at),
