@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from services.demo.config import DemoSecrets
-from services.demo.data import demo_customers, write_customers_csv
+from services.demo.data import CALLBACK_CUSTOMER, demo_customers, write_customers_csv
 from services.demo.mailsink import start_mail_sink
 from services.demo.mail import MailPublisher
 from services.demo.traffic import HttpStep, MailStep, Scenario, next_scenario, waiting_callback
@@ -23,7 +23,6 @@ from shared.config import Settings, load_settings
 from shared.logging import configure_logging
 
 log = logging.getLogger("touchpoint.demo")
-CALLBACK_CUSTOMER = 1  # Jonas Beispiel called twice and waits for a callback
 
 
 async def wait_ready(client: httpx.AsyncClient, url: str, seconds: float = 180) -> None:
