@@ -25,6 +25,7 @@ from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
 from shared.db.tracking import load_offsets
 from shared.kafka.consumer import BatchReader
+from shared.kafka.lag import consumer_lag
 from shared.kafka.publisher import KafkaPublisher
 from shared.web import install_error_handlers
 from tests.callback_calls import answered, ended, missed
@@ -199,3 +200,54 @@ async def test_a_record_that_is_no_event_is_dead_lettered_and_the_rest_goes_on(h
                                "the dead letter")
     assert [(v.topic, v.letter.service, v.letter.original) for v in letters] == [
         (f"{hub.settings.topic_prefix}deadletter.callbacks", "callbacks", b"{not an event")]
+
+
+async def test_an_overdue_callback_reaches_the_routing_rule_by_mail_exactly_once(kafka_settings, postgres_url, tmp_path):
+    from tests.integration.notifier_peers import SmtpPeer, wait_until
+    from tests.integration.test_notifier_worker import alive, start_worker, stop_worker, worker_env
+
+    smtp = SmtpPeer().start()
+    config = tmp_path / "touchpoint.toml"
+    config.write_text(f"""
+[smtp]
+host = "127.0.0.1"
+port = {smtp.port}
+security = "plain"
+sender = "touchpoint@shop.example"
+timeout = 2
+[notifier]
+poll_interval = 0.2
+[[routing.rules]]
+name = "callbacks-lead"
+match = {{ type = "callback.overdue" }}
+email = ["lead@shop.example"]
+""")
+    log = tmp_path / "notifier.log"
+    worker = start_worker(worker_env(kafka_settings, postgres_url, config, tmp_path / "var"), log)
+    hub = await Running(configure(kafka_settings, postgres_url, FILE)).start()
+    try:
+        await hub.publisher.publish([missed("e1", datetime.now(UTC), CALLER)])
+        running = alive(worker, log)
+        await wait_until(lambda: running() and smtp.messages, "the escalation mail", limit=90)
+        [late] = [e for e in await callback_log(hub.settings) if e.type == "callback.overdue"]
+        await hub.publisher.publish([late])  # seen again (a replay): no second mail
+        await hub.stop()
+        await hub.start()  # the timers run again: the callback was reported already
+        await eventually(hub.caught_up, "the processor to catch up")
+
+        async def notifier_read_all() -> bool:
+            callbacks_log = callbacks_topic(hub.settings.topic_prefix)
+            rows = await consumer_lag(hub.settings.bootstrap_servers, hub.settings.topic_prefix)
+            mine = [r for r in rows if r.group.endswith("notifier") and r.topic == callbacks_log]
+            return running() and bool(mine) and sum(r.end for r in mine) == 3 and all(r.lag == 0 for r in mine)
+
+        await eventually(notifier_read_all, "the notifier to read the replayed copy")
+        assert smtp.recipients() == ["lead@shop.example"]
+        (mail,) = smtp.messages
+        assert "Callback waiting too long" in mail["Subject"] and CALLER in mail.get_body(("plain",)).get_content()
+        overdue = [e.event_id for e in await callback_log(hub.settings) if e.type == "callback.overdue"]
+        assert len(overdue) == 2 and len(set(overdue)) == 1  # our replayed copy; the timers added none
+    finally:
+        await hub.close()
+        stop_worker(worker)
+        smtp.stop()
