@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from services.notifier.durations import parse_duration as wall_duration
-from services.projector.complaints.policy import build_rules
-from services.projector.complaints.policy import parse_duration as business_duration
+from services.projector.complaints.policy import build_rules, parse_duration
 from shared.business_calendar import BusinessCalendar, CalendarError
 from shared.config import Callbacks, ConfigError, Settings
 
@@ -33,13 +31,13 @@ def build_callback_rules(config: Callbacks, calendars: dict[str, BusinessCalenda
         raise ConfigError(f"callbacks.calendar: no calendar named {config.calendar!r}; "
                           "define it under [[sla.calendars]] or use \"24/7\"")
     try:
-        grace = wall_duration(config.grace)
+        grace = timedelta(seconds=parse_duration(config.grace))  # wall-clock: a day is 24 hours
     except ValueError as exc:
         raise ConfigError(f"callbacks.grace: {exc}") from None
     escalate_after = None
     if config.escalate_after is not None:
         try:
-            escalate_after = business_duration(config.escalate_after, calendar.day_length_seconds())
+            escalate_after = parse_duration(config.escalate_after, calendar.day_length_seconds())
         except (ValueError, CalendarError) as exc:
             raise ConfigError(f"callbacks.escalate_after: {exc}") from None
         if escalate_after <= 0:
