@@ -7,6 +7,7 @@ from typing import Annotated, Union
 from pydantic import Field, TypeAdapter
 
 from events.call import CallAnswered, CallEnded, CallStarted
+from events.callback import CallbackAttempted, CallbackClosed, CallbackOpened, CallbackOverdue
 from events.complaint import (
     ComplaintOpened, ComplaintPaused, ComplaintPriorityChanged, ComplaintReopened,
     ComplaintResolved, ComplaintResponded, ComplaintResumed,
@@ -29,6 +30,7 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     SlaWarning, SlaBreached,
     EscalationNotified, EscalationFailed,
     CustomerRegistered, ContactLinked, ContactUnlinked, CustomerMerged, CustomerUnmerged,
+    CallbackOpened, CallbackAttempted, CallbackClosed, CallbackOverdue,
 )
 
 

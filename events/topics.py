@@ -16,6 +16,7 @@ class Topic(StrEnum):
     CUSTOMERS = "customers"
     COMPLAINTS = "complaints"
     ESCALATIONS = "escalations"
+    CALLBACKS = "callbacks"
 
 
 TOPIC_OF_TYPE: dict[str, Topic] = {
@@ -42,6 +43,10 @@ TOPIC_OF_TYPE: dict[str, Topic] = {
     "sla.breached": Topic.COMPLAINTS,
     "escalation.notified": Topic.ESCALATIONS,
     "escalation.failed": Topic.ESCALATIONS,
+    "callback.opened": Topic.CALLBACKS,
+    "callback.attempted": Topic.CALLBACKS,
+    "callback.closed": Topic.CALLBACKS,
+    "callback.overdue": Topic.CALLBACKS,
 }
 
 assert set(TOPIC_OF_TYPE) == set(EVENT_TYPES), "every event type needs a topic"

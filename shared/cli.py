@@ -208,18 +208,19 @@ def mailbox_test(name: str = typer.Argument(..., help="the mailbox's name in [[m
 REBUILDS = {
     "timeline": "services.projector.rebuild:run",
     "sla": "services.projector.complaints.rebuild:rebuild",
+    "callbacks": "services.projector.callbacks.rebuild:rebuild",
 }
 
 
 @app.command()
 def rebuild(
-    projection: str = typer.Argument("all", help="timeline, sla or all"),
+    projection: str = typer.Argument("all", help="timeline, sla, callbacks or all"),
     recompute: bool = typer.Option(
         False, "--recompute", help="sla: measure historic clocks under the current policies too"
     ),
 ) -> None:
     """Drop and replay read models from the log, with a progress bar. Stop the projector
-    (and `touchpoint sla`) first when rebuilding sla."""
+    (and `touchpoint sla`) first when rebuilding sla or callbacks."""
     if projection not in (*REBUILDS, "all"):
         fail(f"unknown projection {projection!r}; choose one of: {', '.join(REBUILDS)}, all", status=2)
     settings = settings_or_exit()

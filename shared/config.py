@@ -315,6 +315,23 @@ class Notifier(Section):
     webhook_timeout: float = Field(default=10.0, gt=0)
 
 
+# ---- callbacks ------------------------------------------------------------------------------
+
+
+class Callbacks(Section):
+    """Missed calls that are owed a call back (see services/projector/callbacks)."""
+
+    grace: str = Field(default="15m", description="a caller who reaches us within this time needs no callback")
+    open_on: list[Literal["missed", "busy", "rejected", "voicemail", "failed"]] = Field(
+        default_factory=lambda: ["missed", "busy", "rejected", "voicemail"],
+        description="how an unanswered inbound call ended for it to be owed a callback")
+    close_on: Literal["answered", "attempt"] = Field(
+        default="answered", description="answered: only a call back that was answered closes it; attempt: any call out")
+    calendar: str = Field(default="24/7", description="business calendar of the waiting time (one of [[sla.calendars]])")
+    escalate_after: str | None = Field(
+        default=None, description="business time a callback may wait before callback.overdue; unset: never")
+
+
 # ---- the settings -----------------------------------------------------------------------------
 
 
@@ -328,6 +345,7 @@ class FileConfig(Section):
     smtp: Smtp | None = None
     routing: Routing = Routing()
     notifier: Notifier = Notifier()
+    callbacks: Callbacks = Callbacks()
 
 
 class Settings(BaseSettings):

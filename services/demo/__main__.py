@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 
 from services.demo.config import DemoSecrets
-from services.demo.data import demo_customers, merge_candidate, write_customers_csv
+from services.demo.data import CALLBACK_CUSTOMER, demo_customers, merge_candidate, write_customers_csv
 from services.demo.mailsink import start_mail_sink
 from services.demo.mail import MailPublisher
-from services.demo.traffic import HttpStep, MailStep, Scenario, next_scenario, overdue_complaint
+from services.demo.traffic import HttpStep, MailStep, Scenario, next_scenario, overdue_complaint, waiting_callback
 from services.projector.customers_csv import parse_customers
 from services.projector.customers_import import publish_all
 from services.projector.timeline.rows import customer_id_for
@@ -66,6 +66,10 @@ async def import_customers(settings: Settings, csv_path: Path) -> None:
     await publish_all(settings, events)
 
 
+def zero_delays(scenario: Scenario) -> Scenario:
+    return Scenario(scenario.name, tuple(replace(step, delay=0) for step in scenario.steps))
+
+
 async def seed_history(rng: random.Random, customers, client: httpx.AsyncClient, settings: Settings,
                        secrets: DemoSecrets, mail_sender, per_customer: int = 3) -> int:
     """A short history for every customer before the gentle live traffic starts, so the first
@@ -75,8 +79,7 @@ async def seed_history(rng: random.Random, customers, client: httpx.AsyncClient,
         for _ in range(per_customer):
             seq += 1
             scenario = next_scenario(rng, [customer], datetime.now(UTC), seq, secrets.shipping_secret)
-            await play(Scenario(scenario.name, tuple(replace(step, delay=0) for step in scenario.steps)),
-                       client, settings, secrets, mail_sender)
+            await play(zero_delays(scenario), client, settings, secrets, mail_sender)
     return seq
 
 
@@ -102,10 +105,15 @@ async def main(settings: Settings) -> None:
             # something to explain on the board from the start: a complaint long past its due time
             await play(overdue_complaint(customers[1], datetime.now(UTC)), client, settings, secrets, mail_sender)
             seq = await seed_history(rng, customers, client, settings, secrets, mail_sender)
+            # one customer keeps waiting for a callback: the queue is never empty in the demo
+            caller = customers[CALLBACK_CUSTOMER]
+            await play(zero_delays(waiting_callback(rng, caller, seq + 1)), client, settings, secrets, mail_sender)
+            seq += 2
+            waiting = frozenset(caller.phones)
             tasks: set[asyncio.Task] = set()
             while True:
                 seq += 1
-                scenario = next_scenario(rng, customers, datetime.now(UTC), seq, secrets.shipping_secret)
+                scenario = next_scenario(rng, customers, datetime.now(UTC), seq, secrets.shipping_secret, waiting)
                 task = asyncio.create_task(play(scenario, client, settings, secrets, mail_sender))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)

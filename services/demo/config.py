@@ -71,6 +71,13 @@ first_response = "15m"
 resolution = "2h"
 warn_at = ["50%", "80%"]
 
+# missed calls wait a minute for the caller to get through, then owe a callback; one waiting
+# longer than 20 minutes is escalated to the leads
+[callbacks]
+grace = "1m"
+calendar = "24/7"
+escalate_after = "20m"
+
 [smtp]
 host = "127.0.0.1"
 port = {secrets.smtp_port}
@@ -83,6 +90,10 @@ email = ["team@demo.example"]
 [[routing.rules]]
 name = "breaches-to-leads"
 match = {{ type = "sla.breached" }}
+email = ["leads@demo.example"]
+[[routing.rules]]
+name = "callbacks-to-leads"
+match = {{ type = "callback.overdue" }}
 email = ["leads@demo.example"]
 """
 

@@ -25,6 +25,8 @@ _PEOPLE = [
     ("Bob Sample", "en", "key_account"), ("Carol Specimen", "en", "standard"), ("Dan Placeholder", "en", "standard"),
 ]
 
+CALLBACK_CUSTOMER = 1  # Jonas Beispiel: called twice, reached nobody, waits for a callback
+
 
 def demo_customers() -> list[DemoCustomer]:
     customers = []

@@ -73,6 +73,14 @@ def cti_call(rng: random.Random, caller: str, seq: int, outcome: str) -> Scenari
     return Scenario(f"call ({outcome})", tuple(steps))
 
 
+def waiting_callback(rng: random.Random, customer: DemoCustomer, seq: int) -> Scenario:
+    """A customer who called twice and reached nobody: once the grace time passed, the callback
+    queue shows them with two calls."""
+    first = cti_call(rng, customer.phones[0], seq, "cancel")
+    second = cti_call(rng, customer.phones[0], seq + 1, "busy")
+    return Scenario("waiting callback", first.steps + second.steps)
+
+
 def web_form(customer: DemoCustomer, form_id: str, subject: str, message: str) -> Scenario:
     form = {"name": customer.name, "email": customer.emails[0], "subject": subject, "message": message,
             "order": customer.order_refs[0]}
@@ -152,11 +160,12 @@ def overdue_complaint(customer: DemoCustomer, now: datetime) -> Scenario:
 
 
 def next_scenario(rng: random.Random, customers: list[DemoCustomer], now: datetime, seq: int,
-                  shipping_secret: str) -> Scenario:
+                  shipping_secret: str, waiting: frozenset[str] = frozenset()) -> Scenario:
+    """`waiting`: numbers that wait for a callback; their owners do not call again."""
     customer = rng.choice(customers)
     roll = rng.random()
     if roll < 0.30:
-        stranger = rng.random() < 0.15
+        stranger = rng.random() < 0.15 or bool(waiting & set(customer.phones))
         caller = f"+49157{rng.randrange(10**7):07d}" if stranger else rng.choice(customer.phones)
         outcome = rng.choices(["answered", "cancel", "noAnswer", "busy"], weights=[6, 2, 2, 1])[0]
         return cti_call(rng, caller, seq, outcome)

@@ -52,13 +52,17 @@ level = 3
 delay = "2h"
 language = "de"
 
+[[routing.rules]]                # a callback waiting longer than [callbacks] escalate_after
+match = { type = "callback.overdue" }
+email = ["team-lead@example.com"]
+
 [[routing.rules]]                # key accounts: every new complaint
 match = { type = "complaint.opened", segment = "key_account" }
 email = ["kam@example.com"]
 ```
 
 Match keys: `type` (sla.warning, sla.breached, complaint.opened, shipment.exception,
-call.missed, contacts.unanswered), `kind` (first_response | resolution), `priority`,
+call.missed, contacts.unanswered, callback.overdue), `kind` (first_response | resolution), `priority`,
 `segment`, `channel`, `team`; a list means any of them. The address `customer` in `email`
 sends to the customer; nothing else ever does. Delayed and held notifications of a complaint
 that is resolved (or, for first-response clocks, answered) before they are due are cancelled.

@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 
 BATCH = 100
 WITHIN_SECONDS = 0.05
-CONSUMED_TOPICS = (Topic.COMPLAINTS, Topic.CUSTOMERS, Topic.SHIPMENTS, Topic.CALLS, Topic.EMAIL, Topic.WEBFORMS)
+CONSUMED_TOPICS = (Topic.COMPLAINTS, Topic.CUSTOMERS, Topic.SHIPMENTS, Topic.CALLS, Topic.EMAIL, Topic.WEBFORMS,
+                   Topic.CALLBACKS)
 
 
 def broker_urls(bootstrap_servers: str) -> str:

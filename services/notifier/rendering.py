@@ -26,6 +26,7 @@ TITLES = {
         "shipment.exception": "Shipment problem on an open complaint",
         "call.missed": "Missed call on an open complaint",
         "contacts.unanswered": "Customer waiting without a response",
+        "callback.overdue": "Callback waiting too long",
     },
     "de": {
         "sla.warning": "SLA-Warnung",
@@ -34,6 +35,7 @@ TITLES = {
         "shipment.exception": "Sendungsproblem bei offener Reklamation",
         "call.missed": "Verpasster Anruf bei offener Reklamation",
         "contacts.unanswered": "Kunde wartet auf eine Antwort",
+        "callback.overdue": "Rückruf wartet zu lange",
     },
 }
 
@@ -88,7 +90,9 @@ def customer_link(trigger: Trigger, public_url: str | None) -> str | None:
     base = public_url.rstrip("/")
     complaint = trigger.complaint
     customer = (complaint.customer_id if complaint else None) or trigger.customer_ref
-    return f"{base}/customers/{customer}" if customer else f"{base}/complaints"
+    if customer:
+        return f"{base}/customers/{customer}"
+    return f"{base}/callbacks" if trigger.type.startswith("callback.") else f"{base}/complaints"
 
 
 def _when(moment: datetime | None, timezone: str) -> str | None:

@@ -6,7 +6,8 @@ Trigger types (the `type` a routing rule matches):
 - `complaint.opened`: every new complaint (rules narrow it, e.g. `segment = "key_account"`);
 - `shipment.exception`: a parcel problem (configured statuses) for a customer with an open complaint;
 - `call.missed`: an unanswered inbound call from a customer with an open complaint;
-- `contacts.unanswered`: the N-th inbound contact within M hours without a response in between."""
+- `contacts.unanswered`: the N-th inbound contact within M hours without a response in between;
+- `callback.overdue`: a callback waited longer than `[callbacks] escalate_after` (business time)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from events.call import CallEnded
+from events.callback import CallbackOverdue
 from events.complaint import ComplaintOpened
 from events.envelope import Event
 from events.shipment import ShipmentStatusChanged
@@ -29,6 +31,7 @@ TRIGGER_TYPES = (
     "shipment.exception",
     "call.missed",
     "contacts.unanswered",
+    "callback.overdue",
 )
 
 
@@ -84,6 +87,8 @@ def detect_triggers(event: Event, view: View, config: NotifierConfig) -> list[Tr
         ):
             key = f"complaint:{view.open_complaint.complaint_id}:call:{p.call_id}"
             found.append(_about(event, view, "call.missed", view.open_complaint, key, f"{p.disposition} call"))
+        case CallbackOverdue():
+            found.append(_callback_overdue(event, view))
     unanswered = _unanswered(event, view, config)
     if unanswered is not None:
         found.append(unanswered)
@@ -137,6 +142,21 @@ def _sla(event: SlaWarning | SlaBreached, view: View) -> Trigger:
         contact_label=_contact_label(event),
         correlation_id=event.correlation_id,
         **_customer_fields(view, complaint),
+    )
+
+
+def _callback_overdue(event: CallbackOverdue, view: View) -> Trigger:
+    p = event.payload
+    return Trigger(
+        type=event.type,
+        event_id=str(event.event_id),
+        occurred_at=event.occurred_at,
+        dedup_key=f"callback:{p.callback_id}:overdue",  # once per callback, however often it is seen
+        channel="phone",
+        detail=f"{p.phone} has waited {p.limit} of business time ({p.calendar}) for a callback",
+        contact_label=p.phone,
+        correlation_id=event.correlation_id,
+        **_customer_fields(view, None),
     )
 
 

@@ -56,6 +56,9 @@ token = "{OPS}"
 user = "olaf"
 role = "ops"
 
+[callbacks]
+grace = "1s"
+
 [sla]
 timezone = "Europe/Berlin"
 [[sla.calendars]]

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.demo.data import CALLBACK_CUSTOMER, demo_customers
 from shared.kafka.local_broker import free_port
 
 pytestmark = pytest.mark.integration
@@ -48,7 +49,15 @@ def breached_complaint(api: str) -> dict | None:
     return next((c for c in found if c["state"] == "breached" and c["subject"].startswith("Beschwerde: Erstattung")), None)
 
 
-def test_up_demo_serves_a_populated_timeline_and_a_breached_complaint_and_stops_on_ctrl_c(tmp_path: Path):
+def waiting_callback(api: str) -> dict | None:
+    """The demo's customer who called twice, once the grace time passed."""
+    jonas = demo_customers()[CALLBACK_CUSTOMER]
+    with httpx.Client(base_url=api, headers=AGENT, timeout=5) as client:
+        found = client.get("/api/callbacks").json()["callbacks"]
+    return next((c for c in found if c["phone"] == jonas.phones[0] and c["attempts"] >= 2), None)
+
+
+def test_up_demo_serves_a_populated_timeline_a_breached_complaint_and_a_waiting_callback_and_stops_on_ctrl_c(tmp_path: Path):
     ports = {name: free_port() for name in ("KAFKA", "KAFKA_CONTROLLER", "INGEST", "API", "NOTIFIER_METRICS",
                                             "SLA_METRICS", "PROJECTOR_METRICS", "IMAP_METRICS", "DEMO_SMTP")}
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHPOINT_")}
@@ -75,6 +84,13 @@ def test_up_demo_serves_a_populated_timeline_and_a_breached_complaint_and_stops_
             breached = breached_complaint(api)
             time.sleep(0.5)
         assert (breached["policy"], breached["customer"]["email"]) == ("office-hours", "jonas.beispiel@example.org")
+        waiting = None
+        while waiting is None:  # the demo leaves a callback waiting (after its one-minute grace time)
+            assert hub.poll() is None, (tmp_path / "up.log").read_text()[-4000:]
+            assert time.monotonic() < deadline + 180, "no waiting callback:\n" + (tmp_path / "up.log").read_text()[-4000:]
+            waiting = waiting_callback(api)
+            time.sleep(2)
+        assert waiting["customer"]["name"] == demo_customers()[CALLBACK_CUSTOMER].name
         login = httpx.get(f"{api}/login")
         assert login.status_code == 200 and "Content-Security-Policy" in login.headers
 

@@ -35,6 +35,40 @@ async def cti(stack: Stack, event: str, call_id: str, caller: str, **extra: str)
     assert response.status_code == 200, response.text
 
 
+async def missed_call(stack: Stack, call_id: str, caller: str, cause: str = "cancel") -> None:
+    """A caller who hung up before anyone answered (or found the line busy)."""
+    await cti(stack, "newCall", call_id, caller, **{"user[]": "21"})
+    await cti(stack, "hangup", call_id, caller, cause=cause)
+
+
+async def call_back(stack: Stack, call_id: str, number: str, user: str = "21") -> None:
+    """An agent calls the number back and the customer answers."""
+    out = {"from": "4930555000", "to": number.lstrip("+"), "direction": "out", "user": user}
+    await cti(stack, "newCall", call_id, number, **out)
+    await cti(stack, "answer", call_id, number, **out)
+    await cti(stack, "hangup", call_id, number, cause="normalClearing", **out)
+
+
+async def callbacks(stack: Stack, status: str = "open") -> list[dict[str, Any]]:
+    async with httpx.AsyncClient(base_url=stack.api, headers={"Authorization": f"Bearer {AGENT}"}) as client:
+        response = await client.get("/api/callbacks", params={"status": status})
+    response.raise_for_status()
+    return response.json()["callbacks"]
+
+
+async def wait_for_callback(stack: Stack, predicate, status: str = "open", seconds: float = 60) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Polls the API until a callback satisfies `predicate`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        for found in await callbacks(stack, status):
+            if predicate(found):
+                return found
+        stack.check_alive()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no matching {status} callback after {seconds} s")
+        await asyncio.sleep(0.1)
+
+
 async def form(stack: Stack, form_id: str, fields: dict[str, str]) -> None:
     async with httpx.AsyncClient(base_url=stack.ingest) as client:
         response = await client.post(f"/webhooks/forms/{form_id}", data=fields, headers={"Origin": stack.ingest})

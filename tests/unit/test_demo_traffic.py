@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from email import message_from_bytes
 
 from services.demo.data import demo_customers, merge_candidate
-from services.demo.traffic import HttpStep, MailStep, next_scenario, parcel
+from services.demo.traffic import HttpStep, MailStep, next_scenario, parcel, waiting_callback
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -53,6 +53,8 @@ def test_the_demo_has_two_records_of_one_person_to_merge():
     assert first.name == second.name and first.customer_ref != second.customer_ref
     assert not set(first.emails) & set(second.emails) and not set(first.phones) & set(second.phones)
     assert second in demo_customers()
+
+
 def test_the_demo_has_a_complaint_mail_whose_first_response_is_breached_on_the_office_calendar(tmp_path):
     import tomllib
 
@@ -76,3 +78,18 @@ def test_the_demo_has_a_complaint_mail_whose_first_response_is_breached_on_the_o
     assert (opened.type, state.policy, state.state) == ("complaint.opened", "office-hours", "breached")
     kinds = {segment.kind for segment in state.first_response.segments}
     assert kinds == {"running", "outside_hours"}  # nights and the weekend explain the bar
+
+
+def test_the_demo_leaves_a_customer_waiting_for_a_callback():
+    rng = random.Random(5)
+    jonas = demo_customers()[1]
+    scenario = waiting_callback(rng, jonas, 1)
+    hangups = [step.form for step in scenario.steps if step.form and step.form["event"] == "hangup"]
+    assert [(f["from"], f["direction"], f["cause"]) for f in hangups] == [
+        (jonas.phones[0].lstrip("+"), "in", "cancel"), (jonas.phones[0].lstrip("+"), "in", "busy")]
+    assert len({f["callId"] for f in hangups}) == 2
+    waiting = frozenset(jonas.phones)
+    callers = {step.form["from"] for i in range(300)
+               for step in next_scenario(rng, [jonas], NOW, i, "s", waiting).steps
+               if isinstance(step, HttpStep) and step.form and "callId" in step.form}
+    assert callers and not callers & {p.lstrip("+") for p in jonas.phones}  # he does not get through by chance

@@ -221,4 +221,4 @@ def test_the_documented_configuration_is_valid(tmp_path):
     path.write_text(example.replace('password_file = "/run/secrets/smtp"', 'password = "a-long-secret"'))
     file = read_config_file(path)
     check_settings(Settings(file=file))
-    assert [rule.level for rule in file.routing.rules] == [1, 2, 3, 1]
+    assert [rule.level for rule in file.routing.rules] == [1, 2, 3, 1, 1]  # the callback rule is the fourth

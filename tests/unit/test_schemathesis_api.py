@@ -17,7 +17,9 @@ from schemathesis.config import SchemathesisConfig
 
 from services.projector.api.app import create_app
 from services.projector.api.auth import Authorizer
+from services.projector.api.callbacks import callbacks_router
 from services.projector.api.complaints import complaints_router
+from services.projector.callbacks.rules import rules_from_settings as callback_rules
 from shared.config import Settings
 from shared.db.engine import make_engine, session_factory
 from shared.db.migrate import upgrade
@@ -42,7 +44,8 @@ def agent_api_app(data_dir: Path):
     engine = make_engine(config.db_url)
     publisher = InMemoryPublisher()
     return create_app(config, engine=engine, publisher=publisher, routers=[
-        complaints_router(config, session_factory(engine), publisher, Authorizer(config))])
+        complaints_router(config, session_factory(engine), publisher, Authorizer(config)),
+        callbacks_router(Authorizer(config), callback_rules(config), None)])
 
 
 DATA_DIR = Path(tempfile.mkdtemp(prefix="touchpoint-api-fuzz-"))

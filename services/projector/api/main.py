@@ -12,7 +12,9 @@ from fastapi import FastAPI
 from events.envelope import Event
 from services.projector.api.app import create_app
 from services.projector.api.auth import Authorizer
+from services.projector.api.callbacks import callbacks_router
 from services.projector.api.complaints import complaints_router
+from services.projector.callbacks.rules import rules_from_settings as callback_rules
 from services.projector.web.ui import WebUi
 from shared.admin_http import serve_with_admin
 from shared.config import Settings
@@ -38,7 +40,8 @@ def build_app(settings: Settings) -> FastAPI:
             await engine.dispose()
 
     app = create_app(settings, engine=engine, publisher=publisher,
-                     routers=[complaints_router(settings, session_factory(engine), publisher, authorizer)],
+                     routers=[complaints_router(settings, session_factory(engine), publisher, authorizer),
+                              callbacks_router(authorizer, callback_rules(settings), settings.default_region)],
                      lifespans=[clients, web.lifespan])
     web.install(app)
     return app

@@ -6,6 +6,8 @@ import asyncio
 import logging
 
 
+from services.projector.callbacks.rules import rules_from_settings as callback_rules
+from services.projector.callbacks.service import CallbackService
 from services.projector.complaints.detector import DetectorConfig
 from services.projector.complaints.policy import rules_from_settings
 from services.projector.complaints.service import ComplaintService
@@ -31,6 +33,7 @@ def run(settings: Settings) -> None:
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Runs until `stop` is set, SIGINT/SIGTERM, or a non-transient error."""
     rules = rules_from_settings(settings)  # a bad policy stops the start with a ConfigError
+    callback_rules_ = callback_rules(settings)
     stop = stop or stop_on_signals()
     await upgrade_async(settings.db_url)
     await ensure_for(settings)  # every topic it reads, and its dead-letter topic, exist
@@ -39,19 +42,25 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     service = ComplaintService(settings.bootstrap_servers, settings.topic_prefix, engine, publisher, rules,
                                DetectorConfig(sla=settings.file.sla, rules=rules),
                                client_options=client_options(settings))
+    # callbacks from missed calls: their own processor and timers, in this process
+    callbacks = CallbackService(settings.bootstrap_servers, settings.topic_prefix, engine, publisher, callback_rules_,
+                                client_options=client_options(settings))
     try:
         await publisher.start()
         await service.start()
-        log.info("complaints processor and SLA timers running")
+        await callbacks.start()
+        log.info("complaints processor, SLA timers and callbacks running")
         stopped = asyncio.create_task(stop.wait())
-        failed = asyncio.create_task(service.wait())
-        done, _ = await asyncio.wait({stopped, failed}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (stopped, failed):
+        failed = [asyncio.create_task(service.wait()), asyncio.create_task(callbacks.wait())]
+        done, _ = await asyncio.wait({stopped, *failed}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (stopped, *failed):
             if task not in done:
                 task.cancel()
-        if failed in done:
-            failed.result()
+        for task in failed:
+            if task in done:
+                task.result()
     finally:
+        await callbacks.stop()
         await service.stop()
         await publisher.stop()
         await engine.dispose()

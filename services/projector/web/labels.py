@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from services.projector.web.identity_labels import IDENTITY_LABELS
 from services.projector.web.complaint_labels import COMPLAINT_LABELS
+from services.projector.web.callback_labels import CALLBACK_LABELS
 
 LANGUAGES = ("en", "de")
 
@@ -158,6 +159,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "sampling": ("Sampling the broker …", "Lese den Broker …"),
     "skip": ("Skip to content", "Zum Inhalt springen"),
     "signed_in_as": ("Signed in as {user} ({role})", "Angemeldet als {user} ({role})"),
+    **CALLBACK_LABELS,
 }
 LABELS |= IDENTITY_LABELS
 LABELS.update(COMPLAINT_LABELS)

@@ -20,6 +20,7 @@ from services.projector.complaints.policy import rules_from_settings
 from services.projector.ops.streams import StreamMonitor
 from services.projector.web.boards import boards_router
 from services.projector.web.complaint_work import complaint_work_router
+from services.projector.web.callbacks import callbacks_router
 from services.projector.web.guards import BadCsrf, Forbidden, LoginRequired
 from services.projector.web.evidence import router as evidence_router
 from services.projector.web.identity import router as identity_router
@@ -67,6 +68,7 @@ class WebUi:
         app.include_router(stream_router(self))
         app.include_router(boards_router(self))
         app.include_router(complaint_work_router(self, self.complaint_rules))
+        app.include_router(callbacks_router(self))
 
     @asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
