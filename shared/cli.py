@@ -51,9 +51,17 @@ def fail(message: str, status: int = 1) -> NoReturn:
 
 def settings_or_exit() -> Settings:
     try:
-        return load_settings()
+        settings = load_settings()
     except ConfigError as exc:
         fail(str(exc).replace("\n", "; "))
+    from shared.privacy.master import MasterKeyError
+    from shared.privacy.runtime import install
+
+    try:
+        install(settings)  # personal data sealed and opened by every command, when switched on
+    except MasterKeyError as exc:
+        fail(str(exc))
+    return settings
 
 
 def resolve(entrypoint: str) -> Callable[..., Any] | None:

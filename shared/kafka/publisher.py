@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
 
-from events.codec import encode
+from events.codec import encode, record_key
 from events.envelope import Event
 from events.topics import topic_for
 from shared.kafka.errors import KafkaUnavailable
@@ -144,7 +144,7 @@ class KafkaPublisher:
                     await self._producer.send(
                         _topic(self._prefix, event.type),
                         value=encode(event),
-                        key=event.partition_key().encode(),
+                        key=record_key(event),
                         headers=record_headers(event),
                     )
                     for event in events

@@ -1,0 +1,121 @@
+"""The codec layer that seals personal data (see `events.codec.use_protection`).
+
+On the wire a sealed event is the same JSON object with every non-null `x-pii` field replaced by
+`AES-256-GCM(data key, JSON of the value)` (base64, nonce first; the event id and the field's
+path are the associated data, so a value cannot be moved to another field or event), and one
+more top-level member, `"sealed": {"key": "<key id>"}`, naming the data key. Opening reverses
+it; when the key is gone, every sealed field becomes its erased value (`fields.py`)."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from events.codec import InvalidEvent
+from events.envelope import Event
+from events.registry import EVENT_TYPES
+from shared.privacy.fields import pii_fields
+from shared.privacy.master import MasterKey
+from shared.privacy.store import KeyStore
+from shared.privacy.subjects import period_of, record_key, subject_of
+
+SEALED = "sealed"
+NONCE_BYTES = 12
+
+
+class FieldSealer:
+    """Seals and opens events' personal data with the keys of `store` (an `events.codec.Protection`)."""
+
+    def __init__(self, master: MasterKey, store: KeyStore) -> None:
+        self.master = master
+        self.store = store
+        self._ciphers: dict[str, AESGCM] = {}
+
+    def seal(self, event: Event, data: dict[str, Any]) -> dict[str, Any]:
+        fields = pii_fields(type(event))
+        if not fields:
+            return data
+        key_id, key = self.store.key_for(subject_of(self.master, event), period_of(event))
+        cipher = self._cipher(key_id, key)
+        event_id = str(event.event_id)
+
+        def seal_value(path: str, value: Any) -> Any:
+            nonce = secrets.token_bytes(NONCE_BYTES)
+            sealed = cipher.encrypt(nonce, orjson.dumps(value), f"{event_id}|{path}".encode())
+            return base64.b64encode(nonce + sealed).decode()
+
+        for field in fields:
+            _rewrite(data, field.path, seal_value, ".".join(field.path))
+        data[SEALED] = {"key": key_id}
+        return data
+
+    def open(self, data: dict[str, Any]) -> dict[str, Any]:
+        header = data.pop(SEALED, None)
+        if header is None:
+            return data  # written before sealing was switched on
+        if not isinstance(header, dict) or not isinstance(header.get("key"), str):
+            raise InvalidEvent(f"{SEALED}: must be an object naming its key")
+        model = EVENT_TYPES.get(data.get("type"))  # type: ignore[arg-type]
+        if model is None:
+            raise InvalidEvent(f"type: unknown event type {data.get('type')!r}")
+        key_id = header["key"]
+        key = self.store.key_by_id(key_id)
+        event_id = str(data.get("event_id"))
+        for field in pii_fields(model):
+            dotted = ".".join(field.path)
+            if key is None:
+                _rewrite(data, field.path, lambda _path, _value, erased=field.erased: erased, dotted)
+            else:
+                _rewrite(data, field.path, self._opener(key_id, key, event_id), dotted)
+        return data
+
+    def forget(self, subjects: list[str]) -> None:
+        """Drops cached keys (theirs and, since ciphers do not record subjects, all ciphers)."""
+        self.store.forget(subjects)
+        self._ciphers.clear()
+
+    def record_key(self, event: Event) -> str:
+        return record_key(self.master, event)
+
+    def _opener(self, key_id: str, key: bytes, event_id: str) -> Callable[[str, Any], Any]:
+        cipher = self._cipher(key_id, key)
+
+        def open_value(path: str, value: Any) -> Any:
+            if not isinstance(value, str):
+                raise InvalidEvent(f"{path}: a sealed field must be a string")
+            try:
+                raw = base64.b64decode(value, validate=True)
+                return orjson.loads(cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], f"{event_id}|{path}".encode()))
+            except (ValueError, InvalidTag):
+                raise InvalidEvent(f"{path}: does not open with key {key_id} (altered or not sealed)") from None
+
+        return open_value
+
+    def _cipher(self, key_id: str, key: bytes) -> AESGCM:
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            if len(self._ciphers) > 4096:
+                self._ciphers.clear()
+            cipher = self._ciphers[key_id] = AESGCM(key)
+        return cipher
+
+
+def _rewrite(node: Any, path: tuple[str, ...], change: Callable[[str, Any], Any], dotted: str) -> None:
+    """Replaces the non-null values at `path` (through lists of objects) by `change(dotted, value)`."""
+    if isinstance(node, list):
+        for item in node:
+            _rewrite(item, path, change, dotted)
+        return
+    if not isinstance(node, dict) or path[0] not in node:
+        return
+    if len(path) == 1:
+        if node[path[0]] is not None:
+            node[path[0]] = change(dotted, node[path[0]])
+        return
+    _rewrite(node[path[0]], path[1:], change, dotted)
