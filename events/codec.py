@@ -99,12 +99,12 @@ def decode_dict(data: Any, upcasters: Mapping[tuple[str, int], Upcaster] | None 
 def _decode(data: Any, upcasters: Mapping[tuple[str, int], Upcaster] | None, owned: bool) -> Event:
     if not isinstance(data, dict):
         raise InvalidEvent(f"an event is a JSON object, got {type(data).__name__}")
-    if "sealed" in data:
-        if _protection is None:
-            raise SealedWithoutKeys("a sealed event was read without a key store; switch privacy on in this "
-                                    "process (TOUCHPOINT_PRIVACY_ENCRYPT / [privacy] encrypt)")
+    if _protection is not None:
         # opening rewrites nested values in place: never in a dict the caller still holds
-        data = _protection.open(data if owned else orjson.loads(orjson.dumps(data)))
+        data = _protection.open(data if owned or "sealed" not in data else orjson.loads(orjson.dumps(data)))
+    elif "sealed" in data:
+        raise SealedWithoutKeys("a sealed event was read without a key store; switch privacy on in this "
+                                "process (TOUCHPOINT_PRIVACY_ENCRYPT / [privacy] encrypt)")
     data = upcast(data, UPCASTERS if upcasters is None else upcasters)
     try:
         return EVENT_ADAPTER.validate_python(data, context=FROM_LOG)

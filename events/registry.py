@@ -15,6 +15,7 @@ from events.customer import ContactLinked, ContactUnlinked, CustomerRegistered
 from events.email import EmailReceived, EmailSent
 from events.envelope import Event
 from events.escalation import EscalationFailed, EscalationNotified
+from events.privacy import CustomerErased
 from events.shipment import ShipmentStatusChanged
 from events.sla import SlaBreached, SlaWarning
 from events.webform import WebformSubmitted
@@ -29,6 +30,7 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     SlaWarning, SlaBreached,
     EscalationNotified, EscalationFailed,
     CustomerRegistered, ContactLinked, ContactUnlinked,
+    CustomerErased,
 )
 
 

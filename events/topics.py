@@ -29,6 +29,7 @@ TOPIC_OF_TYPE: dict[str, Topic] = {
     "customer.registered": Topic.CUSTOMERS,
     "contact.linked": Topic.CUSTOMERS,
     "contact.unlinked": Topic.CUSTOMERS,
+    "customer.erased": Topic.CUSTOMERS,
     "complaint.opened": Topic.COMPLAINTS,
     "complaint.responded": Topic.COMPLAINTS,
     "complaint.resolved": Topic.COMPLAINTS,

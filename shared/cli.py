@@ -201,6 +201,18 @@ def customers_import(
     run_entrypoint("services.projector.customers_import:run", settings_or_exit(), file)
 
 
+@customers_app.command("erase")
+def customers_erase(
+    ref: str = typer.Argument(None, help="the customer's customer_ref"),
+    email: str = typer.Option(None, "--email", help="an unmatched contact's address"),
+    phone: str = typer.Option(None, "--phone", help="an unmatched contact's number"),
+) -> None:
+    """Erase a customer or an unmatched contact: destroy its keys, publish customer.erased."""
+    if sum(1 for value in (ref, email, phone) if value) != 1:
+        fail("give exactly one of REF, --email or --phone", status=2)
+    run_entrypoint("services.projector.privacy.commands:run", settings_or_exit(), ref, email, phone)
+
+
 @mailbox_app.command("authorize")
 def mailbox_authorize(name: str = typer.Argument(..., help="the mailbox's name in [[mailboxes]]")) -> None:
     """Give the user's consent (OAuth 2.0) and store the refresh token in refresh_token_file."""

@@ -26,6 +26,7 @@ from shared.privacy.store import KeyStore
 from shared.privacy.subjects import period_of, record_key, subject_of
 
 SEALED = "sealed"
+ERASURE_TYPE = "customer.erased"
 NONCE_BYTES = 12
 
 
@@ -56,6 +57,10 @@ class FieldSealer:
         return data
 
     def open(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data.get("type") == ERASURE_TYPE:
+            # whoever reads an erasure stops using the destroyed keys at once, not after the cache ttl
+            subjects = (data.get("payload") or {}).get("subjects") or []
+            self.forget([s for s in subjects if isinstance(s, str)])
         header = data.pop(SEALED, None)
         if header is None:
             return data  # written before sealing was switched on

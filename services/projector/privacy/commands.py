@@ -1,0 +1,62 @@
+"""`touchpoint customers erase REF | --email ADDR | --phone NUMBER`."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+
+from events.envelope import ActorRef
+from services.projector.privacy.erasure import NothingToErase, Target, erase
+from shared.config import ConfigError, Settings
+from shared.contacts import normalise_email, normalise_phone
+from shared.db.engine import make_engine
+from shared.db.migrate import upgrade_async
+from shared.kafka.errors import KafkaUnavailable
+from shared.kafka.publisher import KafkaPublisher
+from shared.privacy.runtime import master_key
+
+
+def target_for(settings: Settings, ref: str | None, email: str | None, phone: str | None) -> Target:
+    given = [value for value in (ref, email, phone) if value]
+    if len(given) != 1:
+        raise ConfigError("give exactly one of REF, --email or --phone")
+    if ref:
+        return Target(customer_ref=ref.strip())
+    if email:
+        found = normalise_email(email)
+        if found is None:
+            raise ConfigError(f"--email {email!r} is not an address")
+        return Target(identifier=("email", found))
+    found = normalise_phone(phone, settings.default_region)
+    if found is None:
+        raise ConfigError(f"--phone {phone!r} is not a phone number (write it as +4930123456)")
+    return Target(identifier=("phone", found))
+
+
+async def erase_command(settings: Settings, ref: str | None, email: str | None, phone: str | None) -> None:
+    target = target_for(settings, ref, email, phone)
+    await upgrade_async(settings.db_url)
+    engine = make_engine(settings.db_url)
+    publisher = KafkaPublisher.for_settings(settings, client_id="touchpoint-erase")
+    try:
+        event = await erase(engine, master_key(settings), publisher, target,
+                            ActorRef(kind="system", name=f"cli:{getpass.getuser()}"))
+    except NothingToErase as exc:
+        raise ConfigError(str(exc)) from None
+    except KafkaUnavailable as exc:
+        raise ConfigError(f"keys destroyed, but customer.erased was not published ({exc}); run the erasure "
+                          "again to publish it") from None
+    finally:
+        await publisher.stop()
+        await engine.dispose()
+    p = event.payload
+    print(f"erased: {p.keys_destroyed} key(s) destroyed, {len(p.timeline_ids)} timeline(s) to redact, "
+          f"erasure {p.erasure_id}")
+    if not settings.encrypts_personal_data:
+        print("warning: [privacy] encrypt is off: the read models are redacted, but events already in the log "
+              "keep their plaintext", file=sys.stderr)
+
+
+def run(settings: Settings, ref: str | None, email: str | None, phone: str | None) -> None:
+    asyncio.run(erase_command(settings, ref, email, phone))
