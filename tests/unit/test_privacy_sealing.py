@@ -145,3 +145,24 @@ def test_a_missing_or_malformed_master_key_names_the_file(tmp_path):
     short.write_text(base64.b64encode(b"x" * 16).decode())
     with pytest.raises(MasterKeyError, match="32 bytes"):
         read_master_key(short)
+
+
+def test_a_sealed_blob_is_noise_on_disk_and_opens_only_with_the_key_in_its_event(tmp_path, keys):
+    from shared.blobs import BlobNotFound
+    from shared.privacy.blobs import SealedBlobStore, open_blob
+
+    store = SealedBlobStore(tmp_path)
+    secret = b"Kontoauszug of Erika Muster, IBAN DE02120300000000202051"
+    blob = store.put(secret, "application/pdf", "kontoauszug.pdf")
+    on_disk = store.path_of(blob.sha256).read_bytes()
+    assert b"Erika" not in on_disk and b"IBAN" not in on_disk
+    assert store.read_open(blob.sha256, blob.key) == secret
+    with pytest.raises(BlobNotFound):
+        open_blob(on_disk, None)
+    mail = example("email.received")
+    with_blob = mail.model_copy(update={"payload": mail.payload.model_copy(update={"attachments": (blob,)})})
+    wire = encode(with_blob)
+    assert blob.key.encode() not in wire
+    assert decode(wire).payload.attachments[0].key == blob.key
+    keys.destroy([subject_of(MASTER, mail)])
+    assert decode(wire).payload.attachments[0].key is None
