@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
 
-from events.codec import encode, record_key
+from events.codec import encode, protection, record_key
 from events.envelope import Event
 from events.topics import topic_for
 from shared.kafka.errors import KafkaUnavailable
@@ -80,6 +80,16 @@ def _key_slot(key: bytes, partitions: int) -> int:
 @functools.lru_cache(maxsize=256)
 def _published_counter(channel: str, event_type: str):  # type: ignore[no-untyped-def]
     return EVENTS_PUBLISHED.labels(channel, event_type)
+
+
+async def encoded(events: Sequence[Event]) -> list[bytes]:
+    """The events' bytes. When sealing them needs a key not cached yet (a database round
+    trip), they are encoded in a thread, so that other requests go on meanwhile."""
+    sealing = protection()
+    waits = getattr(sealing, "sealing_waits", None)
+    if waits is not None and waits(events):
+        return await asyncio.to_thread(lambda: [encode(event) for event in events])
+    return [encode(event) for event in events]
 
 
 class KafkaPublisher:
@@ -140,14 +150,15 @@ class KafkaPublisher:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self._timeout_s * 2):
+                values = await encoded(events)
                 futures = [
                     await self._producer.send(
                         _topic(self._prefix, event.type),
-                        value=encode(event),
+                        value=value,
                         key=record_key(event),
                         headers=record_headers(event),
                     )
-                    for event in events
+                    for event, value in zip(events, values, strict=True)
                 ]
                 await asyncio.gather(*futures)
         except (KafkaError, OSError, TimeoutError) as exc:

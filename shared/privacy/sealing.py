@@ -80,6 +80,13 @@ class FieldSealer:
                 _rewrite(data, field.path, self._opener(key_id, key, event_id), dotted)
         return data
 
+    def sealing_waits(self, events) -> bool:  # type: ignore[no-untyped-def]
+        """True when sealing `events` would wait for the database (a key not cached here)."""
+        cached = getattr(self.store, "cached", None)
+        if cached is None:
+            return False
+        return any(pii_fields(type(e)) and not cached(subject_of(self.master, e), period_of(e)) for e in events)
+
     def forget(self, subjects: list[str]) -> None:
         """Drops cached keys (theirs and, since ciphers do not record subjects, all ciphers)."""
         self.store.forget(subjects)

@@ -4,9 +4,11 @@ open; erasure and retention delete them, which is what makes the data unreadable
 
 The codec works synchronously, the database asynchronously: `SyncKeyStore` runs the queries
 on a loop of its own in a background thread, and caches keys so that only the first event of
-a subject and period waits for the database. Cached keys live `ttl` seconds (so a destroyed
-key stops being used everywhere within that time) and `forget()` drops them at once; a key id
-found missing stays missing (ids are never reused)."""
+a subject and period waits for the database. The first key looked up by id loads all keys at
+once (up to `bulk_limit`), since a replay meets thousands of subjects. Cached keys live `ttl`
+seconds, so a destroyed key stops being used everywhere within that time; processes that read
+`customer.erased` drop them at once (`forget()`); a key id found missing stays missing (ids are
+never reused)."""
 
 from __future__ import annotations
 
@@ -120,6 +122,15 @@ class KeyTable:
             result = await conn.execute(privacy_keys.delete().where(condition))
         return result.rowcount or 0
 
+    async def all_keys(self, limit: int) -> list[tuple[str, str, str, bytes]] | None:
+        """Every key (id, subject, period, data key), or None when there are more than `limit`."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(privacy_keys).limit(limit + 1))).all()
+        if len(rows) > limit:
+            return None
+        return [(r.key_id, r.subject, r.period, unwrap(self.master, r.key_id, r.subject, r.period, r.wrapped))
+                for r in rows]
+
     async def subjects_with_keys(self, subjects: Iterable[str]) -> list[str]:
         query = sa.select(privacy_keys.c.subject).where(privacy_keys.c.subject.in_(list(subjects))).distinct()
         async with self.engine.connect() as conn:
@@ -137,9 +148,11 @@ class _Cached:
 class SyncKeyStore:
     """`KeyStore` over a database URL, for the codec (see the module docstring)."""
 
-    def __init__(self, url: str, master: MasterKey, ttl: float = 30.0) -> None:
+    def __init__(self, url: str, master: MasterKey, ttl: float = 60.0, seal_ttl: float = 300.0,
+                 bulk_limit: int = 200_000) -> None:
         self.master = master
-        self.ttl = ttl
+        self.ttl = ttl  # keys for opening: how long a key destroyed elsewhere may still open data here
+        self.seal_ttl = seal_ttl  # keys for sealing: data sealed with a destroyed key is merely lost
         self._by_subject: dict[tuple[str, str], _Cached] = {}
         self._by_id: dict[str, _Cached] = {}
         self._missing: set[str] = set()
@@ -149,6 +162,8 @@ class SyncKeyStore:
         self._thread.start()
         self._url = url
         self._table: KeyTable | None = None
+        self.bulk_limit = bulk_limit
+        self._bulk_until = 0.0  # while the last load of all keys is fresh, a key not found is missing
 
     def _run(self, coro_factory):  # type: ignore[no-untyped-def]
         async def call():  # type: ignore[no-untyped-def]
@@ -164,8 +179,12 @@ class SyncKeyStore:
         if cached is not None and cached.expires > now:
             return cached.key_id, cached.key
         key_id, key = self._run(lambda table: table.key_for(subject, period))
-        self._remember(_Cached(key_id, key, subject, now + self.ttl), period)
+        self._remember(_Cached(key_id, key, subject, now + self.seal_ttl), period)
         return key_id, key
+
+    def cached(self, subject: str, period: str) -> bool:
+        entry = self._by_subject.get((subject, period))
+        return entry is not None and entry.expires > time.monotonic()
 
     def key_by_id(self, key_id: str) -> bytes | None:
         now = time.monotonic()
@@ -174,6 +193,10 @@ class SyncKeyStore:
             return cached.key
         if key_id in self._missing:
             return None
+        if self._bulk_until <= now and self._load_all(now):
+            cached = self._by_id.get(key_id)
+            if cached is not None:
+                return cached.key
         key = self._run(lambda table: table.key_by_id(key_id))
         if key is None:
             with self._lock:
@@ -182,6 +205,17 @@ class SyncKeyStore:
         with self._lock:
             self._by_id[key_id] = _Cached(key_id, key, "", now + self.ttl)
         return key
+
+    def _load_all(self, now: float) -> bool:
+        """A replay meets thousands of subjects: one query for all keys instead of one per subject."""
+        found = self._run(lambda table: table.all_keys(self.bulk_limit))
+        if found is None:
+            return False
+        with self._lock:
+            for key_id, subject, period, key in found:
+                self._by_id[key_id] = _Cached(key_id, key, subject, now + self.ttl)
+            self._bulk_until = now + self.ttl
+        return True
 
     def _remember(self, entry: _Cached, period: str) -> None:
         with self._lock:
@@ -193,8 +227,9 @@ class SyncKeyStore:
         with self._lock:
             for slot in [slot for slot, entry in self._by_subject.items() if entry.subject in gone]:
                 self._by_id.pop(self._by_subject.pop(slot).key_id, None)
-            # keys read by id do not record their subject: drop them all, they come back on use
-            self._by_id = {key_id: entry for key_id, entry in self._by_id.items() if entry.subject}
+            # keys read one by one do not record their subject: drop them too, they come back on use
+            self._by_id = {key_id: entry for key_id, entry in self._by_id.items()
+                           if entry.subject and entry.subject not in gone}
 
     def close(self) -> None:
         async def dispose() -> None:
