@@ -213,6 +213,15 @@ def customers_erase(
     run_entrypoint("services.projector.privacy.commands:run", settings_or_exit(), ref, email, phone)
 
 
+@customers_app.command("export")
+def customers_export(
+    ref: str = typer.Argument(..., help="the customer's customer_ref"),
+    out: Path = typer.Option(..., "--out", dir_okay=False, help="the zip file to write"),
+) -> None:
+    """Everything about a customer, decrypted: its events as JSON plus attachments, in a zip."""
+    run_entrypoint("services.projector.privacy.export:run", settings_or_exit(), ref, out)
+
+
 @mailbox_app.command("authorize")
 def mailbox_authorize(name: str = typer.Argument(..., help="the mailbox's name in [[mailboxes]]")) -> None:
     """Give the user's consent (OAuth 2.0) and store the refresh token in refresh_token_file."""

@@ -8,11 +8,13 @@ other customer is untouched. Compression is off, so a plaintext leak would be vi
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import subprocess
 import sys
 import time
+import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -220,3 +222,18 @@ async def test_an_erased_customer_leaves_no_plaintext_in_the_broker_database_blo
     kept_after = await timeline(stack, kept.customer_id)
     assert [(e["event_id"], e["summary"]) for e in kept_after] == [(e["event_id"], e["summary"]) for e in kept_before]
     assert any(kept.subject in e["summary"] for e in kept_after) or any(kept.subject in str(e["details"]) for e in kept_after)
+
+    copy = tmp_path / "kept.zip"
+    cli(stack, "customers", "export", kept.ref, "--out", str(copy))
+    with zipfile.ZipFile(copy) as archive:
+        events = archive.read("events.json").decode()
+        attachments = [archive.read(name) for name in archive.namelist() if name.startswith("attachments/")]
+    assert kept.subject in events and kept.body in events and kept.phone in events
+    assert {"email.received", "call.started", "webform.submitted", "shipment.status_changed"} <= {
+        e["type"] for e in json.loads(events)}
+    assert any(kept.attachment.encode() in data for data in attachments)
+    erased_copy = tmp_path / "erased.zip"
+    cli(stack, "customers", "export", erased.ref, "--out", str(erased_copy))
+    with zipfile.ZipFile(erased_copy) as archive:  # the zip is compressed: look inside too
+        inside = b"".join(archive.read(name) for name in archive.namelist())
+    assert not [secret for secret in erased.secrets() if secret in inside]

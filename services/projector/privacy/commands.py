@@ -7,7 +7,7 @@ import getpass
 import sys
 
 from events.envelope import ActorRef
-from services.projector.privacy.erasure import NothingToErase, Target, erase
+from services.projector.privacy.erasure import NothingToErase, Target, erase, scope_of
 from shared.config import ConfigError, Settings
 from shared.contacts import normalise_email, normalise_phone
 from shared.db.engine import make_engine
@@ -38,15 +38,19 @@ async def erase_command(settings: Settings, ref: str | None, email: str | None, 
     target = target_for(settings, ref, email, phone)
     await upgrade_async(settings.db_url)
     engine = make_engine(settings.db_url)
+    master = master_key(settings)
+    try:
+        await scope_of(engine, master, target)  # an unknown subject fails before anything is touched
+    except NothingToErase as exc:
+        await engine.dispose()
+        raise ConfigError(str(exc)) from None
     publisher = KafkaPublisher.for_settings(settings, client_id="touchpoint-erase")
     try:
-        event = await erase(engine, master_key(settings), publisher, target,
-                            ActorRef(kind="system", name=f"cli:{getpass.getuser()}"))
-    except NothingToErase as exc:
-        raise ConfigError(str(exc)) from None
+        await publisher.start()
+        event = await erase(engine, master, publisher, target, ActorRef(kind="system", name=f"cli:{getpass.getuser()}"))
     except KafkaUnavailable as exc:
-        raise ConfigError(f"keys destroyed, but customer.erased was not published ({exc}); run the erasure "
-                          "again to publish it") from None
+        raise ConfigError(f"customer.erased could not be published ({exc}); run the erasure again once Kafka "
+                          "is reachable") from None
     finally:
         await publisher.stop()
         await engine.dispose()
