@@ -44,6 +44,11 @@ privacy_keys = sa.Table(
 )
 
 
+class WrongMasterKey(RuntimeError):
+    """A data key does not unwrap: this process has another master key than the one that made
+    it. A configuration error, never bad input (the events are fine), so it is not dead-lettered."""
+
+
 class KeyStore(Protocol):
     def key_for(self, subject: str, period: str) -> tuple[str, bytes]:
         """The key id and data key of `subject` in `period`, made on first use."""
@@ -65,7 +70,7 @@ def unwrap(master: MasterKey, key_id: str, subject: str, period: str, wrapped: b
         return AESGCM(master.wrapping_key).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:],
                                                    _aad(key_id, subject, period))
     except InvalidTag:
-        raise ValueError(f"data key {key_id} does not open with this master key (wrong master_key_file?)") from None
+        raise WrongMasterKey(f"data key {key_id} does not open with this master key (wrong master_key_file?)") from None
 
 
 def _aad(key_id: str, subject: str, period: str) -> bytes:

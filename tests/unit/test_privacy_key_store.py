@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade
 from shared.privacy.master import MasterKey
-from shared.privacy.store import KeyTable, SyncKeyStore, privacy_keys
+from shared.privacy.store import KeyTable, SyncKeyStore, WrongMasterKey, privacy_keys
 
 MASTER = MasterKey.from_bytes(bytes(range(32)))
 OTHER_MASTER = MasterKey.from_bytes(bytes(range(1, 33)))
@@ -87,7 +87,7 @@ def test_keys_made_after_a_bulk_load_are_still_found(stores):
     assert reader.key_by_id(later) == key
 
 
-def test_a_key_does_not_open_under_another_master_key(stores):
+def test_a_key_under_another_master_key_is_a_configuration_error_not_bad_input(stores):
     key_id, _ = stores().key_for("contact:abc", "2026")
-    with pytest.raises(ValueError, match="wrong master_key_file"):
+    with pytest.raises(WrongMasterKey, match="wrong master_key_file"):
         stores(OTHER_MASTER).key_by_id(key_id)
