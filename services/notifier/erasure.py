@@ -18,7 +18,9 @@ from services.notifier import tables as t
 from services.projector.timeline.rows import contact_id_for
 
 ERASED = "erased"
-PERSONAL_KEYS = frozenset({"subject", "customer_name", "customer_email", "email", "phone", "name", "summary"})
+PERSONAL_KINDS = ("email", "phone")
+PERSONAL_KEYS = frozenset({"subject", "customer_name", "customer_email", "email", "phone", "name", "summary", "detail",
+                           "contact_label"})
 
 
 def _erased_key(key: str, ids: set[str], keys_of_customer: set[str]) -> bool:
@@ -55,7 +57,7 @@ async def _redact_complaints(conn: AsyncConnection, keys: list[str], ref: str | 
     for row in (await conn.execute(sa.select(t.complaints).where(t.complaints.c.complaint_id.in_(complaint_ids)))).all():
         facts = json.loads(row.facts)
         facts.update(subject=ERASED, customer_name=None, customer_email=None,
-                     keys=[k for k in facts.get("keys", []) if k not in keys])
+                     keys=_without_contact_keys(facts.get("keys", [])))
         await conn.execute(t.complaints.update().where(t.complaints.c.complaint_id == row.complaint_id).values(
             facts=json.dumps(facts)))
     rows = (await conn.execute(sa.select(t.notifications.c.notification_id, t.notifications.c.body).where(
@@ -68,10 +70,17 @@ async def _redact_complaints(conn: AsyncConnection, keys: list[str], ref: str | 
 def _scrub(value: Any) -> Any:
     """The notification record with every personal value replaced, its shape kept."""
     if isinstance(value, dict):
-        return {k: (_erased_like(v) if k in PERSONAL_KEYS else _scrub(v)) for k, v in value.items()}
+        return {k: (_erased_like(v) if k in PERSONAL_KEYS else _without_contact_keys(v) if k == "keys" else _scrub(v))
+                for k, v in value.items()}
     if isinstance(value, list):
         return [_scrub(v) for v in value]
     return value
+
+
+def _without_contact_keys(keys: Any) -> Any:
+    if not isinstance(keys, list):
+        return keys
+    return [k for k in keys if not (isinstance(k, str) and k.partition(":")[0] in PERSONAL_KINDS)]
 
 
 def _erased_like(value: Any) -> Any:
