@@ -88,7 +88,11 @@ async def encoded(events: Sequence[Event]) -> list[bytes]:
     sealing = protection()
     waits = getattr(sealing, "sealing_waits", None)
     if waits is not None and waits(events):
-        return await asyncio.to_thread(lambda: [encode(event) for event in events])
+        def prepared_and_encoded() -> list[bytes]:
+            sealing.prepare(events)  # type: ignore[union-attr]
+            return [encode(event) for event in events]
+
+        return await asyncio.to_thread(prepared_and_encoded)
     return [encode(event) for event in events]
 
 
@@ -148,9 +152,9 @@ class KafkaPublisher:
         if not self._started:
             await self.start()
         started = time.perf_counter()
+        values = await encoded(events)  # before the clock for Kafka starts: sealing may fetch keys
         try:
             async with asyncio.timeout(self._timeout_s * 2):
-                values = await encoded(events)
                 futures = [
                     await self._producer.send(
                         _topic(self._prefix, event.type),

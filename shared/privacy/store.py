@@ -101,6 +101,39 @@ class KeyTable:
             return found
         return key_id, data_key
 
+    async def keys_for(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, bytes]]:
+        """`key_for` of many subjects at once: one query for those that exist, one insert for the rest."""
+        found = await self._find_many(pairs)
+        missing = [pair for pair in dict.fromkeys(pairs) if pair not in found]
+        if missing:
+            now, made, rows = datetime.now(UTC), {}, []
+            for subject, period in missing:
+                key_id, data_key = secrets.token_hex(16), secrets.token_bytes(DATA_KEY_BYTES)
+                made[(subject, period)] = (key_id, data_key)
+                rows.append(dict(key_id=key_id, subject=subject, period=period, created_at=now,
+                                 wrapped=wrap(self.master, key_id, subject, period, data_key)))
+            try:
+                async with self.engine.begin() as conn:
+                    await conn.execute(privacy_keys.insert(), rows)
+                found.update(made)
+            except IntegrityError:  # another process made some meanwhile: take each one's own
+                for subject, period in missing:
+                    found[(subject, period)] = await self.key_for(subject, period)
+        return found
+
+    async def _find_many(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, bytes]]:
+        found: dict[tuple[str, str], tuple[str, bytes]] = {}
+        unique = list(dict.fromkeys(pairs))
+        async with self.engine.connect() as conn:
+            for start in range(0, len(unique), 500):
+                chunk = unique[start:start + 500]
+                query = sa.select(privacy_keys).where(
+                    sa.tuple_(privacy_keys.c.subject, privacy_keys.c.period).in_(chunk))
+                for row in await conn.execute(query):
+                    found[(row.subject, row.period)] = (
+                        row.key_id, unwrap(self.master, row.key_id, row.subject, row.period, row.wrapped))
+        return found
+
     async def _find(self, subject: str, period: str) -> tuple[str, bytes] | None:
         query = sa.select(privacy_keys.c.key_id, privacy_keys.c.wrapped).where(
             privacy_keys.c.subject == subject, privacy_keys.c.period == period)
@@ -168,6 +201,7 @@ class SyncKeyStore:
         self._url = url
         self._table: KeyTable | None = None
         self.bulk_limit = bulk_limit
+        self.query_timeout = 60.0  # a database that does not answer fails the caller instead of hanging it
         self._bulk_until = 0.0  # while the last load of all keys is fresh, a key not found is missing
 
     def _run(self, coro_factory):  # type: ignore[no-untyped-def]
@@ -176,7 +210,9 @@ class SyncKeyStore:
                 self._table = KeyTable(make_engine(self._url), self.master)
             return await coro_factory(self._table)
 
-        return asyncio.run_coroutine_threadsafe(call(), self._loop).result()
+        if not self._loop.is_running():
+            raise RuntimeError("the key store is closed")
+        return asyncio.run_coroutine_threadsafe(call(), self._loop).result(timeout=self.query_timeout)
 
     def key_for(self, subject: str, period: str) -> tuple[str, bytes]:
         now = time.monotonic()
@@ -186,6 +222,16 @@ class SyncKeyStore:
         key_id, key = self._run(lambda table: table.key_for(subject, period))
         self._remember(_Cached(key_id, key, subject, now + self.seal_ttl), period)
         return key_id, key
+
+    def prepare(self, pairs: list[tuple[str, str]]) -> None:
+        """Fetches (or makes) the keys of many subjects in one round trip, before sealing them."""
+        now = time.monotonic()
+        wanted = [pair for pair in dict.fromkeys(pairs) if not self.cached(*pair)]
+        if not wanted:
+            return
+        found = self._run(lambda table: table.keys_for(wanted))
+        for (subject, period), (key_id, key) in found.items():
+            self._remember(_Cached(key_id, key, subject, now + self.seal_ttl), period)
 
     def cached(self, subject: str, period: str) -> bool:
         entry = self._by_subject.get((subject, period))

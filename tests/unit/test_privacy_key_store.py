@@ -91,3 +91,12 @@ def test_a_key_under_another_master_key_is_a_configuration_error_not_bad_input(s
     key_id, _ = stores().key_for("contact:abc", "2026")
     with pytest.raises(WrongMasterKey, match="wrong master_key_file"):
         stores(OTHER_MASTER).key_by_id(key_id)
+
+
+def test_keys_of_many_subjects_come_in_one_round_trip_and_match_those_made_one_by_one(stores):
+    store, other = stores(), stores()
+    one_by_one = other.key_for("contact:a", "2026")
+    store.prepare([("contact:a", "2026"), ("contact:b", "2026"), ("contact:b", "2026")])
+    assert store.cached("contact:a", "2026") and store.cached("contact:b", "2026")
+    assert store.key_for("contact:a", "2026") == one_by_one
+    assert other.key_for("contact:b", "2026") == store.key_for("contact:b", "2026")

@@ -39,7 +39,7 @@ async def identifiers_of(engine: AsyncEngine, customer_ref: str) -> tuple[dict[s
             raise NothingToErase(f"no customer with reference {customer_ref!r}")
         claimed = (await conn.execute(sa.select(identities.c.kind, identities.c.value).where(
             identities.c.customer_id == customer_id, identities.c.kind.in_(PERSONAL_KINDS)))).all()
-    record = {k: (list(v) if isinstance(v, tuple) else v) for k, v in row._mapping.items()}
+    record = {str(k): (list(v) if isinstance(v, tuple) else v) for k, v in row._asdict().items()}
     found = {("email", e) for e in row.emails or ()} | {("phone", p) for p in row.phones or ()}
     return record, found | {(r.kind, r.value) for r in claimed}
 
