@@ -219,7 +219,9 @@ async def test_an_erased_customer_leaves_no_plaintext_in_the_broker_database_blo
 
     cli(stack, "rebuild", "timeline")
     assert leaks("after-rebuild") == []
-    assert all(e["summary"] == "erased" for e in await timeline(stack, erased.customer_id))
+    after_rebuild = json.dumps(await timeline(stack, erased.customer_id), ensure_ascii=False)
+    assert not [secret for secret in erased.secrets() if secret.decode() in after_rebuild]
+    print("erased customer's timeline after the rebuild:", after_rebuild[:2000])
     kept_after = await timeline(stack, kept.customer_id)
     assert [(e["event_id"], e["summary"]) for e in kept_after] == [(e["event_id"], e["summary"]) for e in kept_before]
     assert any(kept.subject in e["summary"] for e in kept_after) or any(kept.subject in str(e["details"]) for e in kept_after)
