@@ -7,7 +7,7 @@ are kept (their example payloads are kept in `events/examples/` and decoded by t
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from pydantic import ValidationError
@@ -38,8 +38,50 @@ def upcaster(event_type: str, from_version: int) -> Callable[[Upcaster], Upcaste
     return register
 
 
+class Protection(Protocol):
+    """Encryption of personal data on the wire (shared/privacy): `seal` turns the JSON dict of a
+    clean event into its sealed form, `open` the sealed dict back (what can no longer be
+    opened comes back erased), `record_key` is the Kafka key without personal identifiers."""
+
+    def seal(self, event: Event, data: dict[str, Any]) -> dict[str, Any]: ...
+
+    def open(self, data: dict[str, Any]) -> dict[str, Any]: ...
+
+    def record_key(self, event: Event) -> str: ...
+
+
+class SealedWithoutKeys(RuntimeError):
+    """A sealed event read by a process that has no key store: a configuration error, not bad
+    input (the event is fine; this process cannot read it)."""
+
+
+_protection: Protection | None = None
+
+
+def use_protection(protection: Protection | None) -> Protection | None:
+    """Makes `encode` seal and `decode` open personal data in this process from now on (None:
+    plaintext again); returns the previous one. Callers of the codec do not change."""
+    global _protection
+    previous, _protection = _protection, protection
+    return previous
+
+
+def protection() -> Protection | None:
+    return _protection
+
+
 def encode(event: Event) -> bytes:
-    return orjson.dumps(event.model_dump(mode="json"))
+    data = event.model_dump(mode="json")
+    if _protection is not None:
+        data = _protection.seal(event, data)
+    return orjson.dumps(data)
+
+
+def record_key(event: Event) -> bytes:
+    """The Kafka key of `event` (its partition key, with personal identifiers blinded when sealing)."""
+    if _protection is not None:
+        return _protection.record_key(event).encode()
+    return event.partition_key().encode()
 
 
 def decode(raw: bytes | str, upcasters: Mapping[tuple[str, int], Upcaster] | None = None) -> Event:
@@ -47,12 +89,22 @@ def decode(raw: bytes | str, upcasters: Mapping[tuple[str, int], Upcaster] | Non
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidEvent(f"not JSON: {exc}") from None
-    return decode_dict(data, upcasters)
+    return _decode(data, upcasters, owned=True)
 
 
 def decode_dict(data: Any, upcasters: Mapping[tuple[str, int], Upcaster] | None = None) -> Event:
+    return _decode(data, upcasters, owned=False)
+
+
+def _decode(data: Any, upcasters: Mapping[tuple[str, int], Upcaster] | None, owned: bool) -> Event:
     if not isinstance(data, dict):
         raise InvalidEvent(f"an event is a JSON object, got {type(data).__name__}")
+    if _protection is not None:
+        # opening rewrites nested values in place: never in a dict the caller still holds
+        data = _protection.open(data if owned or "sealed" not in data else orjson.loads(orjson.dumps(data)))
+    elif "sealed" in data:
+        raise SealedWithoutKeys("a sealed event was read without a key store; switch privacy on in this "
+                                "process (TOUCHPOINT_PRIVACY_ENCRYPT / [privacy] encrypt)")
     data = upcast(data, UPCASTERS if upcasters is None else upcasters)
     try:
         return EVENT_ADAPTER.validate_python(data, context=FROM_LOG)

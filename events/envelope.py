@@ -127,6 +127,9 @@ class StoredBlob(Frozen):
     size: int = Field(ge=0)
     content_type: str = "application/octet-stream"
     filename: PiiStr | None = None
+    key: PiiStr | None = Field(
+        default=None, description="base64 AES-256-GCM key of a sealed blob (sha256 and size are then those of the "
+        "stored ciphertext); personal data itself, so sealed under the subject's key in the event")
 
 
 class ActorRef(Frozen):

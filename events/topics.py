@@ -32,6 +32,7 @@ TOPIC_OF_TYPE: dict[str, Topic] = {
     "contact.unlinked": Topic.CUSTOMERS,
     "customer.merged": Topic.CUSTOMERS,
     "customer.unmerged": Topic.CUSTOMERS,
+    "customer.erased": Topic.CUSTOMERS,
     "complaint.opened": Topic.COMPLAINTS,
     "complaint.responded": Topic.COMPLAINTS,
     "complaint.resolved": Topic.COMPLAINTS,

@@ -51,9 +51,17 @@ def fail(message: str, status: int = 1) -> NoReturn:
 
 def settings_or_exit() -> Settings:
     try:
-        return load_settings()
+        settings = load_settings()
     except ConfigError as exc:
         fail(str(exc).replace("\n", "; "))
+    from shared.privacy.master import MasterKeyError
+    from shared.privacy.runtime import install
+
+    try:
+        install(settings)  # personal data sealed and opened by every command, when switched on
+    except MasterKeyError as exc:
+        fail(str(exc))
+    return settings
 
 
 def resolve(entrypoint: str) -> Callable[..., Any] | None:
@@ -191,6 +199,27 @@ def customers_import(
 ) -> None:
     """Publish customer master data as `customer.registered` events."""
     run_entrypoint("services.projector.customers_import:run", settings_or_exit(), file)
+
+
+@customers_app.command("erase")
+def customers_erase(
+    ref: str = typer.Argument(None, help="the customer's customer_ref"),
+    email: str = typer.Option(None, "--email", help="an unmatched contact's address"),
+    phone: str = typer.Option(None, "--phone", help="an unmatched contact's number"),
+) -> None:
+    """Erase a customer or an unmatched contact: destroy its keys, publish customer.erased."""
+    if sum(1 for value in (ref, email, phone) if value) != 1:
+        fail("give exactly one of REF, --email or --phone", status=2)
+    run_entrypoint("services.projector.privacy.commands:run", settings_or_exit(), ref, email, phone)
+
+
+@customers_app.command("export")
+def customers_export(
+    ref: str = typer.Argument(..., help="the customer's customer_ref"),
+    out: Path = typer.Option(..., "--out", dir_okay=False, help="the zip file to write"),
+) -> None:
+    """Everything about a customer, decrypted: its events as JSON plus attachments, in a zip."""
+    run_entrypoint("services.projector.privacy.export:run", settings_or_exit(), ref, out)
 
 
 @mailbox_app.command("authorize")

@@ -332,6 +332,16 @@ class Callbacks(Section):
         default=None, description="business time a callback may wait before callback.overdue; unset: never")
 
 
+class Privacy(Section):
+    """Field encryption under per-subject keys (crypto-shredding); see shared/privacy/."""
+
+    encrypt: bool = Field(default=False, description="encrypt personal data in events and blobs")
+    master_key_file: Path | None = Field(
+        default=None, description="32 random bytes, base64; required in production, generated under the "
+        "data folder in development")
+    retention: dict[str, str] = Field(default_factory=dict, description="event type pattern -> duration")
+
+
 # ---- the settings -----------------------------------------------------------------------------
 
 
@@ -346,6 +356,7 @@ class FileConfig(Section):
     routing: Routing = Routing()
     notifier: Notifier = Notifier()
     callbacks: Callbacks = Callbacks()
+    privacy: Privacy = Privacy()
 
 
 class Settings(BaseSettings):
@@ -402,6 +413,10 @@ class Settings(BaseSettings):
     )
     status_host: str = Field(default="127.0.0.1", description="address of the workers' /metrics, /healthz, /readyz")
     log_level: str = "INFO"
+    privacy_encrypt: bool | None = Field(
+        default=None, description="overrides [privacy] encrypt (TOUCHPOINT_PRIVACY_ENCRYPT)")
+    privacy_master_key_file: Path | None = Field(
+        default=None, description="overrides [privacy] master_key_file (TOUCHPOINT_PRIVACY_MASTER_KEY_FILE)")
     config: Path | None = Field(default=None, description="the TOML file")
     file: FileConfig = FileConfig()
 
@@ -455,6 +470,16 @@ class Settings(BaseSettings):
             raise ValueError(f"kafka_ca_file: {self.kafka_ca_file} is not a readable file")
         return self
     @property
+    def encrypts_personal_data(self) -> bool:
+        return self.privacy_encrypt if self.privacy_encrypt is not None else self.file.privacy.encrypt
+
+    @property
+    def master_key_path(self) -> Path:
+        """Where the master key is read from; in development it is generated there when absent."""
+        return (self.privacy_master_key_file or self.file.privacy.master_key_file
+                or self.data_dir / "privacy" / "master.key")
+
+    @property
     def docs_public(self) -> bool:
         return self.public_docs if self.public_docs is not None else self.environment != "production"
 
@@ -482,6 +507,9 @@ class Settings(BaseSettings):
     def _no_placeholder_secrets_in_production(self) -> Settings:
         if self.environment == "production":
             problems = production_secret_problems(self.file)
+            if self.privacy_master_key_file is None and self.file.privacy.master_key_file is None:
+                problems.append("privacy.master_key_file: required in production (the key that wraps every "
+                                "customer's data keys; back it up apart from the database)")
             if problems:
                 raise ValueError("\n".join(problems))
         return self

@@ -126,6 +126,9 @@ async def main(settings: Settings) -> None:
 if __name__ == "__main__":
     demo_settings = load_settings()
     configure_logging("demo", demo_settings.log_level)
+    from shared.privacy.runtime import install
+
+    install(demo_settings)  # the demo's traffic is sealed like the services' when privacy is on
     try:
         asyncio.run(main(demo_settings))
     except KeyboardInterrupt:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from services.ingest.imap.parse import parse_message
-from shared.blobs import BlobStore
+from shared.privacy.blobs import blob_store
 from shared.config import Settings
 from shared.kafka.publisher import KafkaPublisher, Publisher
 
@@ -19,7 +19,7 @@ FOLDERS = {"incoming": "INBOX", "outgoing": "Sent"}
 class MailPublisher:
     def __init__(self, settings: Settings, publisher: Publisher | None = None) -> None:
         self.settings = settings
-        self.blobs = BlobStore(settings.attachments_path)
+        self.blobs = blob_store(settings.attachments_path, settings.encrypts_personal_data)
         self._publisher = publisher
 
     def _client(self) -> Publisher:

@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
-from events.codec import encode
+from events.codec import encode, protection, record_key
 from events.envelope import Event
 from events.topics import topic_for
 from shared.kafka.errors import KafkaUnavailable
@@ -79,6 +79,20 @@ def _slot_of(key: bytes, partitions: tuple[int, ...]) -> int:
 @functools.lru_cache(maxsize=256)
 def _published_counter(channel: str, event_type: str):  # type: ignore[no-untyped-def]
     return EVENTS_PUBLISHED.labels(channel, event_type)
+
+
+async def encoded(events: Sequence[Event]) -> list[bytes]:
+    """The events' bytes. When sealing them needs a key not cached yet (a database round
+    trip), they are encoded in a thread, so that other requests go on meanwhile."""
+    sealing = protection()
+    waits = getattr(sealing, "sealing_waits", None)
+    if waits is not None and waits(events):
+        def prepared_and_encoded() -> list[bytes]:
+            sealing.prepare(events)  # type: ignore[union-attr]
+            return [encode(event) for event in events]
+
+        return await asyncio.to_thread(prepared_and_encoded)
+    return [encode(event) for event in events]
 
 
 class KafkaPublisher:
@@ -137,16 +151,17 @@ class KafkaPublisher:
         if not self._started:
             await self.start()
         started = time.perf_counter()
+        values = await encoded(events)  # before the clock for Kafka starts: sealing may fetch keys
         try:
             async with asyncio.timeout(self._timeout_s * 2):
                 futures = [
                     await self._producer.send(
                         _topic(self._prefix, event.type),
-                        value=encode(event),
-                        key=event.partition_key().encode(),
+                        value=value,
+                        key=record_key(event),
                         headers=record_headers(event),
                     )
-                    for event in events
+                    for event, value in zip(events, values, strict=True)
                 ]
                 await asyncio.gather(*futures)
         except (KafkaError, OSError, TimeoutError) as exc:

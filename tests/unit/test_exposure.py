@@ -28,7 +28,8 @@ def test_docs_and_metrics_are_public_by_default_in_development():
 
 
 def test_docs_are_off_the_public_port_by_default_in_production():
-    strong = FileConfig.model_validate({"auth": {"session_secret": secrets.token_urlsafe(32)}})
+    strong = FileConfig.model_validate({"auth": {"session_secret": secrets.token_urlsafe(32)},
+                                        "privacy": {"master_key_file": "/run/secrets/touchpoint-master-key"}})
     client = ingest_client(environment="production", file=strong)
     assert client.get("/docs").status_code == 404
     assert client.get("/openapi.json").status_code == 404

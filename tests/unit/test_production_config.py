@@ -26,8 +26,9 @@ def production(monkeypatch):
 
 
 def config(tmp_path: Path, cti_token: str = STRONG, session_secret: str | None = STRONG,
-           imap_password: str = "Imap-pw-9") -> Path:
+           imap_password: str = "Imap-pw-9", master_key: bool = True) -> Path:
     text = f"""
+{f'[privacy]{chr(10)}master_key_file = "{tmp_path / "master.key"}"' if master_key else ""}
 [[mailboxes]]
 name = "support"
 host = "imap.acme.test"
@@ -84,6 +85,16 @@ def test_a_mailbox_password_is_issued_by_the_mail_admin_and_may_be_shorter(produ
 def test_the_session_secret_is_required_in_production(production, tmp_path):
     with pytest.raises(ConfigError, match=r"auth\.session_secret: required in production"):
         load_settings(config(tmp_path, session_secret=None))
+
+
+def test_the_privacy_master_key_file_is_required_in_production(production, tmp_path):
+    with pytest.raises(ConfigError, match=r"privacy\.master_key_file: required in production"):
+        load_settings(config(tmp_path, master_key=False))
+
+
+def test_the_master_key_file_may_come_from_the_environment(production, tmp_path):
+    production.setenv("TOUCHPOINT_PRIVACY_MASTER_KEY_FILE", str(tmp_path / "master.key"))
+    assert load_settings(config(tmp_path, master_key=False)).master_key_path == tmp_path / "master.key"
 
 
 def test_production_without_a_config_file_needs_a_session_secret(production):

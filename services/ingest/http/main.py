@@ -30,6 +30,10 @@ WEBHOOK_KAFKA_TIMEOUT_MS = 5_000
 def run(settings: Settings) -> None:
     configure_logging("ingest", settings.log_level)
     bootstrap_topics(settings)
+    if settings.encrypts_personal_data:
+        from shared.db.migrate import upgrade
+
+        upgrade(settings.db_url)  # the key store's table: ingest makes the keys it seals with
     uvloop.run(serve(settings))
 
 

@@ -25,7 +25,8 @@ from services.ingest.imap.signin_status import SignInReport, SqlSignInReport
 from services.ingest.imap.parsing import MailParser, ProcessPoolParser
 from services.ingest.imap.sync import EventSink, FolderSync, Progress as ProgressCallback
 from services.ingest.imap.watcher import FolderWatcher
-from shared.blobs import BlobSink, BlobStore
+from shared.blobs import BlobSink
+from shared.privacy.blobs import blob_store
 from shared.config import ConfigError, Mailbox, Settings
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
@@ -66,10 +67,11 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         await publisher.stop()
         raise
     # one pool of parser processes for all folders, writing blobs where the service does
-    parser = ProcessPoolParser(settings.attachments_path)
+    parser = ProcessPoolParser(settings.attachments_path, sealed=settings.encrypts_personal_data)
     with _progress_display() as progress:
         watchers = build_watchers(
-            settings, publisher, SqlCheckpointStore(engine), BlobStore(settings.attachments_path), progress,
+            settings, publisher, SqlCheckpointStore(engine),
+            blob_store(settings.attachments_path, settings.encrypts_personal_data), progress,
             connect=connector(settings.file.mailboxes, SqlSignInReport(engine)), parser=parser,
         )
         leases = FolderLeases(engine, instance_name(), timedelta(seconds=settings.imap_lease_seconds))

@@ -26,6 +26,7 @@ from typing import Literal, Protocol
 from events.email import EmailReceived, EmailSent
 from services.ingest.imap.parse import parse_message
 from shared.blobs import BlobSink, BlobStore
+from shared.privacy.blobs import blob_store
 
 Direction = Literal["incoming", "outgoing"]
 
@@ -104,11 +105,11 @@ def default_workers() -> int:
 class ProcessPoolParser:
     """Splits each batch over worker processes (started once, kept for the service's life)."""
 
-    def __init__(self, blob_root: Path, workers: int | None = None) -> None:
+    def __init__(self, blob_root: Path, workers: int | None = None, sealed: bool = False) -> None:
         self.workers = workers or default_workers()
         self._pool = ProcessPoolExecutor(
             self.workers, mp_context=multiprocessing.get_context("spawn"),  # no fork of a process with threads
-            initializer=_start_worker, initargs=(str(blob_root), os.getpid()),
+            initializer=_start_worker, initargs=(str(blob_root), os.getpid(), sealed),
         )
 
     async def start(self) -> None:
@@ -132,9 +133,9 @@ class ProcessPoolParser:
 _worker_blobs: BlobStore | None = None
 
 
-def _start_worker(blob_root: str, service_pid: int) -> None:
+def _start_worker(blob_root: str, service_pid: int, sealed: bool = False) -> None:
     global _worker_blobs
-    _worker_blobs = BlobStore(Path(blob_root))
+    _worker_blobs = blob_store(Path(blob_root), sealed)
     threading.Thread(target=_exit_with_parent, args=(service_pid,), daemon=True, name="parent-watch").start()
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.projector.api.auth import Authorizer
 from services.projector.api.customer_routes import router as customer_routes
 from services.projector.api.customers import customers_router
+from services.projector.api.privacy import privacy_router
 from shared.config import Settings
 from shared.db.engine import make_engine
 from shared.kafka.publisher import KafkaPublisher, Publisher
@@ -64,6 +65,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None, publisher:
     install_health_routes(app, readiness, settings.public_metrics)
     app.include_router(customer_routes)
     app.include_router(customers_router(authorizer))
+    app.include_router(privacy_router(authorizer))
     for router in routers:
         app.include_router(router)
     install_bearer_openapi(app)

@@ -123,7 +123,10 @@ def link_bounce(bounce: EntryRow, original: EntryRow) -> EntryRow:
 
 
 def blob_json(blob: StoredBlob) -> dict[str, Any]:
-    return {"sha256": blob.sha256, "size": blob.size, "content_type": blob.content_type, "filename": blob.filename}
+    found = {"sha256": blob.sha256, "size": blob.size, "content_type": blob.content_type, "filename": blob.filename}
+    if blob.key is not None:
+        found["key"] = blob.key  # a sealed blob opens with it; erasure removes it with the details
+    return found
 
 
 # ---- web forms -----------------------------------------------------------------------------

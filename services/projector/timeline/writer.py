@@ -14,7 +14,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.envelope import Event
+from events.privacy import CustomerErased
 from services.projector.metrics import BATCH_SIZE, DUPLICATES_SKIPPED, EVENTS_APPLIED, LAG_SECONDS
+from services.projector.privacy.redaction import redact_timeline
 from services.projector.timeline.projection import PROJECTION, apply
 from services.projector.timeline.store import load_view, write_changes
 from services.projector.timeline.tables import TIMELINE, TimelineTables
@@ -24,6 +26,20 @@ Position = tuple[str, int]
 # Writers hold it shared, so they never wait for each other; swapping in a rebuilt timeline
 # holds it exclusively, so no writer is half-way through the old tables then.
 ADVISORY_LOCK = 0x7470_7469  # "tpti"
+
+
+def split_at_erasures(events: list[Event]) -> list[tuple[list[Event], CustomerErased | None]]:
+    """The batch cut after each erasure: what came before is written, then redacted."""
+    parts: list[tuple[list[Event], CustomerErased | None]] = []
+    current: list[Event] = []
+    for event in events:
+        if isinstance(event, CustomerErased):
+            parts.append((current, event))
+            current = []
+        else:
+            current.append(event)
+    parts.append((current, None))
+    return parts
 
 
 @dataclass(frozen=True)
@@ -60,17 +76,27 @@ class TimelineWriter:
             if str(event.event_id) in fresh:
                 fresh.discard(str(event.event_id))
                 todo.append(event)
-        view = await load_view(conn, self.tables, todo)
+        changes = 0
+        for segment, erasure in split_at_erasures(todo):
+            changes += await self.apply_segment(conn, segment)
+            if erasure is not None:
+                await redact_timeline(conn, self.tables, erasure)
+        await mark_applied(conn, self.projection, (str(e.event_id) for e in todo))
+        await store_offsets(conn, self.projection, next_offsets)
+        await self.analyze_when_grown(conn, changes)
+        return todo
+
+    async def apply_segment(self, conn: AsyncConnection, events: list[Event]) -> int:
+        if not events:
+            return 0
+        view = await load_view(conn, self.tables, events)
         changes = []
-        for event in todo:
+        for event in events:
             produced = apply(event, view)
             view.record(produced)
             changes += produced
         await write_changes(conn, self.tables, changes)
-        await mark_applied(conn, self.projection, (str(e.event_id) for e in todo))
-        await store_offsets(conn, self.projection, next_offsets)
-        await self.analyze_when_grown(conn, len(changes))
-        return todo
+        return len(changes)
 
     async def lock(self, conn: AsyncConnection, shared: bool = False) -> None:
         if conn.dialect.name == "postgresql":

@@ -4,7 +4,6 @@ infinite scroll and expanded entries), mail bodies and attachments. The live fee
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from datetime import datetime
@@ -28,6 +27,7 @@ from services.projector.timeline.tables import TIMELINE
 from services.projector.web.mailhtml import BLOCKED_IMAGES_CSP, LOADED_IMAGES_CSP, mail_document, sanitise_mail_html
 from services.projector.web.session import COOKIE, LOGIN_COOKIE, MAX_AGE
 from services.projector.web.revocations import revoke
+from services.projector.privacy.blob_keys import read_blob
 from shared.blobs import BlobNotFound
 from shared.client_address import client_address
 
@@ -188,7 +188,7 @@ def pages_router(ui: WebUi) -> APIRouter:
         if not SHA256.match(sha256):
             return HTMLResponse("not a blob id", status_code=404)
         try:
-            data = await asyncio.to_thread(ui.blobs.read, sha256)
+            data = await read_blob(ui.engine, ui.blobs, sha256)  # opens sealed blobs (privacy)
         except BlobNotFound:
             return HTMLResponse("this attachment is not stored here", status_code=404)
         filename = re.sub(r"[^A-Za-z0-9._ -]", "_", name)[:120] or "attachment"

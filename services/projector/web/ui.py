@@ -31,6 +31,7 @@ from services.projector.web.revocations import is_revoked
 from services.projector.web.stream import stream_router
 from services.projector.web.throttle import LoginThrottle
 from services.projector.web.session import COOKIE, SAFE_METHODS, SessionCodec, csrf_matches
+from services.projector.web.privacy import privacy_pages_router
 from shared.blobs import BlobStore
 from shared.config import Settings
 from shared.kafka.publisher import Publisher
@@ -65,6 +66,7 @@ class WebUi:
         app.include_router(pages_router(self))
         app.include_router(identity_router)
         app.include_router(evidence_router)
+        app.include_router(privacy_pages_router(self))
         app.include_router(stream_router(self))
         app.include_router(boards_router(self))
         app.include_router(complaint_work_router(self, self.complaint_rules))

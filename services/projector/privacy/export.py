@@ -1,0 +1,105 @@
+"""A copy of everything about a subject (GDPR Art. 15): `touchpoint customers export REF --out
+FILE.zip`. The log is read from its beginning and every event about the customer (by its
+reference, its id, or one of its addresses and numbers) is written decrypted, as JSON, with
+the attachments and mail bodies it references, opened with their keys; plus the customer's
+record as the read model holds it. Erased data comes out erased."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from events.envelope import Event, StoredBlob
+from services.projector.catchup import interaction_topics
+from services.projector.privacy.erasure import NothingToErase, PERSONAL_KINDS
+from services.projector.timeline.rows import customer_id_for
+from services.projector.timeline.tables import TIMELINE
+from shared.blobs import BlobNotFound, BlobStore
+from shared.config import ConfigError, Settings
+from shared.db.engine import make_engine
+from shared.db.migrate import upgrade_async
+from shared.kafka.consumer import BatchReader
+from shared.kafka.security import client_options
+from shared.privacy.blobs import open_blob
+
+
+async def identifiers_of(engine: AsyncEngine, customer_ref: str) -> tuple[dict[str, Any], set[tuple[str, str]]]:
+    customers, identities = TIMELINE.customers, TIMELINE.identities
+    customer_id = customer_id_for(customer_ref)
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(customers).where(customers.c.id == customer_id))).first()
+        if row is None:
+            raise NothingToErase(f"no customer with reference {customer_ref!r}")
+        claimed = (await conn.execute(sa.select(identities.c.kind, identities.c.value).where(
+            identities.c.customer_id == customer_id, identities.c.kind.in_(PERSONAL_KINDS)))).all()
+    record = {str(k): (list(v) if isinstance(v, tuple) else v) for k, v in row._asdict().items()}
+    found = {("email", e) for e in row.emails or ()} | {("phone", p) for p in row.phones or ()}
+    return record, found | {(r.kind, r.value) for r in claimed}
+
+
+def is_about(event: Event, customer_ref: str, identifiers: set[tuple[str, str]]) -> bool:
+    contact = event.contact
+    if contact.customer_ref == customer_ref or getattr(event.payload, "customer_ref", None) == customer_ref:
+        return True
+    if event.customer_id == customer_id_for(customer_ref):
+        return True
+    return any(value and (kind, value) in identifiers for kind, value in (("email", contact.email),
+                                                                          ("phone", contact.phone)))
+
+
+def blobs_in(node: Any) -> list[StoredBlob]:
+    if isinstance(node, StoredBlob):
+        return [node]
+    if isinstance(node, (list, tuple)):
+        return [blob for item in node for blob in blobs_in(item)]
+    if hasattr(node, "model_fields"):
+        return [blob for name in type(node).model_fields for blob in blobs_in(getattr(node, name))]
+    return []
+
+
+async def export(settings: Settings, engine: AsyncEngine, customer_ref: str, out: Path) -> int:
+    """Writes the zip; returns how many events it holds."""
+    record, identifiers = await identifiers_of(engine, customer_ref)
+    events: list[Event] = []
+    async with BatchReader(settings.bootstrap_servers, interaction_topics(settings), client_id="touchpoint-export",
+                           client_options=client_options(settings)) as reader:
+        async for batch in reader.batches():
+            events += [item.event for item in batch.events if is_about(item.event, customer_ref, identifiers)]
+    events.sort(key=lambda e: (e.occurred_at, str(e.event_id)))
+    store = BlobStore(settings.attachments_path)
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("customer.json", orjson.dumps(record, option=orjson.OPT_INDENT_2, default=str))
+        archive.writestr("events.json", orjson.dumps([e.model_dump(mode="json") for e in events],
+                                                     option=orjson.OPT_INDENT_2))
+        for event in events:
+            for blob in blobs_in(event.payload):
+                try:
+                    data = open_blob(await asyncio.to_thread(store.read, blob.sha256), blob.key)
+                except BlobNotFound:
+                    continue  # erased, or never stored here
+                name = re.sub(r"[^A-Za-z0-9._-]", "_", blob.filename or "blob")[:100]
+                archive.writestr(f"attachments/{event.event_id}/{blob.sha256[:12]}-{name}", data)
+    return len(events)
+
+
+async def export_command(settings: Settings, customer_ref: str, out: Path) -> None:
+    await upgrade_async(settings.db_url)
+    engine = make_engine(settings.db_url)
+    try:
+        count = await export(settings, engine, customer_ref, out)
+    except NothingToErase as exc:
+        raise ConfigError(str(exc)) from None
+    finally:
+        await engine.dispose()
+    print(f"exported {count} event(s) about {customer_ref} to {out}")
+
+
+def run(settings: Settings, customer_ref: str, out: Path) -> None:
+    asyncio.run(export_command(settings, customer_ref, out))
