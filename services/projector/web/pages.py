@@ -28,6 +28,7 @@ from services.projector.timeline.tables import TIMELINE
 from services.projector.web.mailhtml import BLOCKED_IMAGES_CSP, LOADED_IMAGES_CSP, mail_document, sanitise_mail_html
 from services.projector.web.session import COOKIE, LOGIN_COOKIE, MAX_AGE
 from services.projector.web.revocations import revoke
+from services.projector.web.signin import password_cookie
 from shared.blobs import BlobNotFound
 from shared.client_address import client_address
 from shared.contacts import normalise_email, normalise_phone
@@ -60,7 +61,8 @@ def pages_router(ui: WebUi) -> APIRouter:
         return response
 
     @router.post("/login")
-    async def login(request: Request, token: str = Form(""), csrf_token: str = Form(""), next: str = Form("/")) -> Response:
+    async def login(request: Request, token: str = Form(""), name: str = Form(""), password: str = Form(""),
+                    csrf_token: str = Form(""), next: str = Form("/")) -> Response:
         target = safe_next(next)
         client = "ip:" + client_address(request, ui.settings.proxy_networks)
         wait = ui.throttle.wait(client)
@@ -68,11 +70,14 @@ def pages_router(ui: WebUi) -> APIRouter:
             return throttled(request, target, wait)
         if not ui.sessions.login_token_matches(request.cookies.get(LOGIN_COOKIE), csrf_token):
             return RedirectResponse(f"/login?failed=expired&next={quote(target)}", status_code=303)
-        cookie = ui.sessions.issue(token.strip())
+        by_password = bool(name.strip())  # people sign in with a password, machines with a token
+        cookie = (await password_cookie(ui.sessions, ui.users, name, password) if by_password
+                  else ui.sessions.issue(token.strip()))
         if cookie is None:
             ui.throttle.failed(client)
             log.warning("failed login", extra={"fields": {"failures_wait_s": round(ui.throttle.wait(client))}})
-            return RedirectResponse(f"/login?failed=token&next={quote(target)}", status_code=303)
+            reason = "password" if by_password else "token"
+            return RedirectResponse(f"/login?failed={reason}&next={quote(target)}", status_code=303)
         ui.throttle.succeeded(client)
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(COOKIE, cookie, max_age=MAX_AGE, httponly=True, secure=True, samesite="lax")

@@ -26,6 +26,8 @@ from services.projector.web.revocations import is_revoked
 from services.projector.web.stream import stream_router
 from services.projector.web.throttle import LoginThrottle
 from services.projector.web.session import COOKIE, SAFE_METHODS, SessionCodec, csrf_matches
+from services.projector.web.signin import account_session
+from services.projector.users.store import UserStore
 from shared.blobs import BlobStore
 from shared.config import Settings
 from shared.kafka.publisher import Publisher
@@ -42,6 +44,7 @@ class WebUi:
                  live_interval: float = 0.2, monitor_interval: float = 15.0) -> None:
         self.settings, self.engine, self.publisher, self.authorizer = settings, engine, publisher, authorizer
         self.sessions = SessionCodec(settings)
+        self.users = UserStore(engine)
         self.throttle = LoginThrottle()
         self.pages = Pages(settings.file.sla.timezone)
         self.live = CommitWatcher(engine, live_interval)
@@ -70,7 +73,8 @@ class WebUi:
             await self.monitor.stop()
 
     async def session_middleware(self, request: Request, call_next) -> Response:  # type: ignore[no-untyped-def]
-        session = self.sessions.read(request.cookies.get(COOKIE))
+        cookie = request.cookies.get(COOKIE)
+        session = self.sessions.read(cookie) or await account_session(self.sessions, self.users, cookie)
         if session is not None and await is_revoked(self.engine, session):
             session = None  # logged out
         request.state.session = session
