@@ -19,7 +19,8 @@ from events.customer import ContactLinked
 from events.envelope import ActorRef
 from events.ids import event_id_for
 from events.text import CleanLine
-from services.projector.api import queries
+from services.projector.api import asof, queries
+from services.projector.api.asof import BadInstant
 from services.projector.api.customers import CHANNELS
 from services.projector.api.cursor import BadCursor, decode_cursor, encode_cursor
 from services.projector.web.guards import check_csrf, session_of
@@ -29,6 +30,7 @@ from services.projector.web.mailhtml import BLOCKED_IMAGES_CSP, LOADED_IMAGES_CS
 from services.projector.web.session import COOKIE, LOGIN_COOKIE, MAX_AGE
 from services.projector.web.revocations import revoke
 from services.projector.web.signin import password_cookie
+from services.projector.web.asof_control import page_instant, sla_rules, time_control
 from shared.blobs import BlobNotFound
 from shared.client_address import client_address
 from shared.contacts import normalise_email, normalise_phone
@@ -133,9 +135,10 @@ def pages_router(ui: WebUi) -> APIRouter:
 
     @router.get("/customers/{customer_id}")
     async def customer_page(request: Request, customer_id: CleanLine, channel: CleanLine = "", pop: CleanLine = "",
-                            linked: str = "", link_error: str = "") -> Response:
+                            linked: str = "", link_error: str = "", as_of: CleanLine = "") -> Response:
         session_of(request)
         channel = channel if channel in CHANNELS else ""
+        at, bad_instant = instant_or_error(as_of)
         async with ui.engine.connect() as conn:
             owner = await queries.customer(conn, customer_id)
             if owner is None and await queries.customer(conn, customer_id_for(customer_id)) is not None:
@@ -145,23 +148,38 @@ def pages_router(ui: WebUi) -> APIRouter:
                 labels = pages.labels_for(request, request.state.session)
                 return pages.render(request, "error.html", status=404, title=labels("not_found"),
                                     detail=labels("not_found_detail"))
-            entries = await queries.timeline_page(conn, customer_id, PAGE_SIZE + 1, channel or None, None)
+            entries = await timeline(conn, customer_id, channel or None, None, at)
             bounced = await queries.hard_bounces(conn, owner)
+            control = await time_control(conn, customer_id, at, pages.zone, sla_rules(ui, ui.settings), bad_instant)
         page, cursor = paged(entries)
         return pages.render(request, "customer.html", customer=queries.customer_json(owner, bounced), entries=page,
                             cursor=cursor, channel=channel, channels=CHANNELS, pop=pop == "1", linked=linked == "1",
-                            link_error=link_error, page="customer")
+                            link_error=link_error, page="customer", as_of=control)
+
+    def instant_or_error(text: str) -> tuple[datetime | None, str | None]:
+        try:
+            return page_instant(text, pages.zone), None
+        except BadInstant as exc:
+            return None, str(exc)
+
+    async def timeline(conn, customer_id: str, channel: str | None, cursor, at: datetime | None):  # type: ignore[no-untyped-def]
+        if at is None:
+            return await queries.timeline_page(conn, customer_id, PAGE_SIZE + 1, channel, cursor)
+        return await asof.timeline_page(conn, customer_id, at, PAGE_SIZE + 1, channel, cursor)
 
     @router.get("/customers/{customer_id}/entries")
-    async def more_entries(request: Request, customer_id: CleanLine, before: CleanLine = "", channel: CleanLine = "") -> Response:
+    async def more_entries(request: Request, customer_id: CleanLine, before: CleanLine = "", channel: CleanLine = "",
+                           as_of: CleanLine = "") -> Response:
         session_of(request)
+        at, bad_instant = instant_or_error(as_of)
         try:
             cursor = decode_cursor(before) if before else None
         except BadCursor:
             return HTMLResponse("bad cursor", status_code=422)
+        if bad_instant:
+            return HTMLResponse(bad_instant, status_code=422)
         async with ui.engine.connect() as conn:
-            entries = await queries.timeline_page(conn, customer_id, PAGE_SIZE + 1,
-                                                  channel if channel in CHANNELS else None, cursor)
+            entries = await timeline(conn, customer_id, channel if channel in CHANNELS else None, cursor, at)
         page, next_cursor = paged(entries)
         body = pages.fragment(request, "entries.html", entries=page)
         return HTMLResponse(body, headers={"X-Next-Cursor": next_cursor or ""})
