@@ -34,12 +34,15 @@ class BadInstant(ValueError):
 def parse_instant(text: str) -> datetime:
     """ISO-8601 with a zone offset (`2026-11-30T14:03:00+01:00` or `...Z`), as UTC."""
     try:
+        # a "+" left unencoded in a query string arrives as a space
         moment = datetime.fromisoformat(text.strip().replace(" ", "+") if "T" in text else text.strip())
-    except ValueError:
+        if moment.tzinfo is None:
+            raise BadInstant(f"as_of: {text!r} has no zone; add Z or an offset like +01:00")
+        return utc(moment)
+    except (ValueError, OverflowError) as exc:
+        if isinstance(exc, BadInstant):
+            raise
         raise BadInstant(f"as_of: {text!r} is not an ISO-8601 instant; give one like 2026-11-30T14:03:00Z") from None
-    if moment.tzinfo is None:
-        raise BadInstant(f"as_of: {text!r} has no zone; add Z or an offset like +01:00")
-    return utc(moment)
 
 
 def visible_at(as_of: datetime):  # type: ignore[no-untyped-def]

@@ -37,11 +37,11 @@ def page_instant(text: str, zone: ZoneInfo) -> datetime | None:
     except asof.BadInstant:
         try:
             local = datetime.fromisoformat(text.strip())
-        except ValueError:
-            raise asof.BadInstant(f"{text!r} is not a date and time") from None
-        if local.tzinfo is not None:
-            raise
-        return local.replace(tzinfo=zone).astimezone(UTC)
+            if local.tzinfo is None:
+                return local.replace(tzinfo=zone).astimezone(UTC)
+        except (ValueError, OverflowError):
+            pass
+        raise asof.BadInstant(f"{text!r} is not a date and time") from None
 
 
 async def time_control(conn: AsyncConnection, owner_id: str, at: datetime | None, zone: ZoneInfo, rules: SlaRules,
