@@ -91,6 +91,11 @@ class UserStore:
             return None
         return Account(row.name, row.role, row.extension, row.session_epoch)
 
+    async def enabled(self, name: str) -> Account | None:
+        """The account of an enabled user (signed in by someone else's proof, e.g. OpenID Connect)."""
+        row = await self._row(name)
+        return None if row is None or row.disabled else Account(row.name, row.role, row.extension, row.session_epoch)
+
     async def _row(self, name: str):  # type: ignore[no-untyped-def]
         async with self.engine.connect() as conn:
             return (await conn.execute(select(users).where(users.c.name == name))).first()

@@ -27,6 +27,7 @@ from services.projector.web.stream import stream_router
 from services.projector.web.throttle import LoginThrottle
 from services.projector.web.session import COOKIE, SAFE_METHODS, SessionCodec, csrf_matches
 from services.projector.web.signin import account_session
+from services.projector.web.oidc import OidcProvider, oidc_router
 from services.projector.users.store import UserStore
 from shared.blobs import BlobStore
 from shared.config import Settings
@@ -45,6 +46,7 @@ class WebUi:
         self.settings, self.engine, self.publisher, self.authorizer = settings, engine, publisher, authorizer
         self.sessions = SessionCodec(settings)
         self.users = UserStore(engine)
+        self.oidc: OidcProvider | None = None  # the company's sign-on; tests set a fake provider's
         self.throttle = LoginThrottle()
         self.pages = Pages(settings.file.sla.timezone)
         self.live = CommitWatcher(engine, live_interval)
@@ -62,6 +64,9 @@ class WebUi:
         app.include_router(pages_router(self))
         app.include_router(stream_router(self))
         app.include_router(boards_router(self))
+        if self.settings.file.auth.oidc is not None:
+            app.include_router(oidc_router(self, self.oidc or OidcProvider(self.settings.file.auth.oidc)))
+            self.pages.env.globals["oidc_label"] = self.settings.file.auth.oidc.label
 
     @asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
