@@ -88,8 +88,13 @@ def entry_columns() -> list[Column]:  # type: ignore[type-arg]
 
 
 def add_version_indexes(versions: Table, suffix: str) -> None:
-    # as-of pages per timeline, newest first, like ix_timeline_owner_time
-    Index(f"ix_timeline_versions_owner_time{suffix}", versions.c.owner_id, versions.c.occurred_at.desc(), versions.c.id)
+    # as-of pages per timeline, newest first, like ix_timeline_owner_time; `version_at` in the key
+    # lets the scan skip versions recorded after the instant without visiting the table
+    Index(f"ix_timeline_versions_owner_time{suffix}", versions.c.owner_id, versions.c.occurred_at.desc(), versions.c.id,
+          versions.c.version_at)
+    # the complaints on a timeline as of an instant
+    Index(f"ix_timeline_versions_complaint{suffix}", versions.c.owner_id, versions.c.complaint_id, versions.c.version_at,
+          postgresql_where=versions.c.complaint_id.isnot(None), sqlite_where=versions.c.complaint_id.isnot(None))
 
 
 def add_indexes(customers: Table, identities: Table, entries: Table, suffix: str) -> None:

@@ -44,7 +44,9 @@ def upgrade() -> None:
         sa.Column("version_at", sa.DateTime(timezone=True), primary_key=True),
     )
     op.create_index("ix_timeline_versions_owner_time", "timeline_entry_versions",
-                    ["owner_id", sa.text("occurred_at DESC"), "id"])
+                    ["owner_id", sa.text("occurred_at DESC"), "id", "version_at"])
+    op.create_index("ix_timeline_versions_complaint", "timeline_entry_versions", ["owner_id", "complaint_id", "version_at"],
+                    postgresql_where=sa.text("complaint_id IS NOT NULL"), sqlite_where=sa.text("complaint_id IS NOT NULL"))
     columns = ", ".join(COLUMNS)
     op.execute(f"INSERT INTO timeline_entry_versions ({columns}, version_at) "
                f"SELECT {columns}, recorded_at FROM timeline_entries")
