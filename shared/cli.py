@@ -32,6 +32,8 @@ mailbox_app = typer.Typer(help="Connecting a mailbox: OAuth 2.0 consent and a si
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(customers_app, name="customers")
 app.add_typer(mailbox_app, name="mailbox")
+users_app = typer.Typer(help="People who sign in to the agent UI with a name and a password.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 
 # One process per service, as deployed; `up` starts them all.
 SERVICE_ENTRYPOINTS: dict[str, str] = {
@@ -232,6 +234,31 @@ def mailbox_authorize(name: str = typer.Argument(..., help="the mailbox's name i
 def mailbox_test(name: str = typer.Argument(..., help="the mailbox's name in [[mailboxes]]")) -> None:
     """Sign in, list the configured folders with their UIDVALIDITY, and say what is wrong."""
     run_entrypoint("services.ingest.imap.mailbox_commands:test", settings_or_exit(), name)
+
+
+USERS = "services.projector.users.commands"
+
+
+@users_app.command("add")
+def users_add(
+    name: str = typer.Argument(..., help="the user's name (lower-case letters, digits, . _ - @)"),
+    role: str = typer.Option(..., "--role", help="agent, lead, ops or admin"),
+    extension: str = typer.Option(None, "--extension", help="telephone extension for screen pops"),
+) -> None:
+    """Add a user; the password is asked twice (or read from stdin when it is not a terminal)."""
+    run_entrypoint(f"{USERS}:add", settings_or_exit(), name, role, extension)
+
+
+@users_app.command("passwd")
+def users_passwd(name: str = typer.Argument(..., help="the user's name")) -> None:
+    """Set a new password (asked twice, or read from stdin); the user's sessions end."""
+    run_entrypoint(f"{USERS}:passwd", settings_or_exit(), name)
+
+
+@users_app.command("disable")
+def users_disable(name: str = typer.Argument(..., help="the user's name")) -> None:
+    """The user can no longer log in; their open sessions end at once."""
+    run_entrypoint(f"{USERS}:disable", settings_or_exit(), name)
 
 
 REBUILDS = {

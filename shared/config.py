@@ -199,9 +199,27 @@ class AuthToken(Section):
     language: Literal["de", "en"] = "en"
 
 
+class OidcSignIn(Section):
+    """Sign-in through the company's OpenID Connect provider, for users of `touchpoint users`."""
+
+    issuer: str = Field(description="the provider's issuer URL; its discovery document is read from there")
+    client_id: str
+    client_secret: SecretStr | None = None
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "profile", "email"])
+    user_claim: str = Field(default="preferred_username", description="the ID token claim naming the user")
+    label: str = Field(default="company sign-on", description="shown on the login button")
+
+    @model_validator(mode="after")
+    def _secure_issuer(self) -> OidcSignIn:
+        if not (self.issuer.startswith("https://") or _loopback_http(self.issuer)):
+            raise ValueError("issuer: tokens travel there, so it must be https:// (http only on loopback)")
+        return self
+
+
 class Auth(Section):
     tokens: list[AuthToken] = Field(default_factory=list)
     session_secret: SecretStr | None = None
+    oidc: OidcSignIn | None = None
 
 
 # ---- SLA ------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """What the read models keep of an erased subject (`customer.erased`).
 
-Timeline: every entry stays with its channel, direction, type and times, its summary reads
+Timeline: every entry (and each of its past states kept for as-of reads) stays with its channel, direction, type and times, its summary reads
 "erased" and its details and personal identifiers are gone; the customer row keeps its
 business reference and segment, and loses name, addresses, numbers and attributes; the
 identities of the erased addresses and numbers are deleted. Complaints keep their SLA figures
@@ -39,10 +39,11 @@ async def redact_timeline(conn: AsyncConnection, tables: TimelineTables, event: 
         name=ERASED_SUMMARY, emails=[], phones=[], attributes={}))
     for kind, value in erased:
         await conn.execute(identities.delete().where(identities.c.kind == kind, identities.c.value == value))
-    carrying = sa.or_(entries.c.owner_id.in_(ids), entries.c.contact_id.in_(ids),
-                      *[entries.c[kind] == value for kind, value in erased])
-    await conn.execute(entries.update().where(carrying).values(
-        summary=ERASED_SUMMARY, details={"erased": True}, email=None, phone=None))
+    for table in (entries, tables.versions):  # the past states kept for as-of reads too
+        carrying = sa.or_(table.c.owner_id.in_(ids), table.c.contact_id.in_(ids),
+                          *[table.c[kind] == value for kind, value in erased])
+        await conn.execute(table.update().where(carrying).values(
+            summary=ERASED_SUMMARY, details={"erased": True}, email=None, phone=None))
 
 
 def erased_contact_ids(emails_and_phones: Iterable[tuple[str, str]]) -> set[str]:

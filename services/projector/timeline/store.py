@@ -6,9 +6,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, Table, any_, literal, select
+from sqlalchemy import String, Table, any_, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -260,6 +261,30 @@ async def write_changes(conn: AsyncConnection, tables: TimelineTables, changes: 
     await upsert(conn, tables.customers, customers)
     await upsert(conn, tables.identities, identities)
     await upsert(conn, tables.entries, entries)
+
+
+async def write_versions(conn: AsyncConnection, tables: TimelineTables, produced: Sequence[tuple[EntryRow, datetime]]) -> None:
+    """Records entry states as versions. `produced` holds each state with the recorded time of
+    its event, in the order applied. A version is stamped no earlier than the entry's newest
+    version: an event applied after a later-recorded one (another partition, a late arrival)
+    updates that version instead of rewriting the past, so the newest version always equals
+    the entry's row."""
+    newest = await newest_versions(conn, tables, {entry.id for entry, _ in produced})
+    rows: dict[tuple[str, datetime], EntryRow] = {}
+    for entry, recorded_at in produced:
+        stamp = max(utc(recorded_at), newest.get(entry.id, utc(recorded_at)))
+        newest[entry.id] = stamp
+        rows[(entry.id, stamp)] = entry
+    await upsert(conn, tables.versions, [{**entry_values(row), "version_at": at} for (_, at), row in rows.items()])
+
+
+async def newest_versions(conn: AsyncConnection, tables: TimelineTables, ids: set[str]) -> dict[str, datetime]:
+    v = tables.versions
+    found: dict[str, datetime] = {}
+    for condition in one_of(conn, v.c.id, ids):
+        rows = await conn.execute(select(v.c.id, func.max(v.c.version_at)).where(condition).group_by(v.c.id))
+        found.update({entry_id: utc(at) for entry_id, at in rows})
+    return found
 
 
 async def upsert(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:

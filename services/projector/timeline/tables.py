@@ -20,9 +20,10 @@ class TimelineTables:
     identities: Table
     entries: Table
     suffix: str
+    versions: Table  # every state each entry had, by recorded time (revision 0010_asof_entry_versions)
 
     def all(self) -> tuple[Table, ...]:
-        return (self.customers, self.identities, self.entries)
+        return (self.customers, self.identities, self.entries, self.versions)
 
     def indexes(self) -> list[Index]:
         return [index for table in self.all() for index in table.indexes]
@@ -59,9 +60,19 @@ def timeline_tables(suffix: str = "", with_indexes: bool = True) -> TimelineTabl
         Column("ambiguous", Boolean, nullable=False),
         Column("hard_bounced_at", DateTime(timezone=True)),  # revision 0008_identity_hard_bounces
     )
-    entries = Table(
-        f"timeline_entries{suffix}",
-        metadata,
+    entries = Table(f"timeline_entries{suffix}", metadata, *entry_columns(), Column("complaint_id", String(255)))
+    # the timeline as recorded up to any instant: each state of an entry from the recorded time
+    # of the event that produced it (`version_at`) until that of the next one
+    versions = Table(f"timeline_entry_versions{suffix}", metadata, *entry_columns(),
+                     Column("complaint_id", String(255)), Column("version_at", DateTime(timezone=True), primary_key=True))
+    if with_indexes:
+        add_indexes(customers, identities, entries, suffix)
+        add_version_indexes(versions, suffix)
+    return TimelineTables(metadata, customers, identities, entries, suffix, versions)
+
+
+def entry_columns() -> list[Column]:  # type: ignore[type-arg]
+    return [
         Column("id", String(36), primary_key=True),
         Column("entry_key", Text, nullable=False),
         Column("owner_id", String(36), nullable=False),
@@ -77,11 +88,17 @@ def timeline_tables(suffix: str = "", with_indexes: bool = True) -> TimelineTabl
         Column("ambiguous", Boolean, nullable=False),
         Column("candidates", Json, nullable=False),
         *(Column(name, String(320)) for name in IDENTIFIER_COLUMNS),
-        Column("complaint_id", String(255)),
-    )
-    if with_indexes:
-        add_indexes(customers, identities, entries, suffix)
-    return TimelineTables(metadata, customers, identities, entries, suffix)
+    ]
+
+
+def add_version_indexes(versions: Table, suffix: str) -> None:
+    # as-of pages per timeline, newest first, like ix_timeline_owner_time; `version_at` in the key
+    # lets the scan skip versions recorded after the instant without visiting the table
+    Index(f"ix_timeline_versions_owner_time{suffix}", versions.c.owner_id, versions.c.occurred_at.desc(), versions.c.id,
+          versions.c.version_at)
+    # the complaints on a timeline as of an instant
+    Index(f"ix_timeline_versions_complaint{suffix}", versions.c.owner_id, versions.c.complaint_id, versions.c.version_at,
+          postgresql_where=versions.c.complaint_id.isnot(None), sqlite_where=versions.c.complaint_id.isnot(None))
 
 
 def add_indexes(customers: Table, identities: Table, entries: Table, suffix: str) -> None:

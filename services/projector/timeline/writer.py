@@ -1,8 +1,10 @@
 """The one writer of the timeline read model.
 
 `write(batch)` commits, in ONE transaction, the rows the events change and the tracking
-records (applied event ids and next offsets per partition). An event already tracked is
-skipped, so redelivery, a crash between two batches and a restart change nothing."""
+records (applied event ids and next offsets per partition), plus each entry's new state as a
+version under its event's recorded time (what the timeline "as of" an instant reads). An event
+already tracked is skipped, so redelivery, a crash between two batches and a restart change
+nothing."""
 
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ from events.privacy import CustomerErased
 from services.projector.metrics import BATCH_SIZE, DUPLICATES_SKIPPED, EVENTS_APPLIED, LAG_SECONDS
 from services.projector.privacy.redaction import redact_timeline
 from services.projector.timeline.projection import PROJECTION, apply
-from services.projector.timeline.store import load_view, write_changes
+from services.projector.timeline.rows import EntryRow
+from services.projector.timeline.store import load_view, write_changes, write_versions
 from services.projector.timeline.tables import TIMELINE, TimelineTables
 from shared.db.tracking import applied_events, mark_applied, store_offsets, unapplied
 
@@ -91,11 +94,14 @@ class TimelineWriter:
             return 0
         view = await load_view(conn, self.tables, events)
         changes = []
+        versions: list[tuple[EntryRow, datetime]] = []  # each entry state by recorded time, for as-of reads
         for event in events:
             produced = apply(event, view)
             view.record(produced)
             changes += produced
+            versions += [(change, event.recorded_at) for change in produced if isinstance(change, EntryRow)]
         await write_changes(conn, self.tables, changes)
+        await write_versions(conn, self.tables, versions)
         return len(changes)
 
     async def lock(self, conn: AsyncConnection, shared: bool = False) -> None:

@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from events.text import CleanLine
-from services.projector.api import queries
+from services.projector.api import asof, queries
+from services.projector.api.asof import BadInstant
 from services.projector.api.customers import CHANNELS
 from services.projector.api.cursor import BadCursor, decode_cursor, encode_cursor
 from services.projector.customers import queries as customer_queries
@@ -28,6 +29,8 @@ from services.projector.web.mailhtml import BLOCKED_IMAGES_CSP, LOADED_IMAGES_CS
 from services.projector.web.session import COOKIE, LOGIN_COOKIE, MAX_AGE
 from services.projector.web.revocations import revoke
 from services.projector.privacy.blob_keys import read_blob
+from services.projector.web.signin import password_cookie
+from services.projector.web.asof_control import page_instant, sla_rules, time_control
 from shared.blobs import BlobNotFound
 from shared.client_address import client_address
 
@@ -58,7 +61,8 @@ def pages_router(ui: WebUi) -> APIRouter:
         return response
 
     @router.post("/login")
-    async def login(request: Request, token: str = Form(""), csrf_token: str = Form(""), next: str = Form("/")) -> Response:
+    async def login(request: Request, token: str = Form(""), name: str = Form(""), password: str = Form(""),
+                    csrf_token: str = Form(""), next: str = Form("/")) -> Response:
         target = safe_next(next)
         client = "ip:" + client_address(request, ui.settings.proxy_networks)
         wait = ui.throttle.wait(client)
@@ -66,11 +70,14 @@ def pages_router(ui: WebUi) -> APIRouter:
             return throttled(request, target, wait)
         if not ui.sessions.login_token_matches(request.cookies.get(LOGIN_COOKIE), csrf_token):
             return RedirectResponse(f"/login?failed=expired&next={quote(target)}", status_code=303)
-        cookie = ui.sessions.issue(token.strip())
+        by_password = bool(name.strip())  # people sign in with a password, machines with a token
+        cookie = (await password_cookie(ui.sessions, ui.users, name, password) if by_password
+                  else ui.sessions.issue(token.strip()))
         if cookie is None:
             ui.throttle.failed(client)
             log.warning("failed login", extra={"fields": {"failures_wait_s": round(ui.throttle.wait(client))}})
-            return RedirectResponse(f"/login?failed=token&next={quote(target)}", status_code=303)
+            reason = "password" if by_password else "token"
+            return RedirectResponse(f"/login?failed={reason}&next={quote(target)}", status_code=303)
         ui.throttle.succeeded(client)
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(COOKIE, cookie, max_age=MAX_AGE, httponly=True, secure=True, samesite="lax")
@@ -123,9 +130,10 @@ def pages_router(ui: WebUi) -> APIRouter:
 
     @router.get("/customers/{customer_id}")
     async def customer_page(request: Request, customer_id: CleanLine, channel: CleanLine = "", pop: CleanLine = "",
-                            linked: str = "", link_error: str = "") -> Response:
+                            linked: str = "", link_error: str = "", as_of: CleanLine = "") -> Response:
         session_of(request)
         channel = channel if channel in CHANNELS else ""
+        at, bad_instant = instant_or_error(as_of)
         async with ui.engine.connect() as conn:
             owner = await queries.customer(conn, customer_id)
             if owner is None and await queries.customer(conn, customer_id_for(customer_id)) is not None:
@@ -138,26 +146,41 @@ def pages_router(ui: WebUi) -> APIRouter:
             if owner.merged_into:  # its history shows on the record it was merged into
                 target = await customer_queries.effective(conn, owner)
                 return RedirectResponse(f"/customers/{target.id}?merged_from={owner.id}", status_code=303)
-            entries = await queries.timeline_page(conn, customer_id, PAGE_SIZE + 1, channel or None, None)
+            entries = await timeline(conn, customer_id, channel or None, None, at)
             bounced = await queries.hard_bounces(conn, owner)
             identity = await identity_context(conn, request, owner)
+            control = await time_control(conn, customer_id, at, pages.zone, sla_rules(ui, ui.settings), bad_instant)
         page, cursor = paged(entries)
         complaints = await customer_complaints(ui, ui.complaint_rules, owner)
         return pages.render(request, "customer.html", customer=queries.customer_json(owner, bounced), entries=page,
                             cursor=cursor, channel=channel, channels=CHANNELS, pop=pop == "1", linked=linked == "1",
-                            link_error=link_error, page="customer", complaints=complaints,
-                            **identity)
+                            link_error=link_error, page="customer", as_of=control,
+                            complaints=complaints, **identity)
+
+    def instant_or_error(text: str) -> tuple[datetime | None, str | None]:
+        try:
+            return page_instant(text, pages.zone), None
+        except BadInstant as exc:
+            return None, str(exc)
+
+    async def timeline(conn, customer_id: str, channel: str | None, cursor, at: datetime | None):  # type: ignore[no-untyped-def]
+        if at is None:
+            return await queries.timeline_page(conn, customer_id, PAGE_SIZE + 1, channel, cursor)
+        return await asof.timeline_page(conn, customer_id, at, PAGE_SIZE + 1, channel, cursor)
 
     @router.get("/customers/{customer_id}/entries")
-    async def more_entries(request: Request, customer_id: CleanLine, before: CleanLine = "", channel: CleanLine = "") -> Response:
+    async def more_entries(request: Request, customer_id: CleanLine, before: CleanLine = "", channel: CleanLine = "",
+                           as_of: CleanLine = "") -> Response:
         session_of(request)
+        at, bad_instant = instant_or_error(as_of)
         try:
             cursor = decode_cursor(before) if before else None
         except BadCursor:
             return HTMLResponse("bad cursor", status_code=422)
+        if bad_instant:
+            return HTMLResponse(bad_instant, status_code=422)
         async with ui.engine.connect() as conn:
-            entries = await queries.timeline_page(conn, customer_id, PAGE_SIZE + 1,
-                                                  channel if channel in CHANNELS else None, cursor)
+            entries = await timeline(conn, customer_id, channel if channel in CHANNELS else None, cursor, at)
         page, next_cursor = paged(entries)
         body = pages.fragment(request, "entries.html", entries=page)
         return HTMLResponse(body, headers={"X-Next-Cursor": next_cursor or ""})

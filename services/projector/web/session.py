@@ -1,4 +1,5 @@
-"""Login sessions of the web pages: a signed cookie naming the token (by an HMAC of it keyed
+"""Login sessions of the web pages: a signed cookie naming either a password user (by name and
+account epoch, checked against the users table on every request) or the token (by an HMAC of it keyed
 with the session secret, so a token removed from the configuration ends its sessions and the
 cookie tells nothing about the token) plus a session id (revoked server-side at logout, see
 `revocations.py`) and a per-session CSRF token.
@@ -70,20 +71,45 @@ class SessionCodec:
         print_ = self.fingerprint(token)
         if print_ not in self._principals:
             return None
-        payload = {"t": print_, "s": secrets.token_urlsafe(18), "c": secrets.token_urlsafe(24),
-                   "e": int(self._now()) + MAX_AGE}
+        return self._issue({"t": print_})
+
+    def issue_for_account(self, name: str, epoch: int) -> str:
+        """The cookie value for a password login: the user's name and the epoch of their account
+        (a password change or disable raises it, ending the sessions issued before)."""
+        return self._issue({"u": name, "g": epoch})
+
+    def _issue(self, who: dict[str, object]) -> str:
+        payload = {**who, "s": secrets.token_urlsafe(18), "c": secrets.token_urlsafe(24), "e": int(self._now()) + MAX_AGE}
         return self.sign(json.dumps(payload, separators=(",", ":")).encode())
 
     def read(self, cookie: str | None) -> Session | None:
+        """The session of a token login; None for anything else (see `account_claim`)."""
+        payload = self._payload(cookie)
+        try:
+            principal = self._principals.get(payload["t"]) if payload else None
+            if payload is None or principal is None:
+                return None
+            return Session(principal, payload["c"], str(payload["s"]), int(payload["e"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def account_claim(self, cookie: str | None) -> AccountClaim | None:
+        """What a password login's cookie says; the account behind it is checked by the caller."""
+        payload = self._payload(cookie)
+        try:
+            if payload is None or not isinstance(payload.get("u"), str):
+                return None
+            return AccountClaim(payload["u"], int(payload["g"]), payload["c"], str(payload["s"]), int(payload["e"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def _payload(self, cookie: str | None) -> dict | None:  # type: ignore[type-arg]
         data = self.unsign(cookie) if cookie else None
         if data is None:
             return None
         try:
             payload = json.loads(data)
-            principal = self._principals.get(payload["t"])
-            if principal is None or payload["e"] < self._now():
-                return None
-            return Session(principal, payload["c"], str(payload["s"]), int(payload["e"]))
+            return payload if isinstance(payload, dict) and int(payload["e"]) >= self._now() else None
         except (ValueError, KeyError, TypeError):
             return None
 
@@ -95,6 +121,15 @@ class SessionCodec:
     def login_token_matches(self, cookie: str | None, submitted: str | None) -> bool:
         data = self.unsign(cookie) if cookie else None
         return bool(data and submitted) and same_secret(data, submitted)
+
+
+@dataclass(frozen=True)
+class AccountClaim:
+    name: str
+    epoch: int
+    csrf: str
+    id: str
+    expires_at: int
 
 
 def csrf_matches(session: Session, submitted: str | None) -> bool:

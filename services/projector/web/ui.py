@@ -32,6 +32,9 @@ from services.projector.web.stream import stream_router
 from services.projector.web.throttle import LoginThrottle
 from services.projector.web.session import COOKIE, SAFE_METHODS, SessionCodec, csrf_matches
 from services.projector.web.privacy import privacy_pages_router
+from services.projector.web.signin import account_session
+from services.projector.web.oidc import OidcProvider, oidc_router
+from services.projector.users.store import UserStore
 from shared.blobs import BlobStore
 from shared.config import Settings
 from shared.kafka.publisher import Publisher
@@ -48,6 +51,8 @@ class WebUi:
                  live_interval: float = 0.2, monitor_interval: float = 15.0) -> None:
         self.settings, self.engine, self.publisher, self.authorizer = settings, engine, publisher, authorizer
         self.sessions = SessionCodec(settings)
+        self.users = UserStore(engine)
+        self.oidc: OidcProvider | None = None  # the company's sign-on; tests set a fake provider's
         self.throttle = LoginThrottle()
         self.pages = Pages(settings.file.sla.timezone)
         self.live = CommitWatcher(engine, live_interval)
@@ -71,6 +76,9 @@ class WebUi:
         app.include_router(boards_router(self))
         app.include_router(complaint_work_router(self, self.complaint_rules))
         app.include_router(callbacks_router(self))
+        if self.settings.file.auth.oidc is not None:
+            app.include_router(oidc_router(self, self.oidc or OidcProvider(self.settings.file.auth.oidc)))
+            self.pages.env.globals["oidc_label"] = self.settings.file.auth.oidc.label
 
     @asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
@@ -82,7 +90,8 @@ class WebUi:
             await self.monitor.stop()
 
     async def session_middleware(self, request: Request, call_next) -> Response:  # type: ignore[no-untyped-def]
-        session = self.sessions.read(request.cookies.get(COOKIE))
+        cookie = request.cookies.get(COOKIE)
+        session = self.sessions.read(cookie) or await account_session(self.sessions, self.users, cookie)
         if session is not None and await is_revoked(self.engine, session):
             session = None  # logged out
         request.state.session = session

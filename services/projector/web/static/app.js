@@ -8,6 +8,8 @@
   const customer = body.dataset.customer;
   const channel = body.dataset.channel;
   const timeline = document.getElementById("timeline");
+  const asOfControl = document.getElementById("as-of");
+  const asOf = asOfControl ? asOfControl.dataset.asOf : "";  // set: the timeline as recorded then
 
   // ---- entries open on demand -------------------------------------------------------------
   async function loadEntry(details) {
@@ -54,7 +56,8 @@
     const button = more.querySelector("button");
     button.textContent = body.dataset.loading;
     try {
-      const url = more.dataset.url + "&before=" + encodeURIComponent(more.dataset.cursor);
+      const url = more.dataset.url + "&before=" + encodeURIComponent(more.dataset.cursor) +
+        (asOf ? "&as_of=" + encodeURIComponent(asOf) : "");
       const response = await fetch(url, { credentials: "same-origin" });
       if (!response.ok) throw new Error(String(response.status));
       timeline.insertAdjacentHTML("beforeend", await response.text());
@@ -98,7 +101,7 @@
   }
 
   function showEntry(data) {
-    if (!timeline || (channel && data.channel !== channel)) return;
+    if (!timeline || (channel && data.channel !== channel) || asOf) return;  // a past view stays as it was
     const holder = document.createElement("ol");
     holder.innerHTML = data.html;
     const fresh = holder.firstElementChild;
