@@ -200,7 +200,6 @@ async def test_an_erased_customer_leaves_no_plaintext_in_the_broker_database_blo
 
     entries = await wait_for(redacted, 60, stack, "the redacted timeline")
     assert {"email", "phone", "webform", "shipping"} <= {e["channel"] for e in entries}, "channel and time stay"
-    await asyncio.sleep(2)  # let the complaints process apply the erasure too
 
     def leaks(label: str) -> list[str]:
         broker = session_dir / "kafka" / "data"
@@ -209,7 +208,11 @@ async def test_an_erased_customer_leaves_no_plaintext_in_the_broker_database_blo
             paths.append(broker)
         return hits(paths, [*erased.secrets(), stranger.encode()])
 
-    assert leaks("after-erasure") == []
+    # the sla process (complaints, callbacks) and the notifier apply the erasure on their own time
+    deadline = asyncio.get_running_loop().time() + 30
+    while (found := leaks("after-erasure")) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(1)
+    assert found == []
     broker = session_dir / "kafka" / "data"
     if broker.exists():  # the search reads the segment files: what is not personal data is plain there
         assert hits([broker], [kept.ref.encode()]), "the broker's files are searched uncompressed"

@@ -22,8 +22,10 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.envelope import Event
+from events.privacy import CustomerErased
 from events.topics import Topic, topic_name
 from services.projector.callbacks import decide, store
+from services.projector.callbacks.erasure import redact_callbacks
 from services.projector.callbacks.rules import CallbackRules
 from shared.db.tracking import load_offsets, mark_applied, store_offsets, unapplied
 from shared.kafka.consumer import Consumed
@@ -49,7 +51,9 @@ class CallbackProcessor:
         self.step = LogStep(SERVICE, self.write, publisher, topic_prefix, backoff)
 
     def topics(self) -> list[str]:
-        return [topic_name(self._prefix, Topic.CALLS), callbacks_topic(self._prefix)]
+        # customers: an erasure redacts the numbers the queue holds
+        return [topic_name(self._prefix, Topic.CALLS), topic_name(self._prefix, Topic.CUSTOMERS),
+                callbacks_topic(self._prefix)]
 
     async def start_offsets(self) -> dict[tuple[str, int], int]:
         async with self._engine.connect() as conn:
@@ -71,6 +75,8 @@ class CallbackProcessor:
         return derived
 
     async def _decide(self, conn: AsyncConnection, events: list[Event]) -> list[Event]:
+        # of the customers topic only erasures matter: master data would only fill the tracking table
+        events = [e for e in events if e.type.startswith("call.") or isinstance(e, CustomerErased)]
         fresh = await unapplied(conn, DECIDER, (str(e.event_id) for e in events))
         derived: list[Event] = []
         for event in events:
@@ -82,6 +88,9 @@ class CallbackProcessor:
         return derived
 
     async def _decide_one(self, conn: AsyncConnection, event: Event) -> list[Event]:
+        if isinstance(event, CustomerErased):
+            await redact_callbacks(conn, event)
+            return []
         phone = decide.customer_number(event) if event.type in ("call.answered", "call.ended") else None
         if phone is None:
             return []
