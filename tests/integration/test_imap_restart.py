@@ -25,7 +25,7 @@ from shared.db.engine import make_engine
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).parents[2]
-BACKLOG = 1000
+BACKLOG = 2000
 
 
 def backlog_mail(n: int) -> bytes:
@@ -83,7 +83,10 @@ async def test_a_poller_killed_mid_backlog_resumes_without_misses_or_duplicate_e
     store = SqlCheckpointStore(engine)
     try:
         first = start_poller(config, kafka_settings, postgres_url, tmp_path / "var")
-        await email_topic.wait_for(BATCH_MAILS + 50, timeout=60)  # a batch committed, the next in flight
+        deadline = time.monotonic() + 60
+        while await highest_uid(store, mailbox) < BATCH_MAILS:  # a batch committed, the next in flight
+            assert first.poll() is None and time.monotonic() < deadline, "the first poller committed no batch"
+            await asyncio.sleep(0.02)
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         killed_at = await highest_uid(store, mailbox)
