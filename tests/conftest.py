@@ -47,7 +47,7 @@ def kafka_bootstrap(session_dir: Path) -> Iterator[str]:
     bootstrap, broker = start_test_broker(session_dir)
     yield bootstrap
     if broker is not None:
-        broker.stop()
+        broker.stop(wait_seconds=0)  # throwaway data: no controlled shutdown to wait for
 
 
 @pytest.fixture

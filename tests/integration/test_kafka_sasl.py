@@ -50,7 +50,7 @@ def sasl_broker(session_dir: Path) -> Iterator[LocalBroker]:
                          sasl_users=((USER, PASSWORD),))
     broker.start(wait_seconds=120)
     yield broker
-    broker.stop()
+    broker.stop(wait_seconds=0)
 
 
 def sasl_settings(broker: LocalBroker, tmp_path: Path, mechanism: str, password: str = PASSWORD) -> Settings:

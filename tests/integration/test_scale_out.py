@@ -279,5 +279,5 @@ async def test_the_scaled_out_hub_loses_and_doubles_nothing_when_a_broker_and_a_
         if hub is not None:
             hub.stop()
         smtp.stop()
-        cluster.stop()
+        cluster.stop(wait_seconds=0)
         await engine.dispose()
