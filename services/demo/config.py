@@ -71,10 +71,10 @@ first_response = "15m"
 resolution = "2h"
 warn_at = ["50%", "80%"]
 
-# missed calls wait a minute for the caller to get through, then owe a callback; one waiting
-# longer than 20 minutes is escalated to the leads
+# missed calls wait twenty seconds for the caller to get through (short, so the demo's queue
+# fills while one watches), then owe a callback; one waiting longer than 20 minutes is escalated
 [callbacks]
-grace = "1m"
+grace = "20s"
 calendar = "24/7"
 escalate_after = "20m"
 

@@ -85,7 +85,7 @@ def test_up_demo_serves_a_populated_timeline_a_breached_complaint_and_a_waiting_
             time.sleep(0.5)
         assert (breached["policy"], breached["customer"]["email"]) == ("office-hours", "jonas.beispiel@example.org")
         waiting = None
-        while waiting is None:  # the demo leaves a callback waiting (after its one-minute grace time)
+        while waiting is None:  # the demo leaves a callback waiting (after its twenty-second grace time)
             assert hub.poll() is None, (tmp_path / "up.log").read_text()[-4000:]
             assert time.monotonic() < deadline + 180, "no waiting callback:\n" + (tmp_path / "up.log").read_text()[-4000:]
             waiting = waiting_callback(api)
