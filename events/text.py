@@ -20,6 +20,7 @@ privacy belongs right after this, where the clean event becomes bytes (`events.c
 
 from __future__ import annotations
 
+import functools
 import re
 import typing
 from collections.abc import Mapping
@@ -143,8 +144,7 @@ def _clean_fields(fields: dict[str, Any], model: type[BaseModel] | None, prefix:
             limit, dirt = _RULES[kind]
             if len(value) <= limit and not dirt.search(value):
                 continue
-        info = declared.get(name)
-        nested = _model_in(info.annotation) if info is not None else None
+        nested = _nested_model(model, name) if name in declared else None
         cleaned = _clean_value(value, f"{prefix}{name}", kind, report, nested)
         if cleaned is not _SAME:
             changes[name] = cleaned
@@ -180,6 +180,11 @@ def _clean_value(value: Any, path: str, kind: TextKind, report: _Report, model: 
 
 _PLAIN = frozenset({int, bool, float, UUID, datetime})
 _KEY_LIMIT, _KEY_DIRT = _RULES[KEY_KIND]
+
+
+@functools.cache  # a few dozen (model, field) pairs; the annotation walk is slow per event
+def _nested_model(model: type[BaseModel], name: str) -> type[BaseModel] | None:
+    return _model_in(model.model_fields[name].annotation)
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:

@@ -3,6 +3,7 @@ lookups): lower-cased email addresses and E.164 phone numbers."""
 
 from __future__ import annotations
 
+import functools
 import re
 from email.utils import parseaddr
 
@@ -12,6 +13,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _WITHHELD = {"", "anonymous", "unknown", "restricted", "private", "unavailable", "withheld", "+anonymous"}
 
 
+@functools.lru_cache(maxsize=4096)  # the same senders write again and again; parseaddr is slow
 def normalise_email(raw: str | None) -> str | None:
     """`"Erika <Erika@Example.ORG>"` -> `erika@example.org`; None when it is no address."""
     if not raw:

@@ -4,17 +4,64 @@ cannot parse is read raw (folded lines joined, 8-bit bytes repaired)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from email.header import decode_header, make_header
 from email.message import EmailMessage
+from typing import Any
 
 from services.ingest.imap.charsets import repair
 
 _MSGID = re.compile(r"<[^<>\s]+>")
 
 
+_FOLD = re.compile(r"\r?\n[ \t]+")
+_ABSENT: Any = object()
+
+
+class IndexedMessage(EmailMessage):
+    """An EmailMessage that looks each header up once: a parse reads Content-Type a dozen
+    times per part and our readers a handful of headers several times, and the stock lookup
+    scans (and lower-cases) every header on each access. Parsed messages are not changed
+    afterwards; a header added while the parser is still at work empties the index."""
+
+    _indexed_count = -1
+
+    def _index(self) -> dict[str, list[tuple[str, Any]]]:
+        if self._indexed_count != len(self._headers):
+            self._by_name: dict[str, list[tuple[str, Any]]] = {}
+            for key, raw in self._headers:
+                self._by_name.setdefault(key.lower(), []).append((key, raw))
+            self._fetched: dict[str, Any] = {}
+            self._raw: dict[str, list[str]] = {}
+            self._indexed_count = len(self._headers)
+        return self._by_name
+
+    def get(self, name: str, failobj: Any = None) -> Any:
+        by_name = self._index()
+        wanted = name.lower()
+        value = self._fetched.get(wanted, _ABSENT)
+        if value is _ABSENT:
+            found = by_name.get(wanted)
+            value = self._fetched[wanted] = None if found is None else self.policy.header_fetch_parse(*found[0])
+        return failobj if value is None else value
+
+    def raw_values(self, name: str) -> list[str]:
+        by_name = self._index()
+        wanted = name.lower()
+        values = self._raw.get(wanted)
+        if values is None:
+            values = self._raw[wanted] = _unfolded(by_name.get(wanted, ()), wanted)
+        return values
+
+
+def _unfolded(items: Iterable[tuple[str, Any]], wanted: str) -> list[str]:
+    return [repair(_FOLD.sub(" ", str(value))).strip() for key, value in items if key.lower() == wanted]
+
+
 def raw_values(msg: EmailMessage, name: str) -> list[str]:
-    wanted = name.lower()
-    return [repair(re.sub(r"\r?\n[ \t]+", " ", str(value))).strip() for key, value in msg.raw_items() if key.lower() == wanted]
+    if isinstance(msg, IndexedMessage):
+        return msg.raw_values(name)
+    return _unfolded(msg.raw_items(), name.lower())
 
 
 def header_text(msg: EmailMessage, name: str) -> str:

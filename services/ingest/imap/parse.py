@@ -29,7 +29,7 @@ from events.ids import event_id_for
 from services.ingest.imap.body import Body, read_body
 from services.ingest.imap.charsets import repair
 from services.ingest.imap.classify import Verdict, classify
-from services.ingest.imap.headers import first_message_id, header_text, message_ids, raw_values
+from services.ingest.imap.headers import IndexedMessage, first_message_id, header_text, message_ids, raw_values
 from services.ingest.imap.thread_keys import thread_key
 from shared.blobs import BlobSink
 from shared.contacts import normalise_email
@@ -117,7 +117,7 @@ class _ReusingHeaderRegistry(HeaderRegistry):
         return super().__call__(name, value)
 
 
-MAIL_POLICY = policy.default.clone(header_factory=_ReusingHeaderRegistry())
+MAIL_POLICY = policy.default.clone(header_factory=_ReusingHeaderRegistry(), message_factory=IndexedMessage)
 
 
 def _read(raw: bytes, direction: Direction, blobs: BlobSink) -> _ReadMail:
@@ -288,7 +288,8 @@ def _within_size(event: EmailReceived | EmailSent, blobs: BlobSink) -> EmailRece
     """Cuts bodies until the encoded event fits in a Kafka record; the whole body stays stored.
     Then, for pathological mails, long recipient and attachment lists are shortened."""
     payload = event.payload
-    while len(encode(event)) > MAX_EVENT_BYTES and (payload.text or payload.html):
+    size = len(encode(event))  # most mail fits at once: one encoding, no copies
+    while size > MAX_EVENT_BYTES and (payload.text or payload.html):
         text, html = payload.text, payload.html
         full = payload.full_body or blobs.put(
             (html or text or "").encode("utf-8"), "text/html; charset=utf-8" if html else "text/plain; charset=utf-8"
@@ -296,7 +297,8 @@ def _within_size(event: EmailReceived | EmailSent, blobs: BlobSink) -> EmailRece
         update = {"html": html[: len(html) // 2] or None} if html else {"text": (text or "")[: len(text or "") // 2] or None}
         payload = payload.model_copy(update={**update, "body_truncated": True, "full_body": full})
         event = event.model_copy(update={"payload": payload})
-    if len(encode(event)) > MAX_EVENT_BYTES:
+        size = len(encode(event))
+    if size > MAX_EVENT_BYTES:
         payload = payload.model_copy(update={
             "to": payload.to[:10], "cc": payload.cc[:10], "reply_to": payload.reply_to[:10],
             "attachments": payload.attachments[:50], "references": payload.references[:1] + payload.references[-9:],
@@ -305,7 +307,7 @@ def _within_size(event: EmailReceived | EmailSent, blobs: BlobSink) -> EmailRece
             ),
         })
         event = event.model_copy(update={"payload": payload})
-    size = len(encode(event))
+        size = len(encode(event))
     if size > MAX_EVENT_BYTES:
         raise EventTooLarge(f"the event needs {size} bytes even without bodies; the limit is {MAX_EVENT_BYTES}")
     return event
