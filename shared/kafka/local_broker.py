@@ -210,18 +210,27 @@ class LocalBroker:
 
     def stop(self, wait_seconds: float = 30.0) -> bool:
         """Stops the broker; returns False when none was running. Idempotent."""
+        pid = self.signal_stop()
+        if pid is not None:
+            self.await_stop(pid, time.monotonic() + wait_seconds)
+        return pid is not None
+
+    def signal_stop(self) -> int | None:
+        """Asks the broker to shut down (SIGTERM); its pid, or None when none was running."""
         pid = self.running_pid()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
-            return False
+            return None
         _signal_group(pid, signal.SIGTERM)
-        deadline = time.monotonic() + wait_seconds
+        return pid
+
+    def await_stop(self, pid: int, deadline: float) -> None:
+        """Waits for a broker asked to stop until `deadline` (monotonic), then kills it."""
         while time.monotonic() < deadline and _process_alive(pid):
             time.sleep(0.2)
         if _process_alive(pid):
             _signal_group(pid, signal.SIGKILL)
         self.pid_file.unlink(missing_ok=True)
-        return True
 
     def status(self) -> str:
         pid = self.running_pid()

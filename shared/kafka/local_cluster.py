@@ -8,6 +8,7 @@ later find all nodes without being told again."""
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,9 +103,14 @@ class LocalCluster:
         return pid
 
     def stop(self, wait_seconds: float = 30.0) -> bool:
-        """Stops every node; False when none was running. Idempotent."""
-        stopped = [node.stop(wait_seconds) for node in self.nodes]
-        return any(stopped)
+        """Stops every node; False when none was running. Idempotent. All nodes are asked at
+        once: one by one, the last node waits in vain for a controller quorum to let it go."""
+        asked = [(node, node.signal_stop()) for node in self.nodes]
+        deadline = time.monotonic() + wait_seconds
+        for node, pid in asked:
+            if pid is not None:
+                node.await_stop(pid, deadline)
+        return any(pid is not None for _, pid in asked)
 
     def status(self) -> str:
         lines = [f"node {node.node_id}: {node.status()}" for node in self.nodes]
