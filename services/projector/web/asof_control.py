@@ -11,8 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.projector.api import asof
-from services.projector.complaints.policy import SlaRules, rules_from_settings
-from shared.config import Settings
+from services.projector.complaints.policy import SlaRules
 
 
 @dataclass(frozen=True)
@@ -53,9 +52,3 @@ async def time_control(conn: AsyncConnection, owner_id: str, at: datetime | None
                        local=at.astimezone(zone).replace(tzinfo=None).isoformat(timespec="seconds"),
                        complaints=await asof.complaint_states(conn, owner_id, at, rules))
 
-
-def sla_rules(holder: Any, settings: Settings) -> SlaRules:
-    """Built once per holder (the web UI), on first use."""
-    if getattr(holder, "_as_of_rules", None) is None:
-        holder._as_of_rules = rules_from_settings(settings)
-    return holder._as_of_rules

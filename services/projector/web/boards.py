@@ -17,7 +17,6 @@ from services.ingest.imap.signin_status import mailbox_statuses
 from services.projector.api import queries
 from services.projector.complaints import store, views
 from services.projector.complaints.explain import clock_details
-from services.projector.complaints.policy import rules_from_settings
 from services.projector.complaints.tables import complaints as complaints_table
 from services.projector.ops.deadletters import ReplayRefused, read_dead_letters, replay, with_replays
 from services.projector.timeline.rows import contact_id_for, customer_id_for
@@ -37,7 +36,7 @@ LAST_WEBHOOK_METRIC = "touchpoint_webhook_last_accepted_timestamp_seconds"
 def boards_router(ui: WebUi) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     pages = ui.pages
-    rules = rules_from_settings(ui.settings)
+    rules = ui.complaint_rules
 
     @router.get("/complaints")
     async def complaints_board(request: Request, team: str = "", priority: str = "") -> Response:

@@ -30,7 +30,7 @@ from services.projector.web.session import COOKIE, LOGIN_COOKIE, MAX_AGE
 from services.projector.web.revocations import revoke
 from services.projector.privacy.blob_keys import read_blob
 from services.projector.web.signin import password_cookie
-from services.projector.web.asof_control import page_instant, sla_rules, time_control
+from services.projector.web.asof_control import page_instant, time_control
 from shared.blobs import BlobNotFound
 from shared.client_address import client_address
 
@@ -149,7 +149,7 @@ def pages_router(ui: WebUi) -> APIRouter:
             entries = await timeline(conn, customer_id, channel or None, None, at)
             bounced = await queries.hard_bounces(conn, owner)
             identity = await identity_context(conn, request, owner)
-            control = await time_control(conn, customer_id, at, pages.zone, sla_rules(ui, ui.settings), bad_instant)
+            control = await time_control(conn, customer_id, at, pages.zone, ui.complaint_rules, bad_instant)
         page, cursor = paged(entries)
         complaints = await customer_complaints(ui, ui.complaint_rules, owner)
         return pages.render(request, "customer.html", customer=queries.customer_json(owner, bounced), entries=page,
