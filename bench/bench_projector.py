@@ -245,12 +245,16 @@ async def visible_latency(settings: Settings, url: str) -> tuple[list[float], li
             await asyncio.sleep(0.1)
 
         async def feed() -> None:
+            # each event on its own, as webhooks arrive; not one after the other's acknowledgement,
+            # which would cap the rate at one per broker round trip
             count = int(LATENCY_RATE * LATENCY_SECONDS)
+            publishing = []
             for i in range(count):
                 event = mail(10**9 + 1 + i, email_of(i % 50 + 1))
                 sent[str(event.event_id)] = time.perf_counter()
-                await publisher.publish([event])
+                publishing.append(asyncio.create_task(publisher.publish([event])))
                 await asyncio.sleep(max(0.0, (i + 1) / LATENCY_RATE - (time.perf_counter() - begin)))
+            await asyncio.gather(*publishing)
 
         async def watch_db() -> None:
             while len(visible) < int(LATENCY_RATE * LATENCY_SECONDS):
@@ -270,7 +274,12 @@ async def visible_latency(settings: Settings, url: str) -> tuple[list[float], li
                         received[orjson.loads(record.value)["event_id"]] = now
 
         begin = time.perf_counter()
-        await asyncio.wait_for(asyncio.gather(feed(), watch_db(), watch_kafka()), LATENCY_SECONDS * 4 + 60)
+        try:
+            await asyncio.wait_for(asyncio.gather(feed(), watch_db(), watch_kafka()), LATENCY_SECONDS * 4 + 60)
+        except TimeoutError:
+            tail = (settings.data_dir / "projector.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"of {len(sent)} events sent, {len(visible)} became visible and {len(received)} "
+                               f"reached the raw consumer in time; the projector's log ends:\n{tail}") from None
     finally:
         await stop_consumer(consumer)
         await publisher.stop()

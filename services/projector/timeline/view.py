@@ -5,9 +5,9 @@ fills one per batch with the rows the batch's events touch, so `apply` never doe
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from services.projector.timeline.rows import CustomerRow, EntryRow, Identifier, IdentityRow
 
@@ -55,8 +55,11 @@ class MemoryView:
     customers: dict[str, CustomerRow] = field(default_factory=dict)
     identities: dict[Identifier, IdentityRow] = field(default_factory=dict)
     entries: dict[str, EntryRow] = field(default_factory=dict)
-    # entry ids by identifier and by complaint, kept in step with `entries`
-    _carrying: dict[tuple[str, str], set[str]] = field(default_factory=dict, repr=False)
+    # indexes kept in step with the rows: a batch of a catch-up holds thousands of rows, and
+    # scanning them for every event made a batch quadratic in its size
+    _carrying: dict[tuple[str, str], set[str]] = field(default_factory=dict, repr=False)  # entry ids by key
+    _claims: dict[str, set[Identifier]] = field(default_factory=dict, repr=False)  # by claimant
+    _members: dict[str, set[str]] = field(default_factory=dict, repr=False)  # by the record merged into
 
     def customer(self, customer_id: str) -> CustomerRow | None:
         return self.customers.get(customer_id)
@@ -68,40 +71,48 @@ class MemoryView:
         return self.entries.get(entry_id)
 
     def entries_with(self, identifier: Identifier) -> list[EntryRow]:
-        return [self.entries[i] for i in sorted(self._carrying.get(identifier, ()))]
+        return self._indexed(identifier)
 
     def entries_of_complaint(self, complaint_id: str) -> list[EntryRow]:
-        return [self.entries[i] for i in sorted(self._carrying.get(("complaint", complaint_id), ()))]
+        return self._indexed(("complaint", complaint_id))
 
     def mail_with_message_id(self, message_id: str, email: str) -> EntryRow | None:
-        mails = [e for e in self.entries_with(("email", email))
-                 if e.type in MAIL_TYPES and e.details.get("message_id") == message_id]
+        mails = self._indexed(("mail", f"{email}\n{message_id}"))
         return min(mails, key=lambda e: (e.occurred_at, e.id), default=None)
 
     def bounces_of(self, message_id: str, email: str) -> list[EntryRow]:
-        return [e for e in self.entries_with(("email", email))
-                if e.type == "email.received" and e.details.get("bounced_message_id") == message_id]
+        return self._indexed(("bounce", f"{email}\n{message_id}"))
 
     def members(self, customer_id: str) -> list[str]:
-        return sorted(c.id for c in self.customers.values() if c.merged_into == customer_id)
+        return sorted(self._members.get(customer_id, ()))
 
     def claimed_by(self, customer_id: str) -> list[IdentityRow]:
-        return [row for key, row in sorted(self.identities.items()) if customer_id in row.claimants]
+        return [self.identities[key] for key in sorted(self._claims.get(customer_id, ()))]
+
+    def _indexed(self, key: tuple[str, str]) -> list[EntryRow]:
+        return [self.entries[i] for i in sorted(self._carrying.get(key, ()))]
 
     def record(self, changes: Iterable[Change]) -> None:
         for change in changes:
             if isinstance(change, CustomerRow):
+                self._reindex(self._members, self.customers.get(change.id), change, change.id,
+                              lambda row: {row.merged_into} if row.merged_into else set())
                 self.customers[change.id] = change
             elif isinstance(change, IdentityRow):
-                self.identities[(change.kind, change.value)] = change
+                key = (change.kind, change.value)
+                self._reindex(self._claims, self.identities.get(key), change, key, lambda row: set(row.claimants))
+                self.identities[key] = change
             else:
-                before = self.entries.get(change.id)
-                if before is not None:
-                    for key in index_keys(before):
-                        self._carrying[key].discard(change.id)
+                self._reindex(self._carrying, self.entries.get(change.id), change, change.id, index_keys)
                 self.entries[change.id] = change
-                for key in index_keys(change):
-                    self._carrying.setdefault(key, set()).add(change.id)
+
+    @staticmethod
+    def _reindex(index: dict, before: Any, after: Any, item: Any, keys_of: Callable[[Any], Iterable]) -> None:
+        if before is not None:
+            for key in keys_of(before):
+                index[key].discard(item)
+        for key in keys_of(after):
+            index.setdefault(key, set()).add(item)
 
     def timeline(self, owner_id: str) -> list[EntryRow]:
         """Newest first, as the API shows it."""
@@ -115,4 +126,11 @@ def index_keys(entry: EntryRow) -> list[tuple[str, str]]:
     keys = entry.identifiers()
     if entry.complaint_id:
         keys.append(("complaint", entry.complaint_id))
+    emails = [value for kind, value in keys if kind == "email"]
+    message_id = entry.details.get("message_id")
+    if entry.type in MAIL_TYPES and message_id:
+        keys += [("mail", f"{email}\n{message_id}") for email in emails]
+    bounced = entry.details.get("bounced_message_id")
+    if entry.type == "email.received" and bounced:
+        keys += [("bounce", f"{email}\n{bounced}") for email in emails]
     return keys
