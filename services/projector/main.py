@@ -13,6 +13,7 @@ import asyncio
 import logging
 
 from services.projector.catchup import interaction_topics
+from services.projector.consent.follow import follow_consents
 from services.projector.consume import BatchProjector
 from services.projector.timeline.projection import PROJECTION
 from services.projector.timeline.writer import TimelineWriter
@@ -51,7 +52,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     await ensure_for(settings)
     engine = make_engine(settings.db_url)
     publisher = KafkaPublisher.for_settings(settings, client_id="touchpoint-projector")
-    following = None
+    following = consents = None
     try:
         await publisher.start()
         projector = BatchProjector(TimelineWriter(engine), publisher, settings.topic_prefix)
@@ -61,15 +62,18 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 return await load_offsets(conn, PROJECTION)
 
         following = asyncio.create_task(_follow_forever(settings, projector, stored_positions))
+        consents = asyncio.create_task(follow_consents(settings, engine, publisher))  # its own group and tables
         stopped = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({following, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({following, consents, stopped}, return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()
-        if following in done:
-            following.result()
+        for task in (following, consents):
+            if task in done:
+                task.result()
     finally:
-        if following is not None and not following.done():
-            following.cancel()
-            await asyncio.gather(following, return_exceptions=True)
+        for task in (following, consents):
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await publisher.stop()
         await engine.dispose()
 
