@@ -1,6 +1,6 @@
 """What the notifier keeps of an erased subject (`customer.erased`): nothing personal. The
 customer's name and address, the contact keys (`email:...`, `phone:...`) of its addresses and
-numbers, their inbound counters and bounce marks are deleted; complaint facts keep their SLA
+numbers, their inbound counters, bounce marks and consent statements are deleted; complaint facts keep their SLA
 data and lose subject, name and address; bodies of notifications already delivered about
 those complaints keep their shape with the personal values replaced (pending ones are still
 sent, naming no one)."""

@@ -5,7 +5,10 @@ from the positions stored with the read model, and takes over another's partitio
 positions when that instance leaves or dies (`follow_as_member` in `shared/kafka/follower.py`).
 Every batch goes records → decode → the projector's `LogStep` (dead letters, retries) → the
 timeline writer (pure apply, then one transaction with tracking and positions), so a batch
-read twice is skipped as applied. The same step serves `touchpoint rebuild`."""
+read twice is skipped as applied. The same step serves `touchpoint rebuild`.
+
+Beside it, in the same process, the consent projection follows the consents and customers topics
+as a member of its own group (`services/projector/consent/follow.py`)."""
 
 from __future__ import annotations
 
