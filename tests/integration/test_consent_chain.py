@@ -2,7 +2,8 @@
 field becomes `consent.given` on the consents topic, the projector (`touchpoint projector`'s
 serve, run in-process) holds it for the customer whose address sent it; an agent withdraws
 it through the JSON API, and the customer's consent is withdrawn with both statements in the
-history, in the export's `consents.json` too; an erasure then redacts the consent rows."""
+history, in the export's `consents.json` too; an erasure then redacts the consent rows, and
+`touchpoint rebuild consents` gives the same redacted view."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from services.projector import main as projector
 from services.projector.api import queries as rows
 from services.projector.api.app import create_app as api_app
 from services.projector.consent.queries import consents_of
+from services.projector.consent.rebuild import rebuild_async
 from services.projector.consent.tables import consent_history
 from services.projector.privacy.export import export
 from services.projector.timeline.rows import contact_id_for, customer_id_for
@@ -131,6 +133,11 @@ async def test_form_consent_then_agent_withdrawal_reach_the_customers_consent_st
         kept = await marketing(engine)
         assert state_of(kept) == "withdrawn"  # the record of what was agreed stays, without personal data
         assert all(s["subject"]["email"] is None and s["source"].get("note") is None for s in kept["history"])
+
+        stop.set()
+        await asyncio.wait_for(running, 30)
+        await rebuild_async(settings, show_progress=False)
+        assert await marketing(engine) == kept  # the same redacted view, whichever topic the replay read first
     finally:
         stop.set()
         await asyncio.wait_for(running, 30)

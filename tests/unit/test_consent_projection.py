@@ -81,7 +81,13 @@ def test_an_erasure_redacts_the_subjects_it_names():
     assert apply(erased, None) == [Redact((customer_id_for("K-1"),))]
 
 
-def test_a_statement_whose_subject_was_erased_before_it_was_read_is_not_held():
+def test_a_statement_about_an_erased_subject_read_after_the_erasure_is_held_without_personal_data():
+    changes = apply(from_form(), None, erased=True)
+    assert [type(c) for c in changes] == [AddHistory, SetCurrent]
+    assert all(c.row.email is None and c.row.note is None and c.row.state == "given" for c in changes)
+
+
+def test_a_statement_whose_key_was_shredded_before_it_was_read_is_not_held():
     event = from_form()
     unreadable = event.model_copy(update={"contact": ContactIdentifiers()})  # what a shredded key leaves
     assert apply(unreadable, None) == []

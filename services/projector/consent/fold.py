@@ -4,11 +4,12 @@ Every statement goes into the history; it becomes the subject's current state fo
 when it is newer than the one held (by when it happened, then by event id), so the result
 does not depend on the order the events are read in (a rebuild reads topics side by side).
 An erasure redacts the personal data of the subjects it names and keeps the rest: purpose,
-state, times and source stay as the record of what was agreed."""
+state, times and source stay as the record of what was agreed; a statement about an erased
+subject read after the erasure is redacted as it is held, so a rebuild gives the same rows."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from events.consent import ConsentGiven, ConsentWithdrawn
@@ -83,14 +84,17 @@ def row_of(event: ConsentGiven | ConsentWithdrawn, subject_id: str) -> ConsentRo
     )
 
 
-def apply(event: Event, current: ConsentRow | None) -> list[Change]:
-    """`current`: the subject's row for the event's purpose, or None."""
+def apply(event: Event, current: ConsentRow | None, erased: bool = False) -> list[Change]:
+    """`current`: the subject's row for the event's purpose, or None; `erased`: the subject was
+    erased already (its statement read after the erasure is held without personal data)."""
     match event:
         case ConsentGiven() | ConsentWithdrawn():
             subject_id = subject_id_of(event)
-            if subject_id is None:  # erased before it was read: nobody left to hold it for
+            if subject_id is None:  # its key was shredded before it was read: nobody left to hold it for
                 return []
             row = row_of(event, subject_id)
+            if erased:
+                row = replace(row, email=None, phone=None, note=None)
             return [AddHistory(row), SetCurrent(row)] if row.newer_than(current) else [AddHistory(row)]
         case CustomerErased(payload=p):
             return [Redact(p.timeline_ids)] if p.timeline_ids else []

@@ -8,7 +8,7 @@ import asyncio
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from services.projector.consent.tables import consent_history, consent_states
+from services.projector.consent.tables import consent_erased_subjects, consent_history, consent_states
 from services.projector.consent.writer import PROJECTION, ConsentWriter, consent_step, consent_topics
 from shared.config import Settings
 from shared.db.engine import make_engine
@@ -36,6 +36,7 @@ async def rebuild_async(settings: Settings, show_progress: bool = True) -> int:
         async with engine.begin() as conn:
             await conn.execute(consent_history.delete())
             await conn.execute(consent_states.delete())
+            await conn.execute(consent_erased_subjects.delete())
             await forget(conn, PROJECTION)
         step = consent_step(ConsentWriter(engine), publisher, settings.topic_prefix)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),

@@ -44,4 +44,11 @@ consent_history = Table(
     Column("event_id", String(36), primary_key=True),
     *_columns(keyed_by_subject=False),
 )
+# subjects erased: a statement about one that is read later (a rebuild reads topics side by
+# side, so the erasure may come first) is held without its personal data
+consent_erased_subjects = Table(
+    "consent_erased_subjects", metadata,
+    Column("subject_id", String(36), primary_key=True),
+)
+
 Index("ix_consent_history_subject", consent_history.c.subject_id, consent_history.c.occurred_at)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from events.envelope import Event
 from events.topics import Topic, topic_name
 from services.projector.consent.fold import AddHistory, ConsentRow, Redact, SetCurrent, apply, subject_id_of
-from services.projector.consent.tables import consent_history, consent_states
+from services.projector.consent.tables import consent_erased_subjects, consent_history, consent_states
 from services.projector.timeline.rows import utc
 from shared.db.tracking import mark_applied, store_offsets, unapplied
 from shared.kafka.consumer import Consumed
@@ -68,8 +68,8 @@ def consent_step(writer: ConsentWriter, deadletters: RawProducer, topic_prefix: 
 
 
 async def apply_one(conn: AsyncConnection, event: Event) -> None:
-    current = await _current(conn, event)
-    for change in apply(event, current):
+    current, erased = await _current(conn, event)
+    for change in apply(event, current, erased):
         match change:
             case AddHistory(row=row):
                 await conn.execute(consent_history.insert().values(**asdict(row)))
@@ -80,16 +80,24 @@ async def apply_one(conn: AsyncConnection, event: Event) -> None:
             case Redact(subject_ids=ids):
                 for table in (consent_states, consent_history):
                     await conn.execute(table.update().where(table.c.subject_id.in_(ids)).values(**PERSONAL))
+                known = {row.subject_id for row in await conn.execute(sa.select(consent_erased_subjects).where(
+                    consent_erased_subjects.c.subject_id.in_(ids)))}
+                fresh = [{"subject_id": i} for i in dict.fromkeys(ids) if i not in known]
+                if fresh:
+                    await conn.execute(consent_erased_subjects.insert(), fresh)
 
 
-async def _current(conn: AsyncConnection, event: Event) -> ConsentRow | None:
+async def _current(conn: AsyncConnection, event: Event) -> tuple[ConsentRow | None, bool]:
+    """The subject's current row for the event's purpose, and whether the subject was erased."""
     purpose = getattr(event.payload, "purpose", None)
     subject_id = subject_id_of(event) if purpose else None
     if subject_id is None:
-        return None
+        return None, False
     row = (await conn.execute(sa.select(consent_states).where(
         consent_states.c.subject_id == subject_id, consent_states.c.purpose == purpose))).first()
-    return row_from_db(row._asdict()) if row is not None else None
+    erased = (await conn.execute(sa.select(consent_erased_subjects).where(
+        consent_erased_subjects.c.subject_id == subject_id))).first() is not None
+    return (row_from_db(row._asdict()) if row is not None else None), erased
 
 
 def row_from_db(values: dict[str, Any]) -> ConsentRow:

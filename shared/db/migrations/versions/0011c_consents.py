@@ -1,4 +1,5 @@
-"""Consent per subject and purpose: the latest statement and every statement.
+"""Consent per subject and purpose: the latest statement and every statement, and the subjects
+erased.
 
 Revision ID: 0011c_consents
 Revises: 0001_base
@@ -40,9 +41,11 @@ def upgrade() -> None:
     op.create_table("consent_history", sa.Column("event_id", sa.String(36), primary_key=True),
                     *_columns(keyed_by_subject=False))
     op.create_index("ix_consent_history_subject", "consent_history", ["subject_id", "occurred_at"])
+    op.create_table("consent_erased_subjects", sa.Column("subject_id", sa.String(36), primary_key=True))
 
 
 def downgrade() -> None:
+    op.drop_table("consent_erased_subjects")
     op.drop_index("ix_consent_history_subject", "consent_history")
     op.drop_table("consent_history")
     op.drop_table("consent_states")
