@@ -126,3 +126,4 @@ def test_a_statement_that_cannot_be_recorded_is_refused_saying_why(command, owne
 def test_a_contact_without_address_or_number_has_no_one_to_record_consent_for():
     with pytest.raises(Rejected, match="no address or number"):
         decide(record(), CustomerRow(id="c-1", kind="contact", order_refs=("A-1",)), "unknown", PURPOSES, T0)
+
