@@ -43,19 +43,30 @@ class ConsentWriter:
         self.engine = engine
 
     async def write(self, events: Sequence[Event], next_offsets: Mapping[Position, int]) -> int:
-        """Applies the events not applied before, in order; returns how many it applied."""
-        async with self.engine.begin() as conn:
-            wanted = [e for e in events if relevant(e)]  # master data would only fill the tracking table
-            fresh = await unapplied(conn, PROJECTION, (str(e.event_id) for e in wanted))
-            todo = []
-            for event in wanted:
-                if str(event.event_id) in fresh:
-                    fresh.discard(str(event.event_id))
-                    todo.append(event)
-            for event in todo:
-                await apply_one(conn, event)
-            await mark_applied(conn, PROJECTION, (str(e.event_id) for e in todo))
-            await store_offsets(conn, PROJECTION, next_offsets)
+        """Applies the events not applied before, in order; returns how many it applied.
+
+        On PostgreSQL the transaction is SERIALIZABLE: an erasure (customers topic) and a
+        statement about the same subject (consents topic) may be written by two instances at
+        once; the later one fails with a serialisation error, which the step retries, so the
+        statement is redacted either way."""
+        async with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.execution_options(isolation_level="SERIALIZABLE")
+            async with conn.begin():
+                return await self._apply(conn, events, next_offsets)
+
+    async def _apply(self, conn: AsyncConnection, events: Sequence[Event], next_offsets: Mapping[Position, int]) -> int:
+        wanted = [e for e in events if relevant(e)]  # master data would only fill the tracking table
+        fresh = await unapplied(conn, PROJECTION, (str(e.event_id) for e in wanted))
+        todo = []
+        for event in wanted:
+            if str(event.event_id) in fresh:
+                fresh.discard(str(event.event_id))
+                todo.append(event)
+        for event in todo:
+            await apply_one(conn, event)
+        await mark_applied(conn, PROJECTION, (str(e.event_id) for e in todo))
+        await store_offsets(conn, PROJECTION, next_offsets)
         return len(todo)
 
 
