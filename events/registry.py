@@ -12,6 +12,7 @@ from events.complaint import (
     ComplaintOpened, ComplaintPaused, ComplaintPriorityChanged, ComplaintReopened,
     ComplaintResolved, ComplaintResponded, ComplaintResumed,
 )
+from events.consent import ConsentGiven, ConsentWithdrawn
 from events.customer import ContactLinked, ContactUnlinked, CustomerMerged, CustomerRegistered, CustomerUnmerged
 from events.email import EmailReceived, EmailSent
 from events.envelope import Event
@@ -33,6 +34,7 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     CustomerRegistered, ContactLinked, ContactUnlinked, CustomerMerged, CustomerUnmerged,
     CallbackOpened, CallbackAttempted, CallbackClosed, CallbackOverdue,
     CustomerErased,
+    ConsentGiven, ConsentWithdrawn,
 )
 
 

@@ -17,6 +17,7 @@ class Topic(StrEnum):
     COMPLAINTS = "complaints"
     ESCALATIONS = "escalations"
     CALLBACKS = "callbacks"
+    CONSENTS = "consents"  # consent per purpose: its own record, read by few (see events/consent.py)
 
 
 TOPIC_OF_TYPE: dict[str, Topic] = {
@@ -48,6 +49,8 @@ TOPIC_OF_TYPE: dict[str, Topic] = {
     "callback.attempted": Topic.CALLBACKS,
     "callback.closed": Topic.CALLBACKS,
     "callback.overdue": Topic.CALLBACKS,
+    "consent.given": Topic.CONSENTS,
+    "consent.withdrawn": Topic.CONSENTS,
 }
 
 assert set(TOPIC_OF_TYPE) == set(EVENT_TYPES), "every event type needs a topic"

@@ -265,12 +265,13 @@ REBUILDS = {
     "timeline": "services.projector.rebuild:run",
     "sla": "services.projector.complaints.rebuild:rebuild",
     "callbacks": "services.projector.callbacks.rebuild:rebuild",
+    "consents": "services.projector.consent.rebuild:rebuild",
 }
 
 
 @app.command()
 def rebuild(
-    projection: str = typer.Argument("all", help="timeline, sla, callbacks or all"),
+    projection: str = typer.Argument("all", help="timeline, sla, callbacks, consents or all"),
     recompute: bool = typer.Option(
         False, "--recompute", help="sla: measure historic clocks under the current policies too"
     ),

@@ -173,6 +173,20 @@ class FormWebhook(Section):
     honeypot: str | None = "website"
     rate_limit_per_minute: int = Field(default=10, ge=0)
     consent_field: str | None = None
+    # consent per purpose from this form's fields (see services/ingest/webforms/consent.py)
+    consent: dict[str, str] = Field(default_factory=dict, description="purpose -> the form field that carries it")
+    consent_text_version: str | None = Field(default=None, description="version of the consent text the form shows")
+    consent_withdrawable: list[str] = Field(
+        default_factory=list, description="purposes an explicit no in their field withdraws")
+
+    @model_validator(mode="after")
+    def _consent_is_complete(self) -> FormWebhook:
+        if self.consent and not self.consent_text_version:
+            raise ValueError("consent_text_version: required when the form records consent (e.g. \"2026-01\")")
+        unknown = [p for p in self.consent_withdrawable if p not in self.consent]
+        if unknown:
+            raise ValueError(f"consent_withdrawable: {unknown} have no field in consent")
+        return self
 
 
 class ShippingWebhook(Section):
@@ -360,6 +374,23 @@ class Privacy(Section):
     retention: dict[str, str] = Field(default_factory=dict, description="event type pattern -> duration")
 
 
+class Consent(Section):
+    """Purposes people consent to (see services/projector/consent/)."""
+
+    purposes: list[str] = Field(default_factory=lambda: ["contact", "marketing"], min_length=1)
+    notifier_purpose: str = Field(
+        default="contact", description="the purpose mail from the notifier to a customer uses")
+
+    @model_validator(mode="after")
+    def _known_purposes(self) -> Consent:
+        bad = [p for p in self.purposes if not re.match(r"^[a-z][a-z0-9_-]{0,39}$", p)]
+        if bad:
+            raise ValueError(f"purposes: {bad}: a purpose is a short lower-case name such as marketing")
+        if self.notifier_purpose not in self.purposes:
+            raise ValueError(f"notifier_purpose: {self.notifier_purpose!r} is not among purposes {self.purposes}")
+        return self
+
+
 # ---- the settings -----------------------------------------------------------------------------
 
 
@@ -375,6 +406,16 @@ class FileConfig(Section):
     notifier: Notifier = Notifier()
     callbacks: Callbacks = Callbacks()
     privacy: Privacy = Privacy()
+    consent: Consent = Consent()
+
+    @model_validator(mode="after")
+    def _form_purposes_are_known(self) -> FileConfig:
+        for form_id, form in self.webhooks.forms.items():
+            unknown = [p for p in form.consent if p not in self.consent.purposes]
+            if unknown:
+                raise ValueError(f"webhooks.forms.{form_id}.consent: {unknown} not among consent.purposes "
+                                 f"{self.consent.purposes}")
+        return self
 
 
 class Settings(BaseSettings):

@@ -25,6 +25,8 @@ token = "{secrets.cti_token}"
 [webhooks.forms.contact]
 required = ["email", "message"]
 topic = "contact"
+consent = {{ marketing = "newsletter" }}
+consent_text_version = "demo-2026-01"
 [webhooks.forms.complaint]
 required = ["email", "message"]
 topic = "complaint"

@@ -84,6 +84,8 @@ def waiting_callback(rng: random.Random, customer: DemoCustomer, seq: int) -> Sc
 def web_form(customer: DemoCustomer, form_id: str, subject: str, message: str) -> Scenario:
     form = {"name": customer.name, "email": customer.emails[0], "subject": subject, "message": message,
             "order": customer.order_refs[0]}
+    if form_id == "contact":
+        form["newsletter"] = "on"  # the demo's contact form asks for marketing consent (see demo config)
     return Scenario(f"form {form_id}", (HttpStep(0, f"/webhooks/forms/{form_id}", form=form),))
 
 

@@ -64,6 +64,7 @@ email = ["kam@example.com"]
 Match keys: `type` (sla.warning, sla.breached, complaint.opened, shipment.exception,
 call.missed, contacts.unanswered, callback.overdue), `kind` (first_response | resolution), `priority`,
 `segment`, `channel`, `team`; a list means any of them. The address `customer` in `email`
-sends to the customer; nothing else ever does. Delayed and held notifications of a complaint
+sends to the customer; nothing else ever does, and not when the customer withdrew consent to
+`[consent] notifier_purpose` (default `contact`): that notification fails, saying so. Delayed and held notifications of a complaint
 that is resolved (or, for first-response clocks, answered) before they are due are cancelled.
 """

@@ -62,6 +62,12 @@ class OutcomePublisher(Publisher, Protocol):
     async def send_raw(self, topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]) -> None: ...
 
 
+def is_customer_mail(n: Notification) -> bool:
+    """Mail to the customer (a rule listing the address `customer`), not to the team."""
+    email = n.trigger.customer_email
+    return n.target_kind == "email" and bool(email) and n.target.strip().lower() == str(email).strip().lower()
+
+
 def system_clock() -> datetime:
     return datetime.now(UTC)
 
@@ -85,6 +91,7 @@ class Dispatcher:
     rand: Callable[[], float] = random.random
     after_send: AfterSend = no_pause  # test hook: runs after the handover, before recording
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    contact_purpose: str = "contact"  # [consent] notifier_purpose: mail to a customer who withdrew it is not sent
 
     async def run_once(self) -> int:
         """Recovers dead claims, delivers what is due, publishes the outbox; returns deliveries tried."""
@@ -128,6 +135,8 @@ class Dispatcher:
 
         if n.target_kind == "email" and await self._undeliverable(claimed):
             return
+        if is_customer_mail(n) and await self._consent_withdrawn(claimed):
+            return
         try:
             rendered = self._render(n)
         except Exception as exc:  # the same facts will not render later either: a permanent failure
@@ -164,6 +173,22 @@ class Dispatcher:
         if since is None:
             return False
         await self._fail(claimed, f"{claimed.notification.target} hard-bounced at {since.isoformat()}; not writing to it")
+        return True
+
+    async def _consent_withdrawn(self, claimed: sent_log.Claimed) -> bool:
+        """Mail to a customer who withdrew the purpose it uses is not sent: it fails, reported as such."""
+        n = claimed.notification
+        keys = [f"email:{n.target.strip().lower()}"]
+        keys += [f"customer_ref:{n.trigger.customer_ref}"] if n.trigger.customer_ref else []
+        keys += list(n.trigger.complaint.keys) if n.trigger.complaint else []
+        async with self.engine.connect() as conn:
+            withdrawn = await state_store.consent_withdrawn(conn, keys, self.contact_purpose)
+        if withdrawn is None:
+            return False
+        key, since = withdrawn
+        kind = key.partition(":")[0]
+        await self._fail(claimed, f"the customer withdrew consent to {self.contact_purpose} at {since.isoformat()} "
+                         f"(recorded for their {kind}); not writing to them")
         return True
 
     async def _retry_or_fail(self, claimed: sent_log.Claimed, error: str) -> None:

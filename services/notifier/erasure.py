@@ -1,6 +1,6 @@
 """What the notifier keeps of an erased subject (`customer.erased`): nothing personal. The
 customer's name and address, the contact keys (`email:...`, `phone:...`) of its addresses and
-numbers, their inbound counters and bounce marks are deleted; complaint facts keep their SLA
+numbers, their inbound counters, bounce marks and consent statements are deleted; complaint facts keep their SLA
 data and lose subject, name and address; bodies of notifications already delivered about
 those complaints keep their shape with the personal values replaced (pending ones are still
 sent, naming no one)."""
@@ -35,7 +35,8 @@ async def redact_notifier(conn: AsyncConnection, event: CustomerErased) -> None:
         linked = {row.key for row in await conn.execute(
             sa.select(t.contact_keys.c.key).where(t.contact_keys.c.customer_ref == ref))}
         await conn.execute(t.customers.update().where(t.customers.c.customer_ref == ref).values(name=None, email=None))
-    for table, column in ((t.contact_keys, "key"), (t.complaint_keys, "key"), (t.inbound, "identity")):
+    for table, column in ((t.contact_keys, "key"), (t.complaint_keys, "key"), (t.inbound, "identity"),
+                          (t.consents, "key")):
         keys = {row[0] for row in await conn.execute(sa.select(table.c[column]).distinct())}
         doomed = [key for key in keys if _erased_key(key, ids, linked)]
         if table is t.complaint_keys and doomed:

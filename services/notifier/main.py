@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 BATCH = 100
 WITHIN_SECONDS = 0.05
 CONSUMED_TOPICS = (Topic.COMPLAINTS, Topic.CUSTOMERS, Topic.SHIPMENTS, Topic.CALLS, Topic.EMAIL, Topic.WEBFORMS,
-                   Topic.CALLBACKS)
+                   Topic.CALLBACKS, Topic.CONSENTS)
 
 
 def broker_urls(bootstrap_servers: str) -> str:

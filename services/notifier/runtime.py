@@ -80,6 +80,7 @@ class NotifierRuntime:
                 public_url=s.public_url,
                 config=file.notifier,
                 topic_prefix=s.topic_prefix,
+                contact_purpose=file.consent.notifier_purpose,
                 # a claim outlives the slowest handover, so a live dispatcher never loses its row
                 lease=timedelta(seconds=max(smtp_timeout, file.notifier.webhook_timeout) * 2 + 5),
                 after_send=(lambda nid: _pause_forever(Path(pause), nid)) if pause else no_pause,

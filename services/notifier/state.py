@@ -19,6 +19,7 @@ from events.complaint import (
     ComplaintResolved,
     ComplaintResponded,
 )
+from events.consent import ConsentGiven, ConsentWithdrawn
 from events.customer import ContactLinked, ContactUnlinked, CustomerRegistered
 from events.email import EmailReceived, EmailSent
 from events.envelope import Event
@@ -139,6 +140,17 @@ class MarkUndeliverable:
     event_id: str
 
 
+@dataclass(frozen=True)
+class RecordConsent:
+    """A statement of consent about a key (`customer_ref:K-1`, `email:...`); the latest counts."""
+
+    key: str
+    purpose: str
+    state: str  # given | withdrawn
+    at: datetime
+    event_id: str
+
+
 Change = (
     UpsertCustomer
     | LinkKey
@@ -149,6 +161,7 @@ Change = (
     | ClearInbound
     | CancelUnsent
     | MarkUndeliverable
+    | RecordConsent
 )
 
 
@@ -191,7 +204,7 @@ def changes_for(event: Event, view: View, keep_contacts: timedelta = KEEP_CONTAC
     undeliverable = _hard_bounces(event)  # an old bounce still says the address is gone
     if event.historic:
         return undeliverable
-    changes: list[Change] = [*undeliverable, *_master_data(event)]
+    changes: list[Change] = [*undeliverable, *_master_data(event), *_consents(event)]
     changes += _complaint_changes(event, view)
     if view.identity is not None:
         if is_response(event):
@@ -205,6 +218,14 @@ def changes_for(event: Event, view: View, keep_contacts: timedelta = KEEP_CONTAC
 def _hard_bounces(event: Event) -> list[Change]:
     if isinstance(event, EmailReceived) and event.payload.classification == "bounce":
         return [MarkUndeliverable(a, event.occurred_at, str(event.event_id)) for a in event.payload.bounced_recipients]
+    return []
+
+
+def _consents(event: Event) -> list[Change]:
+    if isinstance(event, ConsentGiven | ConsentWithdrawn):
+        state = "given" if isinstance(event, ConsentGiven) else "withdrawn"
+        return [RecordConsent(key, event.payload.purpose, state, event.occurred_at, str(event.event_id))
+                for key in event_keys(event)]
     return []
 
 

@@ -21,6 +21,7 @@ from services.notifier.state import (
     CustomerFacts,
     LinkKey,
     MarkUndeliverable,
+    RecordConsent,
     RecordInbound,
     SetComplaintStatus,
     UnlinkKey,
@@ -122,6 +123,34 @@ async def apply_changes(conn: AsyncConnection, changes: Sequence[Change], at: da
                 await _cancel_unsent(conn, change, at)
             case MarkUndeliverable():
                 await _mark_undeliverable(conn, change)
+            case RecordConsent():
+                await _record_consent(conn, change)
+
+
+async def _record_consent(conn: AsyncConnection, change: RecordConsent) -> None:
+    table = t.consents
+    where = and_(table.c.key == change.key, table.c.purpose == change.purpose)
+    found = (await conn.execute(select(table.c.occurred_at, table.c.event_id).where(where))).first()
+    if found is not None and (t.utc(found.occurred_at), found.event_id) >= (t.utc(change.at), change.event_id):
+        return  # a newer statement is held already: the latest counts, whatever the order
+    await conn.execute(delete(table).where(where))
+    await conn.execute(table.insert().values(key=change.key, purpose=change.purpose, state=change.state,
+                                             occurred_at=t.utc(change.at), event_id=change.event_id))
+
+
+async def consent_withdrawn(conn: AsyncConnection, keys: Sequence[str], purpose: str) -> tuple[str, datetime] | None:
+    """(key, when) of the latest statement about any of `keys` for `purpose` when it is a
+    withdrawal; None when the latest is consent, or there is none. The customer's addresses and
+    numbers count with its customer reference."""
+    refs = [k.removeprefix("customer_ref:") for k in keys if k.startswith("customer_ref:")]
+    linked = (await conn.execute(select(t.contact_keys.c.key).where(t.contact_keys.c.customer_ref.in_(refs)))).all()
+    wanted = list(dict.fromkeys([*keys, *(row.key for row in linked)]))
+    rows = (await conn.execute(select(t.consents).where(t.consents.c.key.in_(wanted),
+                                                        t.consents.c.purpose == purpose))).all()
+    if not rows:
+        return None
+    latest = max(rows, key=lambda row: (t.utc(row.occurred_at), row.event_id))
+    return (latest.key, t.utc(latest.occurred_at)) if latest.state == "withdrawn" else None
 
 
 async def _mark_undeliverable(conn: AsyncConnection, change: MarkUndeliverable) -> None:

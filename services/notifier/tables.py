@@ -57,6 +57,16 @@ undeliverable = Table(
     Column("event_id", String(36), nullable=False),
 )
 
+consents = Table(
+    "notifier_consents",  # revision 0011c_notifier_consents
+    metadata,
+    Column("key", String(512), primary_key=True),
+    Column("purpose", String(40), primary_key=True),
+    Column("state", String(16), nullable=False),  # given | withdrawn: the latest statement for the key
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("event_id", String(36), nullable=False),
+)
+
 notifications = Table(
     "notifier_notifications",
     metadata,

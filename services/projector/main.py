@@ -5,7 +5,10 @@ from the positions stored with the read model, and takes over another's partitio
 positions when that instance leaves or dies (`follow_as_member` in `shared/kafka/follower.py`).
 Every batch goes records → decode → the projector's `LogStep` (dead letters, retries) → the
 timeline writer (pure apply, then one transaction with tracking and positions), so a batch
-read twice is skipped as applied. The same step serves `touchpoint rebuild`."""
+read twice is skipped as applied. The same step serves `touchpoint rebuild`.
+
+Beside it, in the same process, the consent projection follows the consents and customers topics
+as a member of its own group (`services/projector/consent/follow.py`)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import asyncio
 import logging
 
 from services.projector.catchup import interaction_topics
+from services.projector.consent.follow import follow_consents
 from services.projector.consume import BatchProjector
 from services.projector.timeline.projection import PROJECTION
 from services.projector.timeline.writer import TimelineWriter
@@ -51,7 +55,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     await ensure_for(settings)
     engine = make_engine(settings.db_url)
     publisher = KafkaPublisher.for_settings(settings, client_id="touchpoint-projector")
-    following = None
+    following = consents = None
     try:
         await publisher.start()
         projector = BatchProjector(TimelineWriter(engine), publisher, settings.topic_prefix)
@@ -61,15 +65,18 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 return await load_offsets(conn, PROJECTION)
 
         following = asyncio.create_task(_follow_forever(settings, projector, stored_positions))
+        consents = asyncio.create_task(follow_consents(settings, engine, publisher))  # its own group and tables
         stopped = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({following, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({following, consents, stopped}, return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()
-        if following in done:
-            following.result()
+        for task in (following, consents):
+            if task in done:
+                task.result()
     finally:
-        if following is not None and not following.done():
-            following.cancel()
-            await asyncio.gather(following, return_exceptions=True)
+        for task in (following, consents):
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await publisher.stop()
         await engine.dispose()
 

@@ -17,7 +17,7 @@ from shared.kafka.errors import KafkaUnavailable
 from shared.kafka.local_broker import min_insync_for
 from shared.kafka.security import client_options
 
-SERVICES_WITH_DEADLETTERS = ("ingest", "imap", "projector", "complaints", "callbacks", "notifier")
+SERVICES_WITH_DEADLETTERS = ("ingest", "imap", "projector", "complaints", "callbacks", "notifier", "consents")
 
 
 def all_topic_names(prefix: str) -> list[str]:

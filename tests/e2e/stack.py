@@ -36,6 +36,12 @@ rate_limit_per_minute = 0
 required = ["email", "message"]
 topic = "complaint"
 rate_limit_per_minute = 0
+[webhooks.forms.newsletter]
+required = ["email"]
+rate_limit_per_minute = 0
+consent = {{ marketing = "newsletter_optin" }}
+consent_text_version = "2026-01"
+consent_withdrawable = ["marketing"]
 [webhooks.shipping.generic]
 secret = "{SHIPPING_SECRET}"
 

@@ -1,5 +1,6 @@
 """Handler and dispatcher with fake ports (mailer, webhooks, publisher, clock) on a SQLite file:
-intents recorded once, delivered once, retried, given up, held, cancelled, or left in doubt."""
+intents recorded once, delivered once, retried, given up, held, cancelled, or left in doubt;
+mail to a customer who withdrew consent to contact is not sent."""
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -8,6 +9,8 @@ import orjson
 import pytest
 
 from events.codec import decode, encode
+from events.consent import ConsentGiven, ConsentWithdrawn
+from events.ids import event_id_for
 from services.notifier import sent_log
 from services.notifier.delivery import InMemoryMailer, InMemoryWebhooks, PermanentDeliveryError
 from services.notifier.dispatcher import Dispatcher
@@ -330,3 +333,52 @@ def test_list_mail_is_no_inbound_contact_that_waits_for_an_answer():
     newsletter = mail_in(7, "news@shop-news.example")
     newsletter = newsletter.model_copy(update={"payload": newsletter.payload.model_copy(update={"classification": "list"})})
     assert not is_inbound_contact(newsletter) and is_inbound_contact(mail_in(8, "news@shop-news.example"))
+
+
+def consent(given: bool, at: datetime, purpose: str = "contact", **contact):
+    cls = ConsentGiven if given else ConsentWithdrawn
+    return cls(event_id=event_id_for("consent", given, at.isoformat(), purpose), occurred_at=at, recorded_at=at,
+               channel="agent", source="web", contact=contact or {"customer_ref": "K-1"},
+               payload={"purpose": purpose, "source": {"kind": "agent", "actor": {"name": "anna"}}})
+
+
+TELL_CUSTOMER = [RoutingRule(name="tell-customer", match={"type": "sla.breached"},
+                             email=["customer", "lead@shop.example"])]
+
+
+async def test_a_customer_who_withdrew_contact_is_not_written_to_and_the_reason_is_reported(notifier):
+    handler = replace(notifier.handler, rules=TELL_CUSTOMER)
+    for event in (customer(), opened(), consent(False, T0 + timedelta(hours=1)), breached(at=BREACH_AT)):
+        await handler.handle(event)
+    assert await notifier.dispatcher.run_once() == 2
+    assert [m["To"] for m in notifier.mailer.sent] == ["lead@shop.example"]  # the team still hears
+    (failed,) = notifier.escalation_events("escalation.failed")
+    assert failed.payload.target == "erika@example.org"
+    assert "withdrew consent to contact" in failed.payload.error and "customer_ref" in failed.payload.error
+
+
+async def test_a_withdrawal_recorded_for_the_customers_address_counts_too(notifier):
+    handler = replace(notifier.handler, rules=TELL_CUSTOMER)
+    for event in (customer(), opened(), consent(False, T0 + timedelta(hours=1), email="erika@example.org"),
+                  breached(at=BREACH_AT)):
+        await handler.handle(event)
+    await notifier.dispatcher.run_once()
+    assert [m["To"] for m in notifier.mailer.sent] == ["lead@shop.example"]
+
+
+async def test_consent_given_again_after_a_withdrawal_lets_the_mail_go_out_whatever_the_order_read(notifier):
+    handler = replace(notifier.handler, rules=TELL_CUSTOMER)
+    for event in (customer(), opened(), consent(True, T0 + timedelta(hours=2)), consent(False, T0 + timedelta(hours=1)),
+                  breached(at=BREACH_AT)):
+        await handler.handle(event)
+    await notifier.dispatcher.run_once()
+    assert sorted(m["To"] for m in notifier.mailer.sent) == ["erika@example.org", "lead@shop.example"]
+
+
+async def test_withdrawing_marketing_does_not_stop_service_mail(notifier):
+    handler = replace(notifier.handler, rules=TELL_CUSTOMER)
+    for event in (customer(), opened(), consent(False, T0 + timedelta(hours=1), purpose="marketing"),
+                  breached(at=BREACH_AT)):
+        await handler.handle(event)
+    await notifier.dispatcher.run_once()
+    assert sorted(m["To"] for m in notifier.mailer.sent) == ["erika@example.org", "lead@shop.example"]

@@ -25,6 +25,7 @@ from events.envelope import ContactIdentifiers, Event
 from events.ids import event_id_for
 from events.webform import WebformPayload, WebformSubmitted
 from services.ingest.problems import FieldReader, InvalidPayload
+from services.ingest.webforms.consent import consent_events, consent_fields
 from shared.config import FormWebhook
 from shared.contacts import normalise_email, normalise_phone
 
@@ -42,7 +43,8 @@ def parse_webform(
     default_region: str | None = None,
     origin: str | None = None,
 ) -> list[Event]:
-    """One submission → one event. Raises InvalidPayload listing every bad field."""
+    """One submission → `webform.submitted`, followed by the consent events its consent fields
+    carry (see consent.py). Raises InvalidPayload listing every bad field."""
     reader = FieldReader(fields)
     _check_field_types(reader, fields)
     for name in config.required:
@@ -62,13 +64,16 @@ def parse_webform(
             name=known["name"], email=email, phone=phone, subject=known["subject"], message=known["message"],
             consent=_consent(reader, config), fields=others, origin=origin,
         )
-        return [WebformSubmitted(
+        submission = WebformSubmitted(
             event_id=event_id_for("webform.submitted", form_id, submission_id, received_at.date().isoformat()),
             occurred_at=received_at, recorded_at=received_at, source=f"webform:{form_id}",
             contact=ContactIdentifiers(email=email, phone=phone), payload=payload,
-        )]
+        )
+        consents = consent_events(submission, config, reader)
     except ValidationError as exc:
         raise InvalidPayload.from_validation(exc) from None
+    reader.raise_if_any()
+    return [submission, *consents]
 
 
 def is_spam(fields: Mapping[str, Any], config: FormWebhook) -> bool:
@@ -150,7 +155,7 @@ def _check_field_types(reader: FieldReader, fields: Mapping[str, Any]) -> None:
 
 
 def _other_fields(reader: FieldReader, fields: Mapping[str, Any], config: FormWebhook) -> dict[str, str]:
-    skip = {*KNOWN_FIELDS, NEXT_FIELD, config.honeypot, config.consent_field}
+    skip = {*KNOWN_FIELDS, NEXT_FIELD, config.honeypot, config.consent_field, *consent_fields(config)}
     kept = {}
     for name in fields:
         if name in skip or name.startswith("_"):

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.projector.api.auth import Authorizer
 from services.projector.api.customer_routes import router as customer_routes
 from services.projector.api.customers import customers_router
+from services.projector.api.consents import consents_router
 from services.projector.api.privacy import privacy_router
 from shared.config import Settings
 from shared.db.engine import make_engine
@@ -66,6 +67,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None, publisher:
     app.include_router(customer_routes)
     app.include_router(customers_router(authorizer))
     app.include_router(privacy_router(authorizer))
+    app.include_router(consents_router(authorizer))
     for router in routers:
         app.include_router(router)
     install_bearer_openapi(app)

@@ -2,7 +2,7 @@
 FILE.zip`. The log is read from its beginning and every event about the customer (by its
 reference, its id, or one of its addresses and numbers) is written decrypted, as JSON, with
 the attachments and mail bodies it references, opened with their keys; plus the customer's
-record as the read model holds it. Erased data comes out erased."""
+record as the read model holds it, and its consents (`consents.json`). Erased data comes out erased."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.envelope import Event, StoredBlob
 from services.projector.catchup import interaction_topics
+from services.projector.consent.export import consents_json
 from services.projector.privacy.erasure import NothingToErase, PERSONAL_KINDS
 from services.projector.timeline.rows import customer_id_for
 from services.projector.timeline.tables import TIMELINE
@@ -76,6 +77,7 @@ async def export(settings: Settings, engine: AsyncEngine, customer_ref: str, out
     store = BlobStore(settings.attachments_path)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("customer.json", orjson.dumps(record, option=orjson.OPT_INDENT_2, default=str))
+        archive.writestr("consents.json", await consents_json(engine, customer_ref, settings.file.consent.purposes))
         archive.writestr("events.json", orjson.dumps([e.model_dump(mode="json") for e in events],
                                                      option=orjson.OPT_INDENT_2))
         for event in events:

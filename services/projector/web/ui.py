@@ -21,6 +21,7 @@ from services.projector.ops.streams import StreamMonitor
 from services.projector.web.boards import boards_router
 from services.projector.web.complaint_work import complaint_work_router
 from services.projector.web.callbacks import callbacks_router
+from services.projector.web.consent import consent_router
 from services.projector.web.guards import BadCsrf, Forbidden, LoginRequired
 from services.projector.web.evidence import router as evidence_router
 from services.projector.web.identity import router as identity_router
@@ -76,6 +77,7 @@ class WebUi:
         app.include_router(boards_router(self))
         app.include_router(complaint_work_router(self, self.complaint_rules))
         app.include_router(callbacks_router(self))
+        app.include_router(consent_router(self))
         if self.settings.file.auth.oidc is not None:
             app.include_router(oidc_router(self, self.oidc or OidcProvider(self.settings.file.auth.oidc)))
             self.pages.env.globals["oidc_label"] = self.settings.file.auth.oidc.label
