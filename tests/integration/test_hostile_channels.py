@@ -133,6 +133,27 @@ class AgentTarget:
 
 
 @dataclass
+class RecordingSink:
+    """The IMAP sync's Kafka publisher, noting the ids of the events it published."""
+
+    publisher: KafkaPublisher
+    published: list[str] = field(default_factory=list)
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        await self.publisher.publish(events)
+        self.published += [str(e.event_id) for e in events]
+
+    async def send_raw(self, topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]) -> None:
+        await self.publisher.send_raw(topic, value, key, headers)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
+@dataclass
 class Capture:
     """The real capture paths, opened once for the test; each channel below delivers one value
     and answers the ids of the events its path accepted (none when it refused the value)."""
@@ -141,6 +162,7 @@ class Capture:
     ingest: httpx.AsyncClient
     api: httpx.AsyncClient
     imap: FolderSync
+    imap_sink: RecordingSink
     connection: ImapConnection
     append: Callable[[bytes], int]
     tmp: Path
@@ -205,13 +227,14 @@ class Capture:
     async def imap_mail(self, n: int, value: Any) -> list[str]:
         uid = self.append(mail(n, value))
         published = await self.imap.run(self.connection)
-        assert published == 1, f"mail {uid} was not published ({published})"
-        return [self.imap.sink.last_ids.pop()]  # type: ignore[attr-defined]
+        assert published == 1, f"mail {uid} was neither published nor refused: it is in deadletter.imap"
+        return [self.imap_sink.published.pop()]
 
     async def csv_import(self, n: int, value: Any) -> list[str]:
         quoted = '"' + str(value).replace('"', '""') + '"'
+        email = quoted if isinstance(value, Address) else f"csv{n}@example.org"
         lines = ["customer_ref,name,email,company,notes",
-                 f"K-CSV-{n},{quoted},csv{n}@example.org,{quoted},\"first line\r\n{quoted[1:-1]}\nlast line\""]
+                 f"K-CSV-{n},{quoted},{email},{quoted},\"first line\r\n{quoted[1:-1]}\nlast line\""]
         path = self.tmp / f"customers-{n}.csv"
         path.write_bytes(broken_utf8("\r\n".join(lines) + "\r\n"))  # what a broken exporter writes
         try:
@@ -225,7 +248,8 @@ class Capture:
     async def agent_api(self, n: int, value: Any) -> list[str]:
         target = self.targets.pop()
         requests = [
-            ("/api/complaints", {"subject": value, "customer_ref": f"K-API-{n}"}),
+            ("/api/complaints", {"subject": "Parcel lost", "email": value} if isinstance(value, Address)
+             else {"subject": value, "customer_ref": f"K-API-{n}"}),
             ("/api/complaints", {"subject": "Parcel lost", "customer_id": value, "team": value, "segment": value}),
             (f"/api/complaints/{target.complaint_id}/respond", {"note": value}),
             (f"/api/callbacks/{target.callback_id}/close", {"note": value}),
@@ -264,27 +288,6 @@ class Capture:
                         for i in range(count)]
 
 
-@dataclass
-class RecordingSink:
-    """The IMAP sync's Kafka publisher, noting the ids of the events it published."""
-
-    publisher: KafkaPublisher
-    last_ids: list[str] = field(default_factory=list)
-
-    async def publish(self, events: Sequence[Event]) -> None:
-        await self.publisher.publish(events)
-        self.last_ids += [str(e.event_id) for e in events]
-
-    async def send_raw(self, topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]) -> None:
-        await self.publisher.send_raw(topic, value, key, headers)
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-
 Deliver = Callable[[Capture, int, Any], Awaitable[list[str]]]
 TEXT_CHANNELS_TAKE = {"nul", "RTL override"}  # a channel may clean or refuse a value; these it must take, cleaned
 # channel: how a value is delivered, the values it gets, the values it must accept
@@ -295,9 +298,9 @@ CHANNELS: dict[str, tuple[Deliver, dict[str, Any], set[str]]] = {
     "generic shipping": (Capture.generic, HOSTILE | JSON_ONLY, TEXT_CHANNELS_TAKE),
     "web form": (Capture.form, HOSTILE | JSON_ONLY | ADDRESSES, TEXT_CHANNELS_TAKE),
     "imap": (Capture.imap_mail, HOSTILE | ADDRESSES, set(HOSTILE | ADDRESSES)),  # mail is never refused
-    "csv import": (Capture.csv_import, HOSTILE, TEXT_CHANNELS_TAKE),
+    "csv import": (Capture.csv_import, HOSTILE | ADDRESSES, TEXT_CHANNELS_TAKE),
     # the API refuses text with NUL or a lone surrogate (422): cleaning an identifier could name somebody else
-    "agent api": (Capture.agent_api, HOSTILE | JSON_ONLY, {"RTL override", "other C0 controls"}),
+    "agent api": (Capture.agent_api, HOSTILE | JSON_ONLY | ADDRESSES, {"RTL override", "other C0 controls"}),
 }
 
 
@@ -321,14 +324,15 @@ async def test_hostile_values_on_every_channel_end_in_the_views_or_in_dead_lette
         agent = api_app(settings, engine=engine, publisher=publisher, routers=[
             complaints_router(settings, engine, publisher, authorizer, wait_seconds=0),
             callbacks_router(authorizer, callback_rules(settings), settings.default_region)])
-        sync = FolderSync("hostile", "INBOX", "incoming", RecordingSink(publisher), SqlCheckpointStore(engine),
+        mail_sink = RecordingSink(publisher)
+        sync = FolderSync("hostile", "INBOX", "incoming", mail_sink, SqlCheckpointStore(engine),
                           BlobStore(tmp_path / "blobs"), settings.topic_prefix, lambda: datetime.now(UTC))
         async with (
             httpx.AsyncClient(transport=httpx.ASGITransport(app=ingest_app(settings, publisher)),
                               base_url="http://ingest") as ingest,
             httpx.AsyncClient(transport=httpx.ASGITransport(app=agent), base_url="http://api") as api,
         ):
-            capture = Capture(settings, ingest, api, sync, connection,
+            capture = Capture(settings, ingest, api, sync, mail_sink, connection,
                               lambda raw_mail: imap_account.append("INBOX", raw_mail), tmp_path)
             await capture.prepare_agent_targets(len(CHANNELS["agent api"][1]) + 1, publisher, consumers)
             n = 0
