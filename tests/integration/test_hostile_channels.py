@@ -14,7 +14,6 @@ import hmac
 import html
 import json
 import quopri
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -104,9 +103,10 @@ def encoded_words(text: str) -> str:
     return "\r\n ".join(words) or '""'
 
 
-def mail(n: int, value: str) -> bytes:
+def mail(n: int, value: str, junk: bool = True) -> bytes:
     """The value in the Subject, the From display name, the text (quoted-printable, so a NUL is
-    `=00`) and the HTML part (base64); raw NUL and 8-bit junk in In-Reply-To and another header."""
+    `=00`) and the HTML part (base64); with `junk`, raw NUL and 8-bit bytes in In-Reply-To and
+    another header."""
     address = value if isinstance(value, Address) else f"sender{n}@example.org"
     text = quopri.encodestring(broken_utf8(f"Hello,\n{value}\nregards")).decode().replace("\n", "\r\n")
     page = base64.encodebytes(broken_utf8(f"<p>{html.escape(value)}</p>")).decode().replace("\n", "\r\n")
@@ -115,11 +115,11 @@ def mail(n: int, value: str) -> bytes:
         f"Message-ID: <hostile-{n}@example.org>", "Date: Mon, 02 Mar 2026 09:15:30 +0000", "MIME-Version: 1.0",
         'Content-Type: multipart/alternative; boundary="b"',
     ]).encode()
-    junk = f"In-Reply-To: <junk\x00\xff{n}@example.org>\r\nX-Junk: \x00\xfe\xff\x80 8-bit junk\r\n".encode("latin-1")
+    junk_lines = f"In-Reply-To: <junk\x00\xff{n}@example.org>\r\nX-Junk: \x00\xfe\xff\x80 8-bit junk\r\n".encode("latin-1")
     body = (f"\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n"
             f"\r\n{text}\r\n--b\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n"
             f"\r\n{page}\r\n--b--\r\n").encode()
-    return head + junk + body
+    return head + (junk_lines if junk else b"") + body
 
 
 @dataclass
@@ -226,7 +226,7 @@ class Capture:
                                {"content-type": "application/json", "Origin": "https://shop.example"}, "form")
 
     async def imap_mail(self, n: int, value: Any) -> list[str]:
-        uid = self.append(mail(n, value))
+        uid = self.append(mail(n, value, junk=value != NORMAL))
         published = await self.imap.run(self.connection)
         assert published == 1, f"mail {uid} became no event (the sync dead-letters what it cannot parse)"
         return [self.imap_sink.published.pop()]
@@ -300,8 +300,8 @@ CHANNELS: dict[str, tuple[Deliver, dict[str, Any], set[str]]] = {
     "web form": (Capture.form, HOSTILE | JSON_ONLY | ADDRESSES, TEXT_CHANNELS_TAKE),
     "imap": (Capture.imap_mail, HOSTILE | ADDRESSES, set(HOSTILE | ADDRESSES)),  # mail is never refused
     "csv import": (Capture.csv_import, HOSTILE | ADDRESSES, TEXT_CHANNELS_TAKE),
-    # the API refuses text with NUL or a lone surrogate (422): cleaning an identifier could name somebody else
-    "agent api": (Capture.agent_api, HOSTILE | JSON_ONLY | ADDRESSES, {"RTL override", "other C0 controls"}),
+    # free text is cleaned; an identifier with NUL or a lone surrogate is a 422 (cleaned, it could name somebody else)
+    "agent api": (Capture.agent_api, HOSTILE | JSON_ONLY | ADDRESSES, TEXT_CHANNELS_TAKE | {"other C0 controls"}),
 }
 
 
