@@ -9,6 +9,8 @@ from email.utils import parseaddr
 
 import phonenumbers
 
+from events.text import LIMITS
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _WITHHELD = {"", "anonymous", "unknown", "restricted", "private", "unavailable", "withheld", "+anonymous"}
 
@@ -20,7 +22,8 @@ def normalise_email(raw: str | None) -> str | None:
         return None
     _, address = parseaddr(raw.strip())
     address = address.strip().lower()
-    return address if _EMAIL.match(address) else None
+    # longer than SMTP allows: no address (an event would cut it, and the cut is no address either)
+    return address if len(address) <= LIMITS["address"] and _EMAIL.match(address) else None
 
 
 def normalise_phone(raw: str | None, default_region: str | None = None) -> str | None:

@@ -49,13 +49,20 @@ def parse_customers(text: str, now: datetime, default_region: str | None = None,
     reader.fieldnames = header
     events, problems = [], []
     line = 1
-    for row in reader:
+    rows = iter(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return events, problems
+        except csv.Error as exc:
+            # e.g. a field over csv's size limit: the reader would go on mid-field, making rows of its rest
+            raise BadFile(f"line {line + 1}: {exc}; nothing after it can be read reliably") from None
         start, line = line + 1, reader.line_num
         try:
             events.append(customer_event(row, now, default_region, source))
         except ValueError as exc:
             problems.append(RowProblem(start, str(exc)))
-    return events, problems
 
 
 def customer_event(row: dict[str, str | None], now: datetime, region: str | None, source: str) -> CustomerRegistered:

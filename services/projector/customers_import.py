@@ -22,10 +22,7 @@ console = Console(stderr=True)
 
 
 def run(settings: Settings, path: Path) -> None:
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}; give a UTF-8 CSV file") from None
+    text = read_csv(path)
     try:
         events, problems = parse_customers(text, datetime.now(UTC), settings.default_region)
     except BadFile as exc:
@@ -36,6 +33,13 @@ def run(settings: Settings, path: Path) -> None:
         raise ConfigError(f"{path}: no valid rows to import ({len(problems)} skipped)")
     asyncio.run(publish_all(settings, events))
     console.print(f"imported {len(events)} customer(s), skipped {len(problems)} row(s)")
+
+
+def read_csv(path: Path) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}; give a UTF-8 CSV file") from None
 
 
 async def publish_all(settings: Settings, events: list, publisher: Publisher | None = None) -> None:

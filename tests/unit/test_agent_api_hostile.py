@@ -30,6 +30,16 @@ async def test_opening_a_complaint_with_nul_or_a_lone_surrogate_in_customer_id_i
     assert publisher.events == []
 
 
+@pytest.mark.parametrize("field", ["customer_id", "team", "segment"])
+async def test_opening_a_complaint_with_a_field_longer_than_the_complaint_tables_hold_is_a_422(client, field):
+    http, publisher = client
+    body = ('{"subject": "broken parcel", "customer_ref": "K-1", "%s": "%s"}' % (field, "x" * 65)).encode()
+    response = await http.post("/api/complaints", content=body, headers=AGENT)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"].startswith(f"{field}:")
+    assert publisher.events == []
+
+
 async def test_a_lone_surrogate_in_a_linked_identifier_is_a_422(client):
     http, _ = client
     response = await http.post("/api/customers/c1/link", content=b'{"kind": "email", "value": "\\ud800@x.org"}',

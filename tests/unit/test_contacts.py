@@ -12,6 +12,11 @@ def test_things_that_are_not_addresses_are_none():
     assert normalise_email(None) is None
 
 
+def test_an_address_longer_than_smtp_allows_is_none():
+    assert normalise_email("a" * 308 + "@example.org") == "a" * 308 + "@example.org"  # 320 characters
+    assert normalise_email("a" * 400 + "@example.org") is None
+
+
 def test_phone_numbers_in_every_usual_spelling_become_e164():
     assert normalise_phone("+49 30 1234-5678") == "+493012345678"
     assert normalise_phone("0049 30 12345678") == "+493012345678"

@@ -246,6 +246,14 @@ def test_an_overlong_subject_or_name_is_cut_at_its_limit_and_the_cut_recorded():
     assert set(event.truncated) == {"payload.subject", "payload.sender.name"}
 
 
+def test_a_subject_of_thousands_of_encoded_words_is_read_to_its_limit():
+    # a quarter of a megabyte of RFC 2047 words: only the start is decoded (the rest could not be kept)
+    words = "\r\n ".join(f"=?utf-8?b?{'eHh4' * 15}?=" for _ in range(5000))
+    event, _ = parse(f"From: a@example.org\r\nSubject: {words}\r\n\r\nText".encode())
+    assert event.payload.subject == "x" * 998
+    assert "payload.subject" in event.truncated
+
+
 def test_header_text_with_control_characters_and_bidi_overrides_is_cleaned():
     raw = "From: \"Eve\u202e\" <eve@example.org>\r\nSubject: =?utf-8?q?Hallo=00=07_Welt?=\r\n\r\nText".encode()
     event, _ = parse(raw)

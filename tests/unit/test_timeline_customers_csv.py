@@ -70,3 +70,10 @@ def test_a_quoted_line_break_or_control_character_in_a_cell_is_cleaned():
 def test_an_overlong_name_is_cut_and_the_cut_recorded():
     (event,), _ = parse_customers(f"customer_ref,name\nK-1,{'E' * 500}\n", NOW)
     assert len(event.payload.name) == 200 and event.truncated == ("payload.name",)
+
+
+def test_a_cell_over_the_csv_size_limit_refuses_the_file_naming_its_line():
+    # read on, csv would resume in the middle of that cell and make customers of its rest
+    text = f'customer_ref,name,note\nK-1,Erika,\nK-2,Max,"{"x" * 200_000}\nK-3,Nobody"\nK-4,Anna,\n'
+    with pytest.raises(BadFile, match="^line 3: field larger than field limit"):
+        parse_customers(text, NOW)

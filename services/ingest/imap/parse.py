@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
-from email.headerregistry import BaseHeader, HeaderRegistry
+from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.header import decode_header, make_header
@@ -44,6 +44,9 @@ MAX_ADDRESSES = 100
 MAX_REFERENCES = 50
 MAX_SUBJECT_CHARS = 998  # the RFC 5322 line limit
 LONG_ADDRESS_HEADER = 8192
+# Raw characters of a free-text header (Subject, ...) that are decoded: the email package takes
+# time quadratic in its length (seconds for 256 KB), and 998 characters are all an event keeps.
+LONG_TEXT_HEADER = 16_384
 
 
 def parse_message(
@@ -109,6 +112,8 @@ class _ReusingHeaderRegistry(HeaderRegistry):
 
     def __call__(self, name: str, value: str) -> BaseHeader:  # type: ignore[override]
         if len(value) > 2048:  # rare, and not worth keeping in memory
+            if len(value) > LONG_TEXT_HEADER and issubclass(self[name], UnstructuredHeader):
+                value = value[:LONG_TEXT_HEADER]
             return super().__call__(name, value)
         return self._parsed(name, value)
 

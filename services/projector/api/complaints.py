@@ -62,11 +62,12 @@ class OpenBody(ApiBody):
     subject: CleanLine = Field(min_length=1, max_length=500)
     email: str | None = None
     phone: str | None = None
-    customer_id: str | None = None
-    customer_ref: str | None = None
+    # no longer than the complaint tables hold, so that what is accepted can be stored
+    customer_id: str | None = Field(default=None, max_length=64)
+    customer_ref: str | None = Field(default=None, max_length=128)
     priority: Priority = "normal"
-    team: CleanLine | None = None
-    segment: CleanLine | None = None
+    team: CleanLine | None = Field(default=None, max_length=64)
+    segment: CleanLine | None = Field(default=None, max_length=64)
 
 
 @dataclass(frozen=True)
