@@ -15,11 +15,16 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _WITHHELD = {"", "anonymous", "unknown", "restricted", "private", "unavailable", "withheld", "+anonymous"}
 
 
-@functools.lru_cache(maxsize=4096)  # the same senders write again and again; parseaddr is slow
 def normalise_email(raw: str | None) -> str | None:
     """`"Erika <Erika@Example.ORG>"` -> `erika@example.org`; None when it is no address."""
     if not raw:
         return None
+    # the same senders write again and again, and parseaddr is slow; long input is not kept
+    return _normalised_email(raw) if len(raw) <= 1000 else _normalised_email.__wrapped__(raw)
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalised_email(raw: str) -> str | None:
     _, address = parseaddr(raw.strip())
     address = address.strip().lower()
     # longer than SMTP allows: no address (an event would cut it, and the cut is no address either)
