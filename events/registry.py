@@ -6,6 +6,7 @@ from typing import Annotated, Union
 
 from pydantic import Field, TypeAdapter
 
+from events.audit import CustomerAccessed
 from events.call import CallAnswered, CallEnded, CallStarted
 from events.callback import CallbackAttempted, CallbackClosed, CallbackOpened, CallbackOverdue
 from events.complaint import (
@@ -33,6 +34,7 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     CustomerRegistered, ContactLinked, ContactUnlinked, CustomerMerged, CustomerUnmerged,
     CallbackOpened, CallbackAttempted, CallbackClosed, CallbackOverdue,
     CustomerErased,
+    CustomerAccessed,
 )
 
 

@@ -17,6 +17,7 @@ class Topic(StrEnum):
     COMPLAINTS = "complaints"
     ESCALATIONS = "escalations"
     CALLBACKS = "callbacks"
+    AUDIT = "audit"
 
 
 TOPIC_OF_TYPE: dict[str, Topic] = {
@@ -48,12 +49,16 @@ TOPIC_OF_TYPE: dict[str, Topic] = {
     "callback.attempted": Topic.CALLBACKS,
     "callback.closed": Topic.CALLBACKS,
     "callback.overdue": Topic.CALLBACKS,
+    "customer.accessed": Topic.AUDIT,
 }
 
 assert set(TOPIC_OF_TYPE) == set(EVENT_TYPES), "every event type needs a topic"
 
+# Who read whose personal data: kept apart from the interactions, which the projector folds.
+ACCESS_TOPICS: tuple[Topic, ...] = (Topic.AUDIT,)
+
 # The log of what happened with customers: the system of record, never expired.
-EVENT_TOPICS: tuple[Topic, ...] = tuple(Topic)
+EVENT_TOPICS: tuple[Topic, ...] = tuple(topic for topic in Topic if topic not in ACCESS_TOPICS)
 
 
 def topic_name(prefix: str, topic: Topic) -> str:

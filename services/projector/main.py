@@ -1,4 +1,5 @@
-"""`touchpoint projector`: the timeline projection as a member of the projector's consumer group.
+"""`touchpoint projector`: the timeline projection as a member of the projector's consumer group,
+and next to it the access audit's projection (`services/projector/audit/follow.py`).
 
 The group gives each instance its share of the partitions; the instance reads them in bulk
 from the positions stored with the read model, and takes over another's partitions from those
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from services.projector.audit.follow import follow_audit
 from services.projector.catchup import interaction_topics
 from services.projector.consume import BatchProjector
 from services.projector.timeline.projection import PROJECTION
@@ -51,7 +53,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     await ensure_for(settings)
     engine = make_engine(settings.db_url)
     publisher = KafkaPublisher.for_settings(settings, client_id="touchpoint-projector")
-    following = None
+    following = auditing = None
     try:
         await publisher.start()
         projector = BatchProjector(TimelineWriter(engine), publisher, settings.topic_prefix)
@@ -61,15 +63,18 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 return await load_offsets(conn, PROJECTION)
 
         following = asyncio.create_task(_follow_forever(settings, projector, stored_positions))
+        auditing = asyncio.create_task(follow_audit(settings, engine, publisher))  # the access audit's rows
         stopped = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({following, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({following, auditing, stopped}, return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()
-        if following in done:
-            following.result()
+        for task in (following, auditing):
+            if task in done:
+                task.result()
     finally:
-        if following is not None and not following.done():
-            following.cancel()
-            await asyncio.gather(following, return_exceptions=True)
+        for task in (following, auditing):
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await publisher.stop()
         await engine.dispose()
 
