@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 
-from services.projector.audit.follow import follow_audit
+from services.projector.audit.follow import follow_audit_apart
 from services.projector.catchup import interaction_topics
 from services.projector.consume import BatchProjector
 from services.projector.timeline.projection import PROJECTION
@@ -54,6 +55,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     engine = make_engine(settings.db_url)
     publisher = KafkaPublisher.for_settings(settings, client_id="touchpoint-projector")
     following = auditing = None
+    stop_auditing = threading.Event()
     try:
         await publisher.start()
         projector = BatchProjector(TimelineWriter(engine), publisher, settings.topic_prefix)
@@ -63,7 +65,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 return await load_offsets(conn, PROJECTION)
 
         following = asyncio.create_task(_follow_forever(settings, projector, stored_positions))
-        auditing = asyncio.create_task(follow_audit(settings, engine, publisher))  # the access audit's rows
+        # the access audit's rows, on a thread of its own (see services/projector/audit/follow.py)
+        auditing = asyncio.create_task(asyncio.to_thread(follow_audit_apart, settings, stop_auditing))
         stopped = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({following, auditing, stopped}, return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()
@@ -71,10 +74,10 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             if task in done:
                 task.result()
     finally:
-        for task in (following, auditing):
-            if task is not None and not task.done():
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        stop_auditing.set()  # a thread cannot be cancelled: it stops within a fraction of a second
+        if following is not None and not following.done():
+            following.cancel()
+        await asyncio.gather(*(task for task in (following, auditing) if task is not None), return_exceptions=True)
         await publisher.stop()
         await engine.dispose()
 

@@ -8,15 +8,17 @@ could trace is worse than none)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from events.audit import CustomerAccessed
 from events.text import CleanLine
 from services.projector.api import queries
 from services.projector.audit import queries as audit_queries
@@ -25,6 +27,8 @@ from services.projector.audit.requests import page_reader, recorder_of
 from services.projector.privacy.erasure import NothingToErase
 from services.projector.privacy.export import export, export_read
 from services.projector.web.guards import session_of
+from shared.config import Settings
+from shared.db.engine import make_engine
 
 log = logging.getLogger("touchpoint.web")
 PAGE_SIZE = 20
@@ -62,7 +66,7 @@ def access_log_router(ui) -> APIRouter:  # type: ignore[no-untyped-def]
                            "nothing was exported. Try again when Kafka is reachable.")
         spool = tempfile.TemporaryFile()
         try:
-            count = await export(ui.settings, ui.engine, found.customer_ref, spool, audited)
+            count = await asyncio.to_thread(export_apart, ui.settings, found.customer_ref, spool, audited)
         except NothingToErase:
             spool.close()
             return refused(request, 404, "No export", "This customer is not in the read model any more.")
@@ -81,6 +85,19 @@ def access_log_router(ui) -> APIRouter:  # type: ignore[no-untyped-def]
         return ui.pages.render(request, "error.html", status=status, title=title, detail=detail)
 
     return router
+
+
+def export_apart(settings: Settings, customer_ref: str, out: IO[bytes], audited: Sequence[CustomerAccessed]) -> int:
+    """The export on a loop and database connections of its own: reading the whole log (and
+    opening its sealed fields, which may wait for the key store) must not hold up the pages."""
+    async def run() -> int:
+        engine = make_engine(settings.db_url)
+        try:
+            return await export(settings, engine, customer_ref, out, audited)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
 
 
 def _chunks(spool: IO[bytes]) -> Iterator[bytes]:
