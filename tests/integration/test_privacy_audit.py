@@ -20,6 +20,7 @@ from services.projector.api.auth import Authorizer
 from services.projector.audit.rebuild import rebuild_async
 from services.projector.audit.requests import drain
 from services.projector.audit.tables import access_audit
+from services.projector.privacy.export import export_command
 from services.projector.timeline.rows import customer_id_for
 from services.projector.timeline.tables import TIMELINE
 from services.projector.web.ui import WebUi
@@ -123,3 +124,22 @@ async def test_a_page_read_and_an_export_download_are_in_the_access_log_and_in_t
     stop(hub.projector)
     assert await rebuild_async(hub.settings, show_progress=False) >= len(before)
     assert await audit_rows(hub.engine) == before
+
+
+async def test_the_command_lines_export_is_recorded_under_the_machines_user_and_listed_in_its_audit_json(hub, tmp_path):
+    async def customer_projected() -> bool:
+        async with hub.engine.connect() as conn:
+            return await conn.scalar(sa.select(TIMELINE.customers.c.id).where(TIMELINE.customers.c.id == ERIKA)) is not None
+
+    await wait_for(customer_projected, "the customer's projection", hub.projector, hub.settings)
+    out = tmp_path / "k1.zip"
+    await export_command(hub.settings, "K-1", out)
+    with zipfile.ZipFile(out) as archive:
+        [record] = json.loads(archive.read("audit.json"))
+    assert (record["resource"], record["via"], record["client_address"]) == ("export", "cli", "local")
+    assert record["user"].startswith("cli")
+
+    async def projected() -> bool:
+        return [r["event_id"] for r in await audit_rows(hub.engine)] == [record["event_id"]]
+
+    await wait_for(projected, "the command line's export in the access log", hub.projector, hub.settings)
