@@ -17,6 +17,7 @@ from events.pii import pii_paths
 from events.topics import Topic, topic_for, topic_name
 from services.projector.api.auth import Principal
 from services.projector.audit.access import Read, Reader, access_event
+from services.projector.audit.follow import audit_step
 from services.projector.audit.projection import AuditRow, apply
 from services.projector.audit.queries import BadCursor, page_of
 from services.projector.audit.recorder import AUDIT_FAILURES, AccessRecorder, AuditUnavailable
@@ -28,7 +29,8 @@ from shared.config import Settings
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
 from shared.db.tracking import load_offsets
-from shared.kafka.consumer import Consumed
+from shared.kafka.consumer import Consumed, decode_record
+from shared.kafka.follower import as_batch
 from shared.kafka.errors import KafkaUnavailable
 from shared.kafka.publisher import InMemoryPublisher
 from shared.kafka.topics import all_topic_names
@@ -180,3 +182,15 @@ async def test_page_reads_are_published_in_the_background_and_drained():
     assert publisher.events == []
     await recorder.drain()
     assert [e.payload.entry_id for e in publisher.events] == ["e-1"]
+
+
+async def test_a_record_that_is_not_an_event_is_dead_lettered_and_the_rest_of_the_batch_is_stored(engine):
+    publisher = InMemoryPublisher()
+    good = read_by(ADA, Read("customer", ERIKA))
+    batch = as_batch([decode_record(AUDIT, 0, 0, None, b"not json"), decode_record(AUDIT, 0, 1, None, encode(good))])
+    await audit_step(engine, publisher, "touchpoint.").handle(batch)
+    [(topic, _, _, _)] = publisher.raw
+    assert topic == "touchpoint.deadletter.projector"
+    async with engine.connect() as conn:
+        assert [r["event_id"] for r in (await page_of(conn, ERIKA)).records] == [str(good.event_id)]
+        assert await load_offsets(conn, "access-audit") == {(AUDIT, 0): 2}
