@@ -6,6 +6,7 @@ from typing import Annotated, Union
 
 from pydantic import Field, TypeAdapter
 
+from events.audit import CustomerAccessed
 from events.call import CallAnswered, CallEnded, CallStarted
 from events.callback import CallbackAttempted, CallbackClosed, CallbackOpened, CallbackOverdue
 from events.complaint import (
@@ -35,6 +36,7 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     CallbackOpened, CallbackAttempted, CallbackClosed, CallbackOverdue,
     CustomerErased,
     ConsentGiven, ConsentWithdrawn,
+    CustomerAccessed,
 )
 
 

@@ -18,6 +18,7 @@ class Topic(StrEnum):
     ESCALATIONS = "escalations"
     CALLBACKS = "callbacks"
     CONSENTS = "consents"  # consent per purpose: its own record, read by few (see events/consent.py)
+    AUDIT = "audit"
 
 
 TOPIC_OF_TYPE: dict[str, Topic] = {
@@ -51,12 +52,16 @@ TOPIC_OF_TYPE: dict[str, Topic] = {
     "callback.overdue": Topic.CALLBACKS,
     "consent.given": Topic.CONSENTS,
     "consent.withdrawn": Topic.CONSENTS,
+    "customer.accessed": Topic.AUDIT,
 }
 
 assert set(TOPIC_OF_TYPE) == set(EVENT_TYPES), "every event type needs a topic"
 
+# Who read whose personal data: kept apart from the interactions, which the projector folds.
+ACCESS_TOPICS: tuple[Topic, ...] = (Topic.AUDIT,)
+
 # The log of what happened with customers: the system of record, never expired.
-EVENT_TOPICS: tuple[Topic, ...] = tuple(Topic)
+EVENT_TOPICS: tuple[Topic, ...] = tuple(topic for topic in Topic if topic not in ACCESS_TOPICS)
 
 
 def topic_name(prefix: str, topic: Topic) -> str:

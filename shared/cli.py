@@ -266,18 +266,19 @@ REBUILDS = {
     "sla": "services.projector.complaints.rebuild:rebuild",
     "callbacks": "services.projector.callbacks.rebuild:rebuild",
     "consents": "services.projector.consent.rebuild:rebuild",
+    "audit": "services.projector.audit.rebuild:rebuild",
 }
 
 
 @app.command()
 def rebuild(
-    projection: str = typer.Argument("all", help="timeline, sla, callbacks, consents or all"),
+    projection: str = typer.Argument("all", help="timeline, sla, callbacks, consents, audit or all"),
     recompute: bool = typer.Option(
         False, "--recompute", help="sla: measure historic clocks under the current policies too"
     ),
 ) -> None:
     """Drop and replay read models from the log, with a progress bar. Stop the projector
-    (and `touchpoint sla`) first when rebuilding sla or callbacks."""
+    (and `touchpoint sla`) first when rebuilding sla, callbacks or audit."""
     if projection not in (*REBUILDS, "all"):
         fail(f"unknown projection {projection!r}; choose one of: {', '.join(REBUILDS)}, all", status=2)
     settings = settings_or_exit()

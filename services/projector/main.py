@@ -1,4 +1,5 @@
-"""`touchpoint projector`: the timeline projection as a member of the projector's consumer group.
+"""`touchpoint projector`: the timeline projection as a member of the projector's consumer group,
+and next to it the consent and access audit projections (see the end of this text).
 
 The group gives each instance its share of the partitions; the instance reads them in bulk
 from the positions stored with the read model, and takes over another's partitions from those
@@ -8,13 +9,16 @@ timeline writer (pure apply, then one transaction with tracking and positions), 
 read twice is skipped as applied. The same step serves `touchpoint rebuild`.
 
 Beside it, in the same process, the consent projection follows the consents and customers topics
-as a member of its own group (`services/projector/consent/follow.py`)."""
+as a member of its own group (`services/projector/consent/follow.py`), and the access audit's
+projection follows the audit topic on a thread of its own (`services/projector/audit/follow.py`)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 
+from services.projector.audit.follow import follow_audit_apart
 from services.projector.catchup import interaction_topics
 from services.projector.consent.follow import follow_consents
 from services.projector.consume import BatchProjector
@@ -55,7 +59,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     await ensure_for(settings)
     engine = make_engine(settings.db_url)
     publisher = KafkaPublisher.for_settings(settings, client_id="touchpoint-projector")
-    following = consents = None
+    following = consents = auditing = None
+    stop_auditing = threading.Event()
     try:
         await publisher.start()
         projector = BatchProjector(TimelineWriter(engine), publisher, settings.topic_prefix)
@@ -66,17 +71,21 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
 
         following = asyncio.create_task(_follow_forever(settings, projector, stored_positions))
         consents = asyncio.create_task(follow_consents(settings, engine, publisher))  # its own group and tables
+        # the access audit's rows, on a thread of its own (see services/projector/audit/follow.py)
+        auditing = asyncio.create_task(asyncio.to_thread(follow_audit_apart, settings, stop_auditing))
         stopped = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({following, consents, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({following, consents, auditing, stopped}, return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()
-        for task in (following, consents):
+        for task in (following, consents, auditing):
             if task in done:
                 task.result()
     finally:
+        stop_auditing.set()  # a thread cannot be cancelled: it stops within a fraction of a second
         for task in (following, consents):
             if task is not None and not task.done():
                 task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(*(task for task in (following, consents, auditing) if task is not None),
+                             return_exceptions=True)
         await publisher.stop()
         await engine.dispose()
 

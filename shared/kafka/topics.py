@@ -12,7 +12,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from events.topics import EVENT_TOPICS, deadletter_topic, topic_name
+from events.topics import ACCESS_TOPICS, EVENT_TOPICS, deadletter_topic, topic_name
 from shared.kafka.errors import KafkaUnavailable
 from shared.kafka.local_broker import min_insync_for
 from shared.kafka.security import client_options
@@ -21,7 +21,7 @@ SERVICES_WITH_DEADLETTERS = ("ingest", "imap", "projector", "complaints", "callb
 
 
 def all_topic_names(prefix: str) -> list[str]:
-    names = [topic_name(prefix, topic) for topic in EVENT_TOPICS]
+    names = [topic_name(prefix, topic) for topic in (*EVENT_TOPICS, *ACCESS_TOPICS)]
     names += [deadletter_topic(prefix, service) for service in SERVICES_WITH_DEADLETTERS]
     return names
 

@@ -12,7 +12,7 @@ from services.projector.timeline.rows import customer_id_for
 from services.projector.timeline.writer import TimelineWriter
 from services.projector.web import identity
 from tests import timeline_factories as f
-from tests.integration.test_web_pages import log_in, site  # noqa: F401 - the fixture
+from tests.integration.test_web_pages import actions, log_in, site  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.integration
 ERIKA, ERIKA_TOO = customer_id_for("K-1"), customer_id_for("K-2")
@@ -44,7 +44,7 @@ async def test_linking_and_unlinking_from_the_page_publish_contact_events(site):
     removed = await site.post(f"/customers/{ERIKA}/identifiers",
                               data={"csrf_token": csrf, "kind": "email", "value": "erika@example.org", "unlink": "1"})
     assert removed.headers["location"] == f"/customers/{ERIKA}?identity_note=unlinked"
-    linked, unlinked = site.published.events
+    linked, unlinked = actions(site.published)
     assert (linked.type, linked.payload.identifier.value, linked.payload.actor.name) == ("contact.linked", "+4930999888", "anna")
     assert (unlinked.type, unlinked.payload.identifier.value) == ("contact.unlinked", "erika@example.org")
     refused = await site.post(f"/customers/{ERIKA}/identifiers", data={"csrf_token": csrf, "kind": "phone", "value": "+4915112345678"})
@@ -52,7 +52,7 @@ async def test_linking_and_unlinking_from_the_page_publish_contact_events(site):
     page = (await site.get(refused.headers["location"])).text
     assert "already belongs to this customer" in page
     forged = await site.post(f"/customers/{ERIKA}/identifiers", data={"csrf_token": "nope", "kind": "phone", "value": "+4930999888"})
-    assert forged.status_code == 403 and len(site.published.events) == 2
+    assert forged.status_code == 403 and len(actions(site.published)) == 2
 
 
 async def test_merge_is_found_by_search_confirmed_then_published(site):  # noqa: F811
@@ -62,10 +62,10 @@ async def test_merge_is_found_by_search_confirmed_then_published(site):  # noqa:
     assert f'data-merge-with="{ERIKA_TOO}"' in found
     confirm = (await site.get(f"/customers/{ERIKA}", params={"merge_with": ERIKA_TOO})).text
     assert 'id="merge-confirm"' in confirm and "Merge Erika Muster (K-2) into Erika Muster (K-1)?" in confirm
-    assert not site.published.events  # nothing happens before the confirmation
+    assert not actions(site.published)  # nothing happens before the confirmation
     done = await site.post(f"/customers/{ERIKA}/merge", data={"csrf_token": csrf, "other_id": ERIKA_TOO})
     assert done.headers["location"] == f"/customers/{ERIKA}?identity_note=merged"
-    (event,) = site.published.events
+    (event,) = actions(site.published)
     assert (event.type, event.payload.customer_ref, event.payload.into_customer_ref) == ("customer.merged", "K-2", "K-1")
 
 
@@ -81,7 +81,7 @@ async def test_a_merged_records_page_leads_to_the_merged_one_which_offers_unmerg
     assert "From my other address" in page  # its history is on this timeline
     done = await site.post(f"/customers/{ERIKA_TOO}/unmerge", data={"csrf_token": csrf})
     assert done.headers["location"] == f"/customers/{ERIKA}?identity_note=unmerged"
-    (event,) = site.published.events
+    (event,) = actions(site.published)
     assert (event.type, event.payload.customer_ref) == ("customer.unmerged", "K-2")
 
 
@@ -113,7 +113,7 @@ async def test_a_forged_link_form_is_refused_on_the_page_never_a_server_error(si
     assert merged.status_code == 303 and "identity_error=" in merged.headers["location"]
     unmerged = await site.post("/customers/nobody/unmerge", data={"csrf_token": csrf})
     assert unmerged.status_code == 303 and "identity_error=" in unmerged.headers["location"]
-    assert site.published.events == []
+    assert actions(site.published) == []
 
 
 async def test_the_merged_records_open_complaints_show_on_the_merged_page(site):  # noqa: F811

@@ -18,7 +18,7 @@ from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
 from shared.kafka.publisher import InMemoryPublisher
 from tests import timeline_factories as f
-from tests.integration.test_web_pages import log_in
+from tests.integration.test_web_pages import actions, log_in
 
 pytestmark = pytest.mark.integration
 ERIKA = customer_id_for("K-1")
@@ -48,14 +48,14 @@ async def test_an_agent_neither_sees_nor_uses_the_erase_button(site):
     assert "/erase" not in (await site.get(f"/customers/{ERIKA}")).text
     response = await site.post(f"/customers/{ERIKA}/erase", data={"csrf_token": csrf, "confirm": "yes"})
     assert response.status_code == 403
-    assert site.published.events == []
+    assert actions(site.published) == []
 
 
 async def test_without_the_confirmation_ticked_nothing_is_erased(site):
     csrf = await log_in(site, "admin-token-1")
     response = await site.post(f"/customers/{ERIKA}/erase", data={"csrf_token": csrf})
     assert response.status_code == 303 and "confirm" in response.headers["location"]
-    assert site.published.events == []
+    assert actions(site.published) == []
 
 
 async def test_an_admin_erases_a_customer_from_its_page_and_the_page_then_shows_nothing_of_it(site):
@@ -64,7 +64,7 @@ async def test_an_admin_erases_a_customer_from_its_page_and_the_page_then_shows_
     assert f'action="/customers/{ERIKA}/erase"' in page and "Erika Muster" in page
     response = await site.post(f"/customers/{ERIKA}/erase", data={"csrf_token": csrf, "confirm": "yes"})
     assert response.status_code == 303 and response.headers["location"] == f"/customers/{ERIKA}?erased=1"
-    [erased] = site.published.events
+    [erased] = actions(site.published)
     assert isinstance(erased, CustomerErased) and erased.payload.customer_ref == "K-1"
     await site.writer.write([erased])
     page = (await site.get(f"/customers/{ERIKA}?erased=1")).text

@@ -115,4 +115,4 @@ def test_rebuild_of_an_unknown_projection_is_refused_naming_the_known_ones(setti
                           capture_output=True, text=True, timeout=60)
     # bad usage: exit status 2 (CONTRACT), and the message names what can be rebuilt
     assert done.returncode == 2
-    assert "unknown projection 'nonsense'" in done.stderr and "timeline, sla, callbacks, consents, all" in done.stderr
+    assert "unknown projection 'nonsense'" in done.stderr and "timeline, sla, callbacks, consents, audit, all" in done.stderr

@@ -54,6 +54,11 @@ async def site(db_url, settings_factory):
     await engine.dispose()
 
 
+def actions(publisher: InMemoryPublisher) -> list:
+    """What the pages published, leaving out the access audit's records of the reads."""
+    return [event for event in publisher.events if event.type != "customer.accessed"]
+
+
 async def log_in(client: httpx.AsyncClient, token: str) -> str:
     form = (await client.get("/login")).text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)

@@ -15,6 +15,8 @@ from events.text import CleanLine
 from services.projector.api import queries as rows
 from services.projector.api.auth import Principal
 from services.projector.api.bodies import ApiBody
+from services.projector.audit.access import Read
+from services.projector.audit.requests import audit_read, reader_of
 from services.projector.customers import commands, queries
 from services.projector.customers.commands import Actor, Rejected
 from shared.web import ApiError
@@ -78,11 +80,12 @@ async def lookup(request: Request, phone: CleanLine | None = None, email: CleanL
 
 
 @router.get("/customers/{customer_id}")
-async def show(request: Request, customer_id: CleanLine, _: Principal = READER) -> dict[str, Any]:
+async def show(request: Request, customer_id: CleanLine, principal: Principal = READER) -> dict[str, Any]:
     async with request.app.state.engine.connect() as conn:
         found = await rows.customer(conn, customer_id)
         if found is None:
             raise ApiError(404, "not_found", f"no customer or contact with id {customer_id}")
+        audit_read(request, reader_of(request, principal, "api"), Read("customer", found.id))
         return await queries.profile(conn, found)
 
 

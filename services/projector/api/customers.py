@@ -13,6 +13,8 @@ from events.text import CleanLine
 from services.projector.api import asof, queries
 from services.projector.api.auth import Authorizer, Principal
 from services.projector.api.cursor import BadCursor, decode_cursor, encode_cursor
+from services.projector.audit.access import Read
+from services.projector.audit.requests import audit_read, reader_of
 from services.projector.complaints.policy import SlaRules, rules_from_settings
 from shared.web import ApiError
 
@@ -42,7 +44,7 @@ def customers_router(authorizer: Authorizer) -> APIRouter:
     async def timeline(request: Request, customer_id: CleanLine, limit: Annotated[int, Query(ge=1, le=200)] = 50,
                        before: CleanLine | None = None, channel: CleanLine | None = None,
                        as_of: Annotated[CleanLine | None, Query(description="ISO-8601 instant: the timeline as recorded then")] = None,
-                       _: Principal = reader) -> dict[str, Any]:
+                       principal: Principal = reader) -> dict[str, Any]:
         if channel is not None and channel not in CHANNELS:
             raise ApiError(422, "invalid_request", f"channel: must be one of {list(CHANNELS)}")
         try:
@@ -59,6 +61,7 @@ def customers_router(authorizer: Authorizer) -> APIRouter:
             else:
                 entries = await asof.timeline_page(conn, customer_id, instant, limit + 1, channel, cursor)
                 complaints = await asof.complaint_states(conn, customer_id, instant, sla_rules(request))
+        audit_read(request, reader_of(request, principal, "api"), Read("timeline", owner.id))
         page, more = entries[:limit], len(entries) > limit
         last = page[-1] if page else None
         found = {

@@ -2,21 +2,34 @@
 FILE.zip`. The log is read from its beginning and every event about the customer (by its
 reference, its id, or one of its addresses and numbers) is written decrypted, as JSON, with
 the attachments and mail bodies it references, opened with their keys; plus the customer's
-record as the read model holds it, and its consents (`consents.json`). Erased data comes out erased."""
+record as the read model holds it, its consents (`consents.json`), and who accessed the customer's data (`audit.json`, latest
+first: the access audit's rows plus the records of this export itself). Erased data comes out
+erased.
+
+An export is a read of the whole customer: it is recorded on the audit topic before anything is
+read, and refused (`AuditUnavailable`) when that record is not acknowledged. The CLI records it
+under the machine's user name, via `cli`; the customer page's download under the admin's."""
 
 from __future__ import annotations
 
 import asyncio
+import getpass
 import re
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from events.audit import CustomerAccessed
 from events.envelope import Event, StoredBlob
+from services.projector.audit.access import Read, Reader
+from services.projector.audit.projection import apply as audit_rows
+from services.projector.audit.queries import all_records, record_json
+from services.projector.audit.recorder import AccessRecorder
 from services.projector.catchup import interaction_topics
 from services.projector.consent.export import consents_json
 from services.projector.privacy.erasure import NothingToErase, PERSONAL_KINDS
@@ -27,6 +40,7 @@ from shared.config import ConfigError, Settings
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
 from shared.kafka.consumer import BatchReader
+from shared.kafka.publisher import KafkaPublisher
 from shared.kafka.security import client_options
 from shared.privacy.blobs import open_blob
 
@@ -65,8 +79,25 @@ def blobs_in(node: Any) -> list[StoredBlob]:
     return []
 
 
-async def export(settings: Settings, engine: AsyncEngine, customer_ref: str, out: Path) -> int:
-    """Writes the zip; returns how many events it holds."""
+def export_read(customer_ref: str) -> Read:
+    return Read("export", customer_id_for(customer_ref))
+
+
+async def access_records(engine: AsyncEngine, customer_ref: str,
+                         own: Sequence[CustomerAccessed] = ()) -> list[dict[str, Any]]:
+    """The customer's access records, latest first; `own` (this export's records, acknowledged but
+    perhaps not projected yet) are added unless the table has them already."""
+    async with engine.connect() as conn:
+        found = await all_records(conn, customer_id_for(customer_ref))
+    known = {item["event_id"] for item in found}
+    found += [record_json(row) for event in own for row in audit_rows(event) if row.event_id not in known]
+    return sorted(found, key=lambda item: (item["accessed_at"], item["event_id"]), reverse=True)
+
+
+async def export(settings: Settings, engine: AsyncEngine, customer_ref: str, out: Path | IO[bytes],
+                 audited: Sequence[CustomerAccessed] = ()) -> int:
+    """Writes the zip to `out` (a path or a seekable binary file); returns how many events it holds.
+    `audited`: the access records of this export, added to `audit.json`."""
     record, identifiers = await identifiers_of(engine, customer_ref)
     events: list[Event] = []
     async with BatchReader(settings.bootstrap_servers, interaction_topics(settings), client_id="touchpoint-export",
@@ -80,6 +111,8 @@ async def export(settings: Settings, engine: AsyncEngine, customer_ref: str, out
         archive.writestr("consents.json", await consents_json(engine, customer_ref, settings.file.consent.purposes))
         archive.writestr("events.json", orjson.dumps([e.model_dump(mode="json") for e in events],
                                                      option=orjson.OPT_INDENT_2))
+        archive.writestr("audit.json", orjson.dumps(await access_records(engine, customer_ref, audited),
+                                                    option=orjson.OPT_INDENT_2))
         for event in events:
             for blob in blobs_in(event.payload):
                 try:
@@ -94,13 +127,25 @@ async def export(settings: Settings, engine: AsyncEngine, customer_ref: str, out
 async def export_command(settings: Settings, customer_ref: str, out: Path) -> None:
     await upgrade_async(settings.db_url)
     engine = make_engine(settings.db_url)
+    publisher = KafkaPublisher.for_settings(settings, client_id="touchpoint-export")
     try:
-        count = await export(settings, engine, customer_ref, out)
+        await identifiers_of(engine, customer_ref)  # an unknown customer is refused before anything is recorded
+        reader = Reader(user=_login_name(), role="admin", client_address="local", via="cli")
+        audited = await AccessRecorder(publisher).record(reader, [export_read(customer_ref)])
+        count = await export(settings, engine, customer_ref, out, audited)
     except NothingToErase as exc:
         raise ConfigError(str(exc)) from None
     finally:
+        await publisher.stop()
         await engine.dispose()
     print(f"exported {count} event(s) about {customer_ref} to {out}")
+
+
+def _login_name() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name for this uid (a container)
+        return "cli"
 
 
 def run(settings: Settings, customer_ref: str, out: Path) -> None:

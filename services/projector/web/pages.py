@@ -18,6 +18,8 @@ from events.text import CleanLine
 from services.projector.api import asof, queries
 from services.projector.api.asof import BadInstant
 from services.projector.api.customers import CHANNELS
+from services.projector.audit.access import Read
+from services.projector.audit.requests import audit_blob, audit_entry, audit_read, page_reader
 from services.projector.api.cursor import BadCursor, decode_cursor, encode_cursor
 from services.projector.customers import queries as customer_queries
 from services.projector.web.identity import page_context as identity_context
@@ -31,6 +33,7 @@ from services.projector.web.revocations import revoke
 from services.projector.privacy.blob_keys import read_blob
 from services.projector.web.signin import password_cookie
 from services.projector.web.asof_control import page_instant, time_control
+from services.projector.web.access_log import access_log_context
 from shared.blobs import BlobNotFound
 from shared.client_address import client_address
 
@@ -150,12 +153,14 @@ def pages_router(ui: WebUi) -> APIRouter:
             bounced = await queries.hard_bounces(conn, owner)
             identity = await identity_context(conn, request, owner)
             control = await time_control(conn, customer_id, at, pages.zone, ui.complaint_rules, bad_instant)
+            access_log = await access_log_context(conn, request, owner)
+        audit_read(request, page_reader(request), Read("customer", owner.id))
         page, cursor = paged(entries)
         complaints = await customer_complaints(ui, ui.complaint_rules, owner)
         return pages.render(request, "customer.html", customer=queries.customer_json(owner, bounced), entries=page,
                             cursor=cursor, channel=channel, channels=CHANNELS, pop=pop == "1", linked=linked == "1",
                             link_error=link_error, page="customer", as_of=control,
-                            complaints=complaints, **identity)
+                            complaints=complaints, **identity, **access_log)
 
     def instant_or_error(text: str) -> tuple[datetime | None, str | None]:
         try:
@@ -182,6 +187,8 @@ def pages_router(ui: WebUi) -> APIRouter:
         async with ui.engine.connect() as conn:
             entries = await timeline(conn, customer_id, channel if channel in CHANNELS else None, cursor, at)
         page, next_cursor = paged(entries)
+        if page:
+            audit_read(request, page_reader(request), Read("timeline", customer_id))
         body = pages.fragment(request, "entries.html", entries=page)
         return HTMLResponse(body, headers={"X-Next-Cursor": next_cursor or ""})
 
@@ -191,6 +198,7 @@ def pages_router(ui: WebUi) -> APIRouter:
         entry = await one_entry(entry_id)
         if entry is None:
             return HTMLResponse("not found", status_code=404)
+        audit_entry(request, page_reader(request), entry_id, "entry")
         return HTMLResponse(pages.fragment(request, "entry_detail.html", entry=entry))
 
     @router.get("/entries/{entry_id}/mail")
@@ -199,6 +207,7 @@ def pages_router(ui: WebUi) -> APIRouter:
         entry = await one_entry(entry_id)
         if entry is None or not entry["details"].get("html"):
             return HTMLResponse("no formatted body", status_code=404)
+        audit_entry(request, page_reader(request), entry_id, "mail_body")
         load = images == "1"
         cleaned, _ = sanitise_mail_html(entry["details"]["html"], load_images=load)
         document = mail_document(cleaned, "/static/mail.css", pages.labels_for(request, request.state.session).language)
@@ -214,6 +223,7 @@ def pages_router(ui: WebUi) -> APIRouter:
             data = await read_blob(ui.engine, ui.blobs, sha256)  # opens sealed blobs (privacy)
         except BlobNotFound:
             return HTMLResponse("this attachment is not stored here", status_code=404)
+        audit_blob(request, page_reader(request), sha256)
         filename = re.sub(r"[^A-Za-z0-9._ -]", "_", name)[:120] or "attachment"
         # always a download, never rendered: an HTML attachment must not run in our origin
         return Response(data, media_type="application/octet-stream", headers={

@@ -33,6 +33,8 @@ from services.projector.web.stream import stream_router
 from services.projector.web.throttle import LoginThrottle
 from services.projector.web.session import COOKIE, SAFE_METHODS, SessionCodec, csrf_matches
 from services.projector.web.privacy import privacy_pages_router
+from services.projector.web.access_log import access_log_router
+from services.projector.audit.requests import drain as drain_audit
 from services.projector.web.signin import account_session
 from services.projector.web.oidc import OidcProvider, oidc_router
 from services.projector.users.store import UserStore
@@ -73,6 +75,7 @@ class WebUi:
         app.include_router(identity_router)
         app.include_router(evidence_router)
         app.include_router(privacy_pages_router(self))
+        app.include_router(access_log_router(self))
         app.include_router(stream_router(self))
         app.include_router(boards_router(self))
         app.include_router(complaint_work_router(self, self.complaint_rules))
@@ -88,6 +91,7 @@ class WebUi:
         try:
             yield
         finally:
+            await drain_audit(app)  # audit records under way, before the publisher stops
             await self.live.stop()
             await self.monitor.stop()
 
