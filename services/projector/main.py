@@ -10,7 +10,8 @@ read twice is skipped as applied. The same step serves `touchpoint rebuild`.
 
 Beside it, in the same process, the consent projection follows the consents and customers topics
 as a member of its own group (`services/projector/consent/follow.py`), and the access audit's
-projection follows the audit topic on a thread of its own (`services/projector/audit/follow.py`)."""
+projection follows the audit topic (`services/projector/audit/follow.py`), each on a thread of
+its own (`shared/kafka/apart.py`)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import asyncio
 import logging
 import threading
 
-from services.projector.audit.follow import follow_audit_apart
+from services.projector.audit.follow import follow_audit
 from services.projector.catchup import interaction_topics
 from services.projector.consent.follow import follow_consents
 from services.projector.consume import BatchProjector
@@ -29,6 +30,7 @@ from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
 from shared.db.tracking import load_offsets
 from shared.kafka.errors import classify
+from shared.kafka.apart import follow_apart
 from shared.kafka.follower import follow_as_member
 from shared.kafka.publisher import KafkaPublisher
 from shared.kafka.security import client_options
@@ -59,8 +61,9 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     await ensure_for(settings)
     engine = make_engine(settings.db_url)
     publisher = KafkaPublisher.for_settings(settings, client_id="touchpoint-projector")
-    following = consents = auditing = None
-    stop_auditing = threading.Event()
+    following = None
+    apart: list[asyncio.Task] = []
+    stop_apart = threading.Event()
     try:
         await publisher.start()
         projector = BatchProjector(TimelineWriter(engine), publisher, settings.topic_prefix)
@@ -70,22 +73,21 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 return await load_offsets(conn, PROJECTION)
 
         following = asyncio.create_task(_follow_forever(settings, projector, stored_positions))
-        consents = asyncio.create_task(follow_consents(settings, engine, publisher))  # its own group and tables
-        # the access audit's rows, on a thread of its own (see services/projector/audit/follow.py)
-        auditing = asyncio.create_task(asyncio.to_thread(follow_audit_apart, settings, stop_auditing))
+        # the consent and access audit projections, each its own group, on threads of their own
+        apart = [asyncio.create_task(asyncio.to_thread(follow_apart, settings, follow, client_id, stop_apart))
+                 for follow, client_id in ((follow_consents, "touchpoint-consents"),
+                                           (follow_audit, "touchpoint-access-audit"))]
         stopped = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({following, consents, auditing, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({following, *apart, stopped}, return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()
-        for task in (following, consents, auditing):
+        for task in (following, *apart):
             if task in done:
                 task.result()
     finally:
-        stop_auditing.set()  # a thread cannot be cancelled: it stops within a fraction of a second
-        for task in (following, consents):
-            if task is not None and not task.done():
-                task.cancel()
-        await asyncio.gather(*(task for task in (following, consents, auditing) if task is not None),
-                             return_exceptions=True)
+        stop_apart.set()  # a thread cannot be cancelled: it stops within a fraction of a second
+        if following is not None and not following.done():
+            following.cancel()
+        await asyncio.gather(*(task for task in (following, *apart) if task is not None), return_exceptions=True)
         await publisher.stop()
         await engine.dispose()
 

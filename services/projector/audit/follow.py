@@ -4,15 +4,12 @@
 `deadletter.projector` like the timeline's, transient failures are retried.
 
 It runs on a thread with its own event loop, database engine and producer
-(`follow_audit_apart`): opening sealed events may wait for the key store synchronously, and on
-SQLite a write transaction of one follower left open while the other follower's loop waits for
-the key store would lock the whole database until the busy timeout."""
+(`shared/kafka/apart.py` says why)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,12 +17,10 @@ from events.topics import Topic, topic_name
 from services.projector.audit.projection import PROJECTION
 from services.projector.audit.writer import AuditWriter
 from shared.config import Settings
-from shared.db.engine import make_engine
 from shared.db.tracking import load_offsets
 from shared.kafka.deadletter import RawProducer
 from shared.kafka.errors import classify
 from shared.kafka.follower import LogStep, follow_as_member
-from shared.kafka.publisher import KafkaPublisher
 from shared.kafka.security import client_options
 
 SERVICE = "projector"  # dead letters go where the projector's others go
@@ -60,25 +55,3 @@ async def follow_audit(settings: Settings, engine: AsyncEngine, deadletters: Raw
                 raise
             log.warning("access audit: %s; joining again in %.0fs", failure.reason, RETRY_DELAY_S)
             await asyncio.sleep(RETRY_DELAY_S)
-
-
-def follow_audit_apart(settings: Settings, stopping: threading.Event) -> None:
-    """`follow_audit` on this thread's own loop, engine and producer, until `stopping` is set;
-    raises what ended it otherwise. Call it through `asyncio.to_thread`."""
-    asyncio.run(_follow_until(settings, stopping))
-
-
-async def _follow_until(settings: Settings, stopping: threading.Event) -> None:
-    engine = make_engine(settings.db_url)
-    publisher = KafkaPublisher.for_settings(settings, client_id="touchpoint-access-audit")
-    following = asyncio.create_task(follow_audit(settings, engine, publisher))
-    try:
-        while not stopping.is_set() and not following.done():
-            await asyncio.wait({following}, timeout=0.2)
-        if following.done():
-            following.result()
-    finally:
-        following.cancel()
-        await asyncio.gather(following, return_exceptions=True)
-        await publisher.stop()
-        await engine.dispose()
