@@ -27,7 +27,6 @@ error classification and one dead-letter path for every view."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -188,7 +187,6 @@ async def follow_as_member(
         bootstrap_servers=bootstrap_servers, client_id=client_id, group_id=group_id, enable_auto_commit=False,
         auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024, **(client_options or {}))
     writing = asyncio.Lock()
-    mirror = _Mirror(consumer, group_id)
     try:
         await consumer.start()
         consumer.subscribe(topics, listener=_StoredPositions(consumer, stored_positions, writing))
@@ -201,11 +199,10 @@ async def follow_as_member(
                 if len(batch):
                     await step.handle(batch)
             if len(batch):  # outside the lock: a commit can wait for a rebalance that waits for the lock
-                mirror.offer(batch.next_offsets())
+                await _mirror(consumer, group_id, batch.next_offsets())
     except (KafkaError, OSError) as exc:
         raise KafkaUnavailable(f"following {topics} as {group_id} failed: {exc!r}") from exc
     finally:
-        await mirror.settle()
         await stop_consumer(consumer)
 
 
@@ -230,35 +227,12 @@ class _StoredPositions(ConsumerRebalanceListener):
             log.info("now following %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(assigned)))
 
 
-class _Mirror:
-    """Mirrors the database's positions into the group's offsets for lag reporting (best
-    effort), beside the loop: a commit is a round trip to the group coordinator that the next
-    batch need not wait for. One commit at a time, always of the latest positions offered."""
-
-    def __init__(self, consumer: AIOKafkaConsumer, group_id: str) -> None:
-        self._consumer, self._group_id = consumer, group_id
-        self._pending: dict[Position, int] = {}
-        self._task: asyncio.Task[None] | None = None
-
-    def offer(self, positions: Mapping[Position, int]) -> None:
-        self._pending.update(positions)
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._commit_pending())
-
-    async def settle(self, seconds: float = 5.0) -> None:
-        """Lets the last commit finish (bounded) before the consumer stops."""
-        if self._task is not None and not self._task.done():
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._task), seconds)
-            self._task.cancel()
-
-    async def _commit_pending(self) -> None:
-        while self._pending:
-            positions, self._pending = self._pending, {}
-            try:
-                await self._consumer.commit({TopicPartition(t, p): o for (t, p), o in positions.items()})
-            except Exception as exc:  # e.g. a rebalance in progress: the next batch mirrors again
-                log.info("could not mirror positions of %s to Kafka: %r", self._group_id, exc)
+async def _mirror(consumer: AIOKafkaConsumer, group_id: str, positions: Mapping[Position, int]) -> None:
+    """Mirrors the database's positions into the group's offsets for lag reporting (best effort)."""
+    try:
+        await consumer.commit({TopicPartition(t, p): o for (t, p), o in positions.items()})
+    except KafkaError as exc:  # e.g. a rebalance in progress: the next batch mirrors again
+        log.info("could not mirror positions of %s to Kafka: %r", group_id, exc)
 
 
 async def read_ahead(batches: AsyncIterator[Batch], depth: int = 2) -> AsyncIterator[Batch]:
