@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.projector.callbacks.rules import rules_from_settings as callback_rules
 from services.projector.callbacks.service import CallbackService
@@ -14,6 +16,7 @@ from services.projector.complaints.service import ComplaintService
 from shared.config import Settings
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
+from shared.kafka.apart import follow_apart
 from shared.kafka.publisher import KafkaPublisher
 from shared.kafka.security import client_options
 from shared.kafka.topics import ensure_for
@@ -33,7 +36,7 @@ def run(settings: Settings) -> None:
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Runs until `stop` is set, SIGINT/SIGTERM, or a non-transient error."""
     rules = rules_from_settings(settings)  # a bad policy stops the start with a ConfigError
-    callback_rules_ = callback_rules(settings)
+    callback_rules(settings)  # so does a bad callbacks section, before anything starts
     stop = stop or stop_on_signals()
     await upgrade_async(settings.db_url)
     await ensure_for(settings)  # every topic it reads, and its dead-letter topic, exist
@@ -42,26 +45,37 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     service = ComplaintService(settings.bootstrap_servers, settings.topic_prefix, engine, publisher, rules,
                                DetectorConfig(sla=settings.file.sla, rules=rules),
                                client_options=client_options(settings))
-    # callbacks from missed calls: their own processor and timers, in this process
-    callbacks = CallbackService(settings.bootstrap_servers, settings.topic_prefix, engine, publisher, callback_rules_,
-                                client_options=client_options(settings))
+    # callbacks from missed calls: their own processor and timers, in this process, on a thread
+    # of their own (shared/kafka/apart.py says why)
+    stop_apart = threading.Event()
+    failed: list[asyncio.Task] = []
     try:
         await publisher.start()
         await service.start()
-        await callbacks.start()
+        failed = [asyncio.create_task(service.wait()),
+                  asyncio.create_task(asyncio.to_thread(follow_apart, settings, follow_callbacks, "touchpoint-callbacks",
+                                                        stop_apart))]
         log.info("complaints processor, SLA timers and callbacks running")
         stopped = asyncio.create_task(stop.wait())
-        failed = [asyncio.create_task(service.wait()), asyncio.create_task(callbacks.wait())]
         done, _ = await asyncio.wait({stopped, *failed}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (stopped, *failed):
-            if task not in done:
-                task.cancel()
+        stopped.cancel()
         for task in failed:
             if task in done:
                 task.result()
     finally:
-        await callbacks.stop()
+        stop_apart.set()  # a thread cannot be cancelled: it stops within a fraction of a second
         await service.stop()
+        await asyncio.gather(*failed, return_exceptions=True)
         await publisher.stop()
         await engine.dispose()
 
+
+async def follow_callbacks(settings: Settings, engine: AsyncEngine, publisher: KafkaPublisher) -> None:
+    """The callback processor and its timers until cancelled, or until they fail for good."""
+    callbacks = CallbackService(settings.bootstrap_servers, settings.topic_prefix, engine, publisher,
+                                callback_rules(settings), client_options=client_options(settings))
+    await callbacks.start()
+    try:
+        await callbacks.wait()
+    finally:
+        await callbacks.stop()
