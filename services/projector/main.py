@@ -16,7 +16,6 @@ its own (`shared/kafka/apart.py`)."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 
 from services.projector.audit.follow import follow_audit
@@ -29,9 +28,8 @@ from shared.config import Settings
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
 from shared.db.tracking import load_offsets
-from shared.kafka.errors import classify
 from shared.kafka.apart import follow_apart
-from shared.kafka.follower import follow_as_member
+from shared.kafka.follower import follow_as_member_for_ever
 from shared.kafka.publisher import KafkaPublisher
 from shared.kafka.security import client_options
 from shared.kafka.topics import ensure_for
@@ -39,7 +37,6 @@ from shared.logging import configure_logging
 from shared.shutdown import stop_on_signals
 from shared.status_http import serve_status
 
-log = logging.getLogger("touchpoint.projector")
 BATCH = 2000
 RETRY_DELAY_S = 2.0
 
@@ -94,15 +91,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
 
 async def _follow_forever(settings: Settings, projector: BatchProjector, stored_positions) -> None:  # type: ignore[no-untyped-def]
     """Only a broken connection to Kafka ends the member; it then joins the group again."""
-    while True:
-        try:
-            await follow_as_member(settings.bootstrap_servers, interaction_topics(settings), projector.step,
-                                   stored_positions, group_id=group_id(settings), client_id="touchpoint-projector",
-                                   max_records=BATCH, client_options=client_options(settings))
-        except Exception as exc:
-            failure = classify(exc)
-            if not failure.transient:
-                raise
-            log.warning("projector: %s; joining again in %.0fs", failure.reason, RETRY_DELAY_S)
-            await asyncio.sleep(RETRY_DELAY_S)
-
+    await follow_as_member_for_ever(settings.bootstrap_servers, interaction_topics(settings), projector.step,
+                                    stored_positions, name="projector", retry_delay=RETRY_DELAY_S,
+                                    group_id=group_id(settings), client_id="touchpoint-projector", max_records=BATCH,
+                                    client_options=client_options(settings))

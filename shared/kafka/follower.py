@@ -206,6 +206,26 @@ async def follow_as_member(
         await stop_consumer(consumer)
 
 
+async def follow_as_member_for_ever(
+    bootstrap_servers: str, topics: list[str], step: LogStep, stored_positions: PositionsSource, *,
+    name: str, retry_delay: float = 2.0, before_joining: Callable[[], Awaitable[None]] | None = None,
+    **member_options: Any,
+) -> None:
+    """`follow_as_member`, joining the group again after a failure that goes away (a broken
+    connection to Kafka, say); a failure that does not go away is raised."""
+    while True:
+        try:
+            if before_joining is not None:
+                await before_joining()
+            await follow_as_member(bootstrap_servers, topics, step, stored_positions, **member_options)
+        except Exception as exc:
+            failure = classify(exc)
+            if not failure.transient:
+                raise
+            log.warning("%s: %s; joining again in %.0fs", name, failure.reason, retry_delay)
+            await asyncio.sleep(retry_delay)
+
+
 class _StoredPositions(ConsumerRebalanceListener):
     def __init__(self, consumer: AIOKafkaConsumer, stored_positions: PositionsSource, writing: asyncio.Lock) -> None:
         self._consumer, self._stored, self._writing = consumer, stored_positions, writing

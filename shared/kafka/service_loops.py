@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from shared.kafka.errors import classify
-from shared.kafka.follower import LogStep, PositionsSource, follow_as_member
+from shared.kafka.follower import LogStep, PositionsSource, follow_as_member_for_ever
 
 log = logging.getLogger(__name__)
 
@@ -55,19 +55,10 @@ class FollowerWithTimers:
             task.result()
 
     async def _follow_forever(self) -> None:
-        while True:
-            try:
-                if self._before_joining is not None:
-                    await self._before_joining()
-                await follow_as_member(self._bootstrap, self._topics, self._step, self._stored,
-                                       group_id=self.group_id, client_id=f"touchpoint-{self.name}",
-                                       client_options=self._client_options)
-            except Exception as exc:
-                failure = classify(exc)
-                if not failure.transient:
-                    raise
-                log.warning("%s processor: %s; retrying in %.0fs", self.name, failure.reason, self._retry)
-                await asyncio.sleep(self._retry)
+        await follow_as_member_for_ever(self._bootstrap, self._topics, self._step, self._stored,
+                                        name=f"{self.name} processor", retry_delay=self._retry,
+                                        before_joining=self._before_joining, group_id=self.group_id,
+                                        client_id=f"touchpoint-{self.name}", client_options=self._client_options)
 
     async def _timers_forever(self) -> None:
         while True:

@@ -8,9 +8,6 @@ It runs on a thread with its own event loop, database engine and producer
 
 from __future__ import annotations
 
-import asyncio
-import logging
-
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.topics import Topic, topic_name
@@ -19,13 +16,11 @@ from services.projector.audit.writer import AuditWriter
 from shared.config import Settings
 from shared.db.tracking import load_offsets
 from shared.kafka.deadletter import RawProducer
-from shared.kafka.errors import classify
-from shared.kafka.follower import LogStep, follow_as_member
+from shared.kafka.follower import LogStep, follow_as_member_for_ever
 from shared.kafka.security import client_options
 
 SERVICE = "projector"  # dead letters go where the projector's others go
 RETRY_DELAY_S = 2.0
-log = logging.getLogger("touchpoint.audit")
 
 
 def audit_topics(settings: Settings) -> list[str]:
@@ -44,14 +39,7 @@ async def follow_audit(settings: Settings, engine: AsyncEngine, deadletters: Raw
         async with engine.connect() as conn:
             return await load_offsets(conn, PROJECTION)
 
-    while True:
-        try:
-            await follow_as_member(settings.bootstrap_servers, audit_topics(settings), step, stored_positions,
-                                   group_id=f"{settings.topic_prefix}{PROJECTION}", client_id="touchpoint-access-audit",
-                                   client_options=client_options(settings))
-        except Exception as exc:
-            failure = classify(exc)
-            if not failure.transient:
-                raise
-            log.warning("access audit: %s; joining again in %.0fs", failure.reason, RETRY_DELAY_S)
-            await asyncio.sleep(RETRY_DELAY_S)
+    await follow_as_member_for_ever(settings.bootstrap_servers, audit_topics(settings), step, stored_positions,
+                                    name="access audit", retry_delay=RETRY_DELAY_S,
+                                    group_id=f"{settings.topic_prefix}{PROJECTION}", client_id="touchpoint-access-audit",
+                                    client_options=client_options(settings))
