@@ -3,8 +3,11 @@ Playwright (never a downloaded browser), and `test-artifacts/` for screenshots."
 
 from __future__ import annotations
 
+import asyncio
+import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,10 +18,36 @@ from tests.e2e.traffic import import_customers
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
+class Artifacts:
+    """Screenshots kept for people to look at. They are evidence, not assertions: chromium now and
+    then refuses one capture (`Page.captureScreenshot: Unable to capture screenshot`) while the
+    page itself is fine, so a capture is retried and a last refusal is written down beside it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    async def capture(self, target: Any, name: str, *, full_page: bool = False, attempts: int = 3) -> Path:
+        from playwright.async_api import Error as PlaywrightError
+
+        path = self.folder / name
+        options: dict[str, Any] = {"full_page": True} if full_page else {}
+        for attempt in range(1, attempts + 1):
+            try:
+                await target.screenshot(path=str(path), **options)
+                return path
+            except PlaywrightError as refused:
+                if attempt == attempts:
+                    path.with_suffix(".failed.txt").write_text(f"{refused}\n", encoding="utf-8")
+                    warnings.warn(f"screenshot {name} not captured: {refused}", stacklevel=2)
+                    return path
+                await asyncio.sleep(0.5 * attempt)
+        return path
+
+
 @pytest.fixture(scope="session")
-def artifacts() -> Path:
+def artifacts() -> Artifacts:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS
+    return Artifacts(ARTIFACTS)
 
 
 @pytest.fixture(scope="session")

@@ -52,11 +52,11 @@ async def test_agent_logs_in_searches_and_reads_a_cross_channel_timeline(stack, 
     page = await context.new_page()
     await page.goto(f"{stack.api}/")
     await page.wait_for_url("**/login**")
-    await page.screenshot(path=str(artifacts / "login.png"))
+    await artifacts.capture(page, "login.png")
     await log_in(page, stack)
     await page.fill("#q", "Erika Muster")
     await page.press("#q", "Enter")
-    await page.screenshot(path=str(artifacts / "search.png"))
+    await artifacts.capture(page, "search.png")
     await page.click(f"a[href='/customers/{ERIKA_ID}']")
     await page.wait_for_url(f"**/customers/{ERIKA_ID}")
     assert await page.inner_text("h1") == ERIKA.name
@@ -70,7 +70,7 @@ async def test_agent_logs_in_searches_and_reads_a_cross_channel_timeline(stack, 
     await parcel_entry.locator("summary").focus()
     await page.keyboard.press("Enter")  # entries open from the keyboard too
     await parcel_entry.locator("td", has_text="in_transit").wait_for()
-    await page.screenshot(path=str(artifacts / "customer-timeline.png"), full_page=True)
+    await artifacts.capture(page, "customer-timeline.png", full_page=True)
 
     await page.click("nav.channels a[href$='channel=phone']")
     channels = set(await page.eval_on_selector_all("#timeline li.entry", "els => els.map(e => e.dataset.channel)"))
@@ -88,7 +88,7 @@ async def test_incoming_call_pops_the_callers_customer_page(stack, context, arti
     await page.wait_for_url(f"**/customers/{BOB_ID}?pop=1", timeout=1000)
     assert await page.inner_text("h1") == BOB.name
     await page.locator(".pop-note").wait_for()
-    await page.screenshot(path=str(artifacts / "screen-pop.png"), full_page=True)
+    await artifacts.capture(page, "screen-pop.png", full_page=True)
 
 
 async def test_unknown_caller_pops_as_new_caller_with_quick_search(stack, context, artifacts):
@@ -103,7 +103,7 @@ async def test_unknown_caller_pops_as_new_caller_with_quick_search(stack, contex
     await page.wait_for_url(f"**/customers/{contact}?pop=1", timeout=1000)
     assert "New caller" in await page.inner_text("h1")
     assert await page.is_visible("#quick-q") and await page.is_visible("form.link-form")
-    await page.screenshot(path=str(artifacts / "new-caller.png"), full_page=True)
+    await artifacts.capture(page, "new-caller.png", full_page=True)
 
 
 async def test_new_mail_appears_on_the_open_timeline_without_reload(stack, context):

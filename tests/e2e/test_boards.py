@@ -51,7 +51,7 @@ async def test_complaint_from_a_form_shows_on_the_sla_board_with_a_link_to_the_t
     assert await row.locator(".state").inner_text() in ("ok", "Warnung", "überschritten")
     assert "1h" in await row.locator("td.num").inner_text() or "59m" in await row.locator("td.num").inner_text()
     assert await row.locator("time").count() >= 2  # first response and resolution due
-    await page.screenshot(path=str(artifacts / "complaints-board.png"), full_page=True)
+    await artifacts.capture(page, "complaints-board.png", full_page=True)
 
     await page.select_option("#f-prio", "urgent")
     await page.click(".filters button")
@@ -85,7 +85,7 @@ async def test_ops_page_shows_streams_and_replays_a_dead_letter(stack, context, 
     row = page.locator(f"tr[data-letter='{letter.id}']")
     assert "projector" in await row.inner_text()
     assert poison.decode()[:20] in await row.locator("pre.preview").inner_text()
-    await page.screenshot(path=str(artifacts / "ops.png"), full_page=True)
+    await artifacts.capture(page, "ops.png", full_page=True)
 
     await row.get_by_role("button", name="Replay").click()
     await page.wait_for_url("**/ops?done=**")

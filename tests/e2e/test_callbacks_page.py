@@ -36,21 +36,21 @@ async def test_a_missed_call_waits_in_the_queue_until_the_agent_calls_back(stack
     await row.wait_for()
     cells = await row.locator("td").all_inner_texts()
     assert cells[0] == number and PAUL.name in cells[1] and cells[2] == "2"
-    await page.screenshot(path=str(artifacts / "callbacks-queue.png"), full_page=True)
+    await artifacts.capture(page, "callbacks-queue.png", full_page=True)
 
     await row.get_by_role("link", name=PAUL.name).click()
     await page.wait_for_url(f"**/customers/{PAUL_ID}")
     note = page.locator(f".callback-note[data-callback='{waiting['callback_id']}']")
     await note.wait_for()
     assert number in await note.inner_text()
-    await page.screenshot(path=str(artifacts / "customer-callback.png"), full_page=True)
+    await artifacts.capture(page, "customer-callback.png", full_page=True)
 
     await traffic.call_back(stack, new_id("back"), number)
     closed = await traffic.wait_for_callback(stack, lambda c: c["callback_id"] == waiting["callback_id"], "closed")
     assert (closed["close_reason"], closed["closed_by"]) == ("called_back", "21")
     await page.goto(f"{stack.api}/callbacks")
     assert await page.locator(f"tr[data-callback='{waiting['callback_id']}']").count() == 0
-    await page.screenshot(path=str(artifacts / "callbacks-after-call-back.png"), full_page=True)
+    await artifacts.capture(page, "callbacks-after-call-back.png", full_page=True)
     await page.goto(f"{stack.api}/customers/{PAUL_ID}")
     await page.wait_for_load_state("networkidle")
     assert await page.locator(".callback-note").count() == 0
@@ -72,7 +72,7 @@ async def test_an_agent_closes_a_callback_with_an_outcome_note(stack, context, a
         "agent", "anna", "Left a voicemail; the customer will write")
     await page.goto(f"{stack.api}/callbacks")
     assert await page.locator(f"tr[data-callback='{waiting['callback_id']}']").count() == 0
-    await page.screenshot(path=str(artifacts / "callbacks-closed-by-agent.png"), full_page=True)
+    await artifacts.capture(page, "callbacks-closed-by-agent.png", full_page=True)
 
 
 async def test_leads_see_the_queue_and_ops_may_not(stack, context):

@@ -41,7 +41,7 @@ async def test_an_agent_responds_to_and_then_resolves_a_complaint_from_the_custo
     assert await first_response.locator(".state").inner_text() == "met"
     assert await first_response.locator("li.segment-stopped, li.segment-running").count() >= 1
     assert await card.get_by_role("button", name="Record response").count() == 0
-    await page.screenshot(path=str(artifacts / "complaint-responded.png"), full_page=True)
+    await artifacts.capture(page, "complaint-responded.png", full_page=True)
 
     await card.get_by_role("button", name="Resolve").click()
     await page.wait_for_url("**complaint_done=resolve**")
@@ -49,7 +49,7 @@ async def test_an_agent_responds_to_and_then_resolves_a_complaint_from_the_custo
     assert await card.get_attribute("data-status") == "resolved"
     assert await card.get_by_role("status").inner_text() == "The complaint is resolved."
     assert await card.get_by_role("button", name="Reopen").count() == 1
-    await page.screenshot(path=str(artifacts / "complaint-resolved.png"), full_page=True)
+    await artifacts.capture(page, "complaint-resolved.png", full_page=True)
 
 
 async def test_a_lead_reads_why_a_clock_is_breached_from_its_segments(stack, context, artifacts):
@@ -75,11 +75,11 @@ async def test_a_lead_reads_why_a_clock_is_breached_from_its_segments(stack, con
     assert "außerhalb der Geschäftszeit" in await clock.locator("li.segment-outside_hours").first.inner_text()
     assert await clock.locator("svg.clock-bar rect.seg-outside_hours").count() == kinds.count("outside_hours")
     await clock.scroll_into_view_if_needed()
-    await page.screenshot(path=str(artifacts / "complaint-breached-clock.png"), full_page=True)
+    await artifacts.capture(page, "complaint-breached-clock.png", full_page=True)
 
     await page.goto(f"{stack.api}/complaints")
     row = page.locator(f"tr[data-complaint-work='{complaint['complaint_id']}']")
     await row.locator("details.board-clocks > summary").click()
     assert await row.locator(".clock[data-clock='first_response'] li.segment-outside_hours").count() >= 1
     assert await row.get_by_role("button", name="Priorität setzen").count() == 1  # leads change priority
-    await page.screenshot(path=str(artifacts / "complaints-board-clocks.png"), full_page=True)
+    await artifacts.capture(page, "complaints-board-clocks.png", full_page=True)

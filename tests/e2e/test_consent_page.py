@@ -30,7 +30,7 @@ async def test_an_agent_sees_form_consent_and_records_its_withdrawal(stack, cont
     assert await marketing.get_attribute("data-state") == "given"
     assert "web form newsletter" in await marketing.inner_text() and "2026-01" in await marketing.inner_text()
     assert await page.locator("#consent tr[data-purpose='contact']").get_attribute("data-state") == "unknown"
-    await page.screenshot(path=str(artifacts / "consent-given.png"), full_page=True)
+    await artifacts.capture(page, "consent-given.png", full_page=True)
 
     form = page.locator("form.consent-form")
     await form.locator("select[name='purpose']").select_option("marketing")
@@ -46,7 +46,7 @@ async def test_an_agent_sees_form_consent_and_records_its_withdrawal(stack, cont
     await history.locator("summary").click()
     items = await history.locator("li").all_inner_texts()
     assert len(items) == 2 and "withdrawn" in items[0] and "given" in items[1]
-    await page.screenshot(path=str(artifacts / "consent-withdrawn.png"), full_page=True)
+    await artifacts.capture(page, "consent-withdrawn.png", full_page=True)
 
     await form.locator("select[name='purpose']").select_option("marketing")
     await page.locator("form.consent-form select[name='state']").select_option("withdrawn")

@@ -60,7 +60,7 @@ async def test_hostile_mail_renders_inert(stack, context, artifacts):
     assert dialogs == []
     assert foreign == []
     assert await page.evaluate("window.__pwned === undefined")
-    await item.screenshot(path=str(artifacts / "hostile-mail.png"))
+    await artifacts.capture(item, "hostile-mail.png")
 
     async with page.expect_download() as download:
         await item.get_by_text("invoice.html").click()

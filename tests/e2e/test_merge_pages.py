@@ -38,13 +38,13 @@ async def test_merge_then_unmerge_combines_and_separates_the_timelines(stack, co
     await page.click(f"a[data-merge-with='{SECOND_ID}']")
     await page.locator("#merge-confirm").wait_for()
     assert SECOND.customer_ref in await page.inner_text(".merge-confirm")
-    await page.screenshot(path=str(artifacts / "merge-confirm.png"), full_page=True)
+    await artifacts.capture(page, "merge-confirm.png", full_page=True)
     await page.click("#merge-confirm")
     await page.wait_for_url("**identity_note=merged")
     combined = await summaries(page)
     assert any(first_subject in s for s in combined) and any(second_subject in s for s in combined)
     assert await page.locator(f"li[data-merged='{SECOND_ID}']").is_visible()
-    await page.screenshot(path=str(artifacts / "merged.png"), full_page=True)
+    await artifacts.capture(page, "merged.png", full_page=True)
 
     await page.goto(f"{stack.api}/customers/{SECOND_ID}")  # the merged record's page leads here
     await page.wait_for_url(f"**/customers/{FIRST_ID}?merged_from={SECOND_ID}")
@@ -54,7 +54,7 @@ async def test_merge_then_unmerge_combines_and_separates_the_timelines(stack, co
     await page.wait_for_url("**identity_note=unmerged")
     separated = await summaries(page)
     assert any(first_subject in s for s in separated) and not any(second_subject in s for s in separated)
-    await page.screenshot(path=str(artifacts / "unmerged.png"), full_page=True)
+    await artifacts.capture(page, "unmerged.png", full_page=True)
     await page.goto(f"{stack.api}/customers/{SECOND_ID}")
     assert page.url.endswith(f"/customers/{SECOND_ID}") and await page.inner_text("h1") == SECOND.name
     assert any(second_subject in s for s in await summaries(page))
@@ -72,4 +72,4 @@ async def test_an_opened_mail_shows_its_class_and_threading(stack, context, arti
     await evidence.wait_for()
     assert "human" in await evidence.inner_text()
     assert await evidence.locator(".thread-evidence").get_attribute("data-evidence") == "message_id"
-    await page.screenshot(path=str(artifacts / "mail-evidence.png"), full_page=True)
+    await artifacts.capture(page, "mail-evidence.png", full_page=True)

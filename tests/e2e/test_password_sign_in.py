@@ -34,13 +34,13 @@ async def test_a_user_logs_in_with_a_password_sees_name_and_role_and_logs_out(st
 
     await page.fill("#name", "paula")
     await page.fill("#password", PASSWORD)
-    await page.screenshot(path=str(artifacts / "password-login.png"))
+    await artifacts.capture(page, "password-login.png")
     await page.click("form.password-login button[type=submit]")
     await page.wait_for_selector("header.top .who")
     who = await page.inner_text("header.top .who")
     assert "paula (lead)" in who and "23" in who
     assert await page.locator("nav a[href='/complaints']").count() == 1  # a lead's board
-    await page.screenshot(path=str(artifacts / "password-signed-in.png"))
+    await artifacts.capture(page, "password-signed-in.png")
 
     await page.click("header.top form[action='/logout'] button")
     await page.wait_for_url("**/login")

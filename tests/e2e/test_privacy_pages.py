@@ -102,7 +102,7 @@ async def test_an_admin_downloads_an_export_erases_the_customer_and_the_next_exp
         await page.wait_for_timeout(200)
         await page.reload()
     assert "export" in await page.inner_text("table.access-log")
-    await page.screenshot(path=str(artifacts / "privacy-access-log.png"), full_page=True)
+    await artifacts.capture(page, "privacy-access-log.png", full_page=True)
 
     await page.check("section.privacy-erase input[name=confirm]")
     await page.click("section.privacy-erase button.danger")
@@ -119,7 +119,7 @@ async def test_an_admin_downloads_an_export_erases_the_customer_and_the_next_exp
     assert await redacted(), "the timeline shows the customer erased"
     await page.goto(f"{stack.api}/customers/{customer_id}")
     assert name not in await page.content()
-    await page.screenshot(path=str(artifacts / "privacy-erased.png"), full_page=True)
+    await artifacts.capture(page, "privacy-erased.png", full_page=True)
 
     after = await download_export(page, tmp_path / "after.zip")
     everything = b"".join(after.values())

@@ -41,7 +41,7 @@ async def test_stepping_the_time_control_back_hides_the_entry_recorded_last(stac
     assert await timeline.count() == now_count - 1
     note = await page.inner_text(".as-of-note")
     assert "later entries and changes are hidden" in note
-    await page.screenshot(path=str(artifacts / "time-control-step-back.png"), full_page=True)
+    await artifacts.capture(page, "time-control-step-back.png", full_page=True)
 
     shown = await page.get_attribute("#as-of", "data-as-of")
     async with httpx.AsyncClient(base_url=stack.api, headers={"Authorization": f"Bearer {AGENT}"}) as client:
