@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import String, Table, any_, func, literal, select
@@ -290,13 +291,20 @@ async def newest_versions(conn: AsyncConnection, tables: TimelineTables, ids: se
 async def upsert(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    keys = [c.name for c in table.primary_key.columns]
-    statement = dialect.insert(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=keys, set_={c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
-    )
+    statement = upsert_statement(table, conn.dialect.name)
     for chunk in chunks(rows):
         await conn.execute(statement, chunk)
+
+
+@lru_cache(maxsize=64)
+def upsert_statement(table: Table, dialect_name: str) -> Any:
+    """Built once per table: building `excluded` copies every column, which cost more than
+    the rows themselves when done for each batch."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    keys = [c.name for c in table.primary_key.columns]
+    statement = dialect.insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=keys, set_={c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
+    )
 
 
