@@ -16,6 +16,30 @@ from tests.infra.kafka import start_test_broker
 from tests.infra.postgres import PostgresCluster, create_database, start_cluster
 
 
+# `.ci/run` spreads the suite over two workers (pytest-xdist, `--dist loadgroup`); a worker starts
+# the session's broker, database and stack only when one of its tests needs them. Tests that run
+# clusters, whole hubs or kill -9 of their own go one after another to one worker: side by side on
+# two cores they would starve each other's timers. The browser tests share one stack and chromium.
+ONE_AT_A_TIME = frozenset({
+    "tests/integration/test_scale_out.py",
+    "tests/integration/test_kafka_cluster.py",
+    "tests/integration/test_kafka_sasl.py",
+    "tests/integration/test_kafka_cli.py",
+    "tests/integration/test_kill_mid_batch.py",
+    "tests/integration/test_safe_start.py",
+    "tests/e2e/test_demo_smoke.py",
+})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        if path in ONE_AT_A_TIME:
+            item.add_marker(pytest.mark.xdist_group("one-at-a-time"))
+        elif path.startswith("tests/e2e/"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def quiet_status_ports() -> Iterator[None]:
     """Services started by tests serve /metrics only where a test asks for a free port;
