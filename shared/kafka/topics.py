@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from events.topics import ACCESS_TOPICS, EVENT_TOPICS, deadletter_topic, topic_name
 from shared.kafka.errors import KafkaUnavailable
@@ -94,13 +94,15 @@ async def _create_missing(
             raise _BrokersMissing(alive, replication_factor)
     configs = topic_configs(min_insync_replicas or min_insync_for(replication_factor or 1))
     created = []
-    for name in missing:
-        topic = NewTopic(name, partitions, replication_factor, topic_configs=configs)
-        try:
-            await admin.create_topics([topic])
-            created.append(name)
-        except TopicAlreadyExistsError:
-            pass  # another service created it meanwhile
+    if missing:  # one request for all of them: one round trip to the controller, not one per topic
+        response = await admin.create_topics(
+            [NewTopic(name, partitions, replication_factor, topic_configs=configs) for name in missing])
+        for name, code, *message in response.topic_errors:
+            if code == 0:
+                created.append(name)
+            elif code != TopicAlreadyExistsError.errno:  # another service created it meanwhile: fine
+                error = for_code(code)
+                raise error(f"creating topic {name}: {message[0] if message and message[0] else error.description}")
     await wait_until_listed(admin, names, deadline - asyncio.get_running_loop().time())
     return created
 
@@ -111,10 +113,12 @@ class _BrokersMissing(Exception):
         self.alive, self.wanted = alive, wanted
 
 
-async def _widest_replication(admin: AIOKafkaAdminClient, topics: set[str]) -> int:
+async def _widest_replication(admin: AIOKafkaAdminClient, topics: set[str], sample: int = 32) -> int:
+    """The replicas of existing topics, from a sample: a cluster's topics share one replication
+    factor, and describing thousands of them would make every start slower as the cluster grows."""
     if not topics:
         return 0
-    described = await admin.describe_topics(sorted(topics))
+    described = await admin.describe_topics(sorted(topics)[:sample])
     return max((len(partition["replicas"]) for topic in described for partition in topic["partitions"]), default=0)
 
 
