@@ -373,6 +373,19 @@ class Privacy(Section):
         "data folder in development")
     retention: dict[str, str] = Field(default_factory=dict, description="event type pattern -> duration")
 
+    @field_validator("retention")
+    @classmethod
+    def _retention_rules(cls, value: dict[str, str]) -> dict[str, str]:
+        from shared.privacy.retention import check_pattern, parse_duration
+
+        for pattern, duration in value.items():
+            try:
+                check_pattern(pattern)
+                parse_duration(duration)
+            except ValueError as exc:
+                raise ValueError(f"{pattern!r}: {exc}") from None
+        return value
+
 
 class Consent(Section):
     """Purposes people consent to (see services/projector/consent/)."""

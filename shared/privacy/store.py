@@ -38,7 +38,7 @@ privacy_keys = sa.Table(
     "privacy_keys", metadata,
     sa.Column("key_id", sa.String(32), primary_key=True),
     sa.Column("subject", sa.String(200), nullable=False),
-    sa.Column("period", sa.String(16), nullable=False),
+    sa.Column("period", sa.String(80), nullable=False),  # year, or year|retention class (0012r_retention)
     sa.Column("wrapped", sa.LargeBinary, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
@@ -159,6 +159,27 @@ class KeyTable:
         async with self.engine.begin() as conn:
             result = await conn.execute(privacy_keys.delete().where(condition))
         return result.rowcount or 0
+
+    async def periods(self) -> dict[str, int]:
+        """How many keys each period has (what retention looks at; no subject in it)."""
+        query = sa.select(privacy_keys.c.period, sa.func.count()).group_by(privacy_keys.c.period)
+        async with self.engine.connect() as conn:
+            return {row[0]: row[1] for row in await conn.execute(query)}
+
+    async def periods_of(self, subjects: Iterable[str]) -> list[tuple[str, str]]:
+        """The (subject, period) of every key these subjects have."""
+        query = sa.select(privacy_keys.c.subject, privacy_keys.c.period).where(
+            privacy_keys.c.subject.in_(list(subjects)))
+        async with self.engine.connect() as conn:
+            return [(row.subject, row.period) for row in await conn.execute(query)]
+
+    async def destroy_period(self, period: str) -> list[str]:
+        """Deletes every subject's key of `period`; returns the subjects that had one."""
+        async with self.engine.begin() as conn:
+            subjects = [row.subject for row in await conn.execute(
+                sa.select(privacy_keys.c.subject).where(privacy_keys.c.period == period))]
+            await conn.execute(privacy_keys.delete().where(privacy_keys.c.period == period))
+        return subjects
 
     async def all_keys(self, limit: int) -> list[tuple[str, str, str, bytes]] | None:
         """Every key (id, subject, period, data key), or None when there are more than `limit`."""

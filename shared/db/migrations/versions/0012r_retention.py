@@ -1,0 +1,49 @@
+"""Retention by period: key periods carry the retention class (`2020|email.*`), so the column is
+wider; the record of what retention shredded (class, year, how many keys; no personal data);
+and the restrictions (GDPR Art. 18) of erased subjects whose data is still under a legal hold.
+
+Revision ID: 0012r_retention
+Revises: 0010_privacy_keys
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0012r_retention"
+down_revision = "0010_privacy_keys"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("privacy_keys") as batch:
+        batch.alter_column("period", type_=sa.String(80), existing_type=sa.String(16), existing_nullable=False)
+    op.create_table(
+        "privacy_expiries",
+        sa.Column("expiry_id", sa.String(64), primary_key=True),
+        sa.Column("retention_class", sa.String(64), nullable=False),
+        sa.Column("year", sa.Integer, nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("keys_destroyed", sa.Integer, nullable=False),
+        sa.Column("shredded_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "privacy_restrictions",
+        sa.Column("subject", sa.String(200), primary_key=True),
+        sa.Column("period", sa.String(80), primary_key=True),
+        sa.Column("until", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("erasure_id", sa.String(64), nullable=False),
+        sa.Column("customer_ref", sa.String(255)),
+        sa.Column("restricted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("shredded_at", sa.DateTime(timezone=True)),
+    )
+    op.create_index("ix_privacy_restrictions_pending", "privacy_restrictions", ["until"],
+                    postgresql_where=sa.text("shredded_at IS NULL"), sqlite_where=sa.text("shredded_at IS NULL"))
+
+
+def downgrade() -> None:
+    op.drop_index("ix_privacy_restrictions_pending", table_name="privacy_restrictions")
+    op.drop_table("privacy_restrictions")
+    op.drop_table("privacy_expiries")
+    with op.batch_alter_table("privacy_keys") as batch:
+        batch.alter_column("period", type_=sa.String(16), existing_type=sa.String(80), existing_nullable=False)
