@@ -43,6 +43,25 @@ privacy_keys = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# Keys of erased subjects still under a legal hold (GDPR Art. 18): kept, but they open nothing
+# until retention shreds them (services/projector/privacy/restriction.py writes it).
+restrictions = sa.Table(
+    "privacy_restrictions", metadata,
+    sa.Column("subject", sa.String(200), primary_key=True),
+    sa.Column("period", sa.String(80), primary_key=True),
+    sa.Column("until", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("erasure_id", sa.String(64), nullable=False),
+    sa.Column("customer_ref", sa.String(255)),
+    sa.Column("restricted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("shredded_at", sa.DateTime(timezone=True)),
+)
+
+
+def openable() -> sa.ColumnElement[bool]:
+    """Keys that may open data: those of no pending restriction."""
+    return ~sa.exists().where(restrictions.c.subject == privacy_keys.c.subject,
+                              restrictions.c.period == privacy_keys.c.period, restrictions.c.shredded_at.is_(None))
+
 
 class WrongMasterKey(RuntimeError):
     """A data key does not unwrap: this process has another master key than the one that made
@@ -54,7 +73,7 @@ class KeyStore(Protocol):
         """The key id and data key of `subject` in `period`, made on first use."""
 
     def key_by_id(self, key_id: str) -> bytes | None:
-        """The data key, or None when it was destroyed (or never existed)."""
+        """The data key, or None when it was destroyed (or never existed, or is restricted)."""
 
     def forget(self, subjects: Iterable[str]) -> None:
         """Drops cached keys of these subjects (after they were destroyed elsewhere)."""
@@ -144,7 +163,7 @@ class KeyTable:
         return row.key_id, unwrap(self.master, row.key_id, subject, period, row.wrapped)
 
     async def key_by_id(self, key_id: str) -> bytes | None:
-        query = sa.select(privacy_keys).where(privacy_keys.c.key_id == key_id)
+        query = sa.select(privacy_keys).where(privacy_keys.c.key_id == key_id, openable())
         async with self.engine.connect() as conn:
             row = (await conn.execute(query)).first()
         if row is None:
@@ -159,6 +178,17 @@ class KeyTable:
         async with self.engine.begin() as conn:
             result = await conn.execute(privacy_keys.delete().where(condition))
         return result.rowcount or 0
+
+    async def destroy_keys(self, keys: Iterable[tuple[str, str]]) -> int:
+        """Deletes the keys of these (subject, period) pairs; returns how many."""
+        pairs = list(dict.fromkeys(keys))
+        destroyed = 0
+        async with self.engine.begin() as conn:
+            for start in range(0, len(pairs), 500):
+                result = await conn.execute(privacy_keys.delete().where(
+                    sa.tuple_(privacy_keys.c.subject, privacy_keys.c.period).in_(pairs[start:start + 500])))
+                destroyed += result.rowcount or 0
+        return destroyed
 
     async def periods(self) -> dict[str, int]:
         """How many keys each period has (what retention looks at; no subject in it)."""
@@ -184,7 +214,7 @@ class KeyTable:
     async def all_keys(self, limit: int) -> list[tuple[str, str, str, bytes]] | None:
         """Every key (id, subject, period, data key), or None when there are more than `limit`."""
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(sa.select(privacy_keys).limit(limit + 1))).all()
+            rows = (await conn.execute(sa.select(privacy_keys).where(openable()).limit(limit + 1))).all()
         if len(rows) > limit:
             return None
         return [(r.key_id, r.subject, r.period, unwrap(self.master, r.key_id, r.subject, r.period, r.wrapped))

@@ -1,34 +1,51 @@
-"""What the read models keep of an erased subject (`customer.erased`).
+"""What the read models keep of an erased subject (`customer.erased`) and of expired data
+(`privacy.expired`).
 
-Timeline: every entry (and each of its past states kept for as-of reads) stays with its channel, direction, type and times, its summary reads
-"erased" and its details and personal identifiers are gone; the customer row keeps its
-business reference and segment, and loses name, addresses, numbers and attributes; the
-identities of the erased addresses and numbers are deleted. Complaints keep their SLA figures
-(due times, states, outcomes) and lose subject, address and number.
+Timeline: every entry (and each of its past states kept for as-of reads) stays with its channel,
+direction, type and times; its summary reads "erased" (or "restricted" while a legal hold keeps
+its data, GDPR Art. 18, or "expired" once retention shredded it) and its details and personal
+identifiers are gone. On erasure the customer row keeps its business reference and segment, and
+loses name, addresses, numbers and attributes; the identities of the erased addresses and
+numbers are deleted. Complaints keep their SLA figures (due times, states, outcomes) and lose
+subject, address and number.
 
 Redaction runs inside the writer's transaction, in log order with the other events, so a
 rebuild redacts exactly as the live projection did."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from events.privacy import CustomerErased
+from events.envelope import Event
+from events.privacy import CustomerErased, PrivacyExpired, Restriction
 from services.projector.timeline.rows import contact_id_for
 from services.projector.timeline.tables import TimelineTables
 
 ERASED_SUMMARY = "erased"
+RESTRICTED_SUMMARY = "restricted"
+EXPIRED_SUMMARY = "expired"
 PERSONAL_IDENTIFIER_KINDS = ("email", "phone")
+Condition = Callable[[sa.Table], Any]  # which rows of the entries (or versions) table
+
+
+async def redact(conn: AsyncConnection, tables: TimelineTables, event: Event) -> None:
+    """The timeline's redaction for an event that ends data (erasure, expiry); others change nothing."""
+    if isinstance(event, CustomerErased):
+        await redact_timeline(conn, tables, event)
+    elif isinstance(event, PrivacyExpired):
+        await redact_expired(conn, tables, event)
 
 
 async def redact_timeline(conn: AsyncConnection, tables: TimelineTables, event: CustomerErased) -> None:
     ids = list(event.payload.timeline_ids)
     if not ids:
         return
-    customers, identities, entries = tables.customers, tables.identities, tables.entries
+    customers, identities = tables.customers, tables.identities
     rows = (await conn.execute(sa.select(customers.c.emails, customers.c.phones).where(customers.c.id.in_(ids)))).all()
     erased = {("email", value) for row in rows for value in row.emails or ()}
     erased |= {("phone", value) for row in rows for value in row.phones or ()}
@@ -39,11 +56,46 @@ async def redact_timeline(conn: AsyncConnection, tables: TimelineTables, event: 
         name=ERASED_SUMMARY, emails=[], phones=[], attributes={}))
     for kind, value in erased:
         await conn.execute(identities.delete().where(identities.c.kind == kind, identities.c.value == value))
-    for table in (entries, tables.versions):  # the past states kept for as-of reads too
-        carrying = sa.or_(table.c.owner_id.in_(ids), table.c.contact_id.in_(ids),
-                          *[table.c[kind] == value for kind, value in erased])
-        await conn.execute(table.update().where(carrying).values(
-            summary=ERASED_SUMMARY, details={"erased": True}, email=None, phone=None))
+
+    def carrying(table: sa.Table) -> Any:
+        return sa.or_(table.c.owner_id.in_(ids), table.c.contact_id.in_(ids),
+                      *[table.c[kind] == value for kind, value in erased])
+
+    def held(table: sa.Table) -> Any:
+        return sa.or_(sa.false(), *[of_class_and_year(table, r.types, r.year) for r in event.payload.restricted])
+
+    await blank_entries(conn, tables, lambda t: sa.and_(carrying(t), sa.not_(held(t))), ERASED_SUMMARY)
+    for restriction in event.payload.restricted:
+        await blank_entries(conn, tables, lambda t, r=restriction: sa.and_(
+            carrying(t), of_class_and_year(t, r.types, r.year)), RESTRICTED_SUMMARY, restricted_details(restriction))
+
+
+async def redact_expired(conn: AsyncConnection, tables: TimelineTables, event: PrivacyExpired) -> None:
+    """Entries of the expired class and year, whoever they belong to; a restricted one is now erased."""
+    p = event.payload
+    if not p.types:
+        return
+    await blank_entries(conn, tables, lambda t: sa.and_(of_class_and_year(t, p.types, p.year),
+                                                        t.c.summary == RESTRICTED_SUMMARY), ERASED_SUMMARY)
+    await blank_entries(conn, tables, lambda t: sa.and_(of_class_and_year(t, p.types, p.year),
+                                                        t.c.summary != ERASED_SUMMARY), EXPIRED_SUMMARY)
+
+
+async def blank_entries(conn: AsyncConnection, tables: TimelineTables, which: Condition, summary: str,
+                        details: dict[str, Any] | None = None) -> None:
+    """Keeps channel, direction, type and times of the entries `which` selects; the rest goes."""
+    for table in (tables.entries, tables.versions):  # the past states kept for as-of reads too
+        await conn.execute(table.update().where(which(table)).values(
+            summary=summary, details=details or {summary: True}, email=None, phone=None))
+
+
+def of_class_and_year(table: sa.Table, types: Iterable[str], year: int) -> Any:
+    start, end = datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
+    return sa.and_(table.c.type.in_(list(types)), table.c.occurred_at >= start, table.c.occurred_at < end)
+
+
+def restricted_details(restriction: Restriction) -> dict[str, Any]:
+    return {RESTRICTED_SUMMARY: True, "until": restriction.until.isoformat()}
 
 
 def erased_contact_ids(emails_and_phones: Iterable[tuple[str, str]]) -> set[str]:

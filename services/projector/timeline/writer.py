@@ -16,9 +16,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.envelope import Event
-from events.privacy import CustomerErased
+from events.privacy import CustomerErased, PrivacyExpired
 from services.projector.metrics import BATCH_SIZE, DUPLICATES_SKIPPED, EVENTS_APPLIED, LAG_SECONDS
-from services.projector.privacy.redaction import redact_timeline
+from services.projector.privacy.redaction import redact
 from services.projector.timeline.projection import PROJECTION, apply
 from services.projector.timeline.rows import EntryRow
 from services.projector.timeline.store import load_view, write_changes, write_versions
@@ -31,12 +31,15 @@ Position = tuple[str, int]
 ADVISORY_LOCK = 0x7470_7469  # "tpti"
 
 
-def split_at_erasures(events: list[Event]) -> list[tuple[list[Event], CustomerErased | None]]:
-    """The batch cut after each erasure: what came before is written, then redacted."""
-    parts: list[tuple[list[Event], CustomerErased | None]] = []
+REDACTING = (CustomerErased, PrivacyExpired)  # events that end data the read model holds
+
+
+def split_at_erasures(events: list[Event]) -> list[tuple[list[Event], Event | None]]:
+    """The batch cut after each erasure or expiry: what came before is written, then redacted."""
+    parts: list[tuple[list[Event], Event | None]] = []
     current: list[Event] = []
     for event in events:
-        if isinstance(event, CustomerErased):
+        if isinstance(event, REDACTING):
             parts.append((current, event))
             current = []
         else:
@@ -83,7 +86,7 @@ class TimelineWriter:
         for segment, erasure in split_at_erasures(todo):
             changes += await self.apply_segment(conn, segment)
             if erasure is not None:
-                await redact_timeline(conn, self.tables, erasure)
+                await redact(conn, self.tables, erasure)
         await mark_applied(conn, self.projection, (str(e.event_id) for e in todo))
         await store_offsets(conn, self.projection, next_offsets)
         await self.analyze_when_grown(conn, changes)
