@@ -103,3 +103,93 @@ def test_settings_with_a_bad_retention_refuse_to_load(tmp_path, monkeypatch):
     load_settings.cache_clear() if hasattr(load_settings, "cache_clear") else None
     with pytest.raises(ConfigError, match="email"):
         load_settings()
+
+
+# ---- what an erasure does with a subject's keys, and the schedule --------------------------
+
+
+def test_an_erasure_destroys_what_no_hold_keeps_and_restricts_the_rest_until_its_hold_ends():
+    from services.projector.privacy.restriction import decide
+
+    keys = [("contact:a", "2019|email.*"), ("contact:a", "2024|email.*"), ("contact:a", "2024|webform.*"),
+            ("customer:k", "2026")]
+    decision = decide(keys, RULES, at("2026-03-01T00:00:00"))
+    assert decision.destroy == (("contact:a", "2019|email.*"), ("customer:k", "2026"))
+    assert decision.hold == ((("contact:a", "2024|email.*"), at("2031-01-01T00:00:00")),
+                             (("contact:a", "2024|webform.*"), at("2027-01-01T00:00:00")))
+    restricted = decision.restricted(RULES)
+    assert [(r.retention_class, r.year, r.until) for r in restricted] == [
+        ("email.*", 2024, at("2031-01-01T00:00:00")), ("webform.*", 2024, at("2027-01-01T00:00:00"))]
+    assert restricted[0].types == ("email.received", "email.sent")
+
+
+def test_without_retention_rules_an_erasure_destroys_every_key():
+    from services.projector.privacy.restriction import decide
+
+    decision = decide([("contact:a", "2024")], RetentionRules(), at("2026-03-01T00:00:00"))
+    assert decision.destroy == (("contact:a", "2024"),) and decision.hold == ()
+
+
+def test_the_expiry_event_names_its_class_year_and_types_and_its_id_is_fixed_by_class_and_year():
+    from services.projector.privacy.retention_job import expired_event
+
+    [due] = expired({"2019|email.*": 2}, RULES, at("2026-01-01T00:00:00"))
+    first = expired_event(due, RULES, at("2026-01-01T00:00:00"))
+    later = expired_event(due, RULES, at("2026-05-01T00:00:00"))
+    assert first.event_id == later.event_id and first.type == "privacy.expired"
+    assert (first.payload.retention_class, first.payload.year, first.payload.types) == (
+        "email.*", 2019, ("email.received", "email.sent"))
+
+
+async def test_the_job_runs_at_start_and_then_at_each_interval_with_the_injected_clock():
+    import asyncio
+
+    from services.projector.privacy.retention_job import every_hour
+
+    stop, seen = asyncio.Event(), []
+    ticks = iter([at("2027-01-01T00:00:00"), at("2027-01-01T01:00:00"), at("2027-01-01T02:00:00")])
+
+    async def run(now: datetime) -> None:
+        seen.append(now)
+        if len(seen) == 3:
+            stop.set()
+
+    await asyncio.wait_for(every_hour(run, stop, clock=lambda: next(ticks), interval=0.01), timeout=5)
+    assert seen == [at("2027-01-01T00:00:00"), at("2027-01-01T01:00:00"), at("2027-01-01T02:00:00")]
+
+
+async def test_a_failed_run_is_tried_again_at_the_next_tick():
+    import asyncio
+
+    from shared.kafka.errors import KafkaUnavailable
+    from services.projector.privacy.retention_job import every_hour
+
+    stop, calls = asyncio.Event(), []
+
+    async def run(now: datetime) -> None:
+        calls.append(now)
+        if len(calls) == 1:
+            raise KafkaUnavailable("broker away")
+        stop.set()
+
+    await asyncio.wait_for(every_hour(run, stop, clock=lambda: at("2027-01-01T00:00:00"), interval=0.01), timeout=5)
+    assert len(calls) == 2
+
+
+def test_events_are_sealed_under_the_key_of_their_year_and_class_and_unmatched_types_under_the_year():
+    from events.codec import decode, encode, use_protection
+    from shared.privacy.master import MasterKey
+    from shared.privacy.sealing import FieldSealer
+    from shared.privacy.store import InMemoryKeyStore
+    from tests import timeline_factories as f
+
+    store = InMemoryKeyStore()
+    previous = use_protection(FieldSealer(MasterKey.from_bytes(bytes(range(32))), store, RULES))
+    try:
+        mail = f.mail(1, "erika@example.org", 0)
+        old = mail.model_copy(update={"occurred_at": mail.occurred_at.replace(year=2020)})
+        wires = [encode(old), encode(f.parcel("TRK1", "delivered", 0, email="erika@example.org"))]
+        assert sorted(period for _, period, _ in store.keys.values()) == ["2020|email.*", "2026"]
+        assert decode(wires[0]) == old
+    finally:
+        use_protection(previous)
