@@ -12,9 +12,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def touchpoint(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def touchpoint(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    extra = env or {}
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHPOINT_")}
-    env.update(TOUCHPOINT_DATA_DIR=str(tmp_path / "var"), TOUCHPOINT_KAFKA_BOOTSTRAP="127.0.0.1:1")
+    env.update(TOUCHPOINT_DATA_DIR=str(tmp_path / "var"), TOUCHPOINT_KAFKA_BOOTSTRAP="127.0.0.1:1", **extra)
     return subprocess.run([sys.executable, "-m", "shared.cli", *args], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=120)
 
@@ -40,3 +41,36 @@ def test_exporting_an_unknown_customer_fails_with_a_reason(tmp_path):
     done = touchpoint(tmp_path, "customers", "export", "K-404", "--out", str(tmp_path / "x.zip"))
     assert done.returncode == 1 and "no customer with reference 'K-404'" in done.stderr
     assert not (tmp_path / "x.zip").exists()
+
+
+def test_retention_dry_run_lists_what_would_expire_at_the_given_date_and_shreds_nothing(tmp_path):
+    import sqlite3
+
+    from shared.db.migrate import upgrade
+
+    database = tmp_path / "keys.db"
+    upgrade(f"sqlite+aiosqlite:///{database}")
+    with sqlite3.connect(database) as conn:
+        conn.executemany("INSERT INTO privacy_keys VALUES (?, ?, ?, ?, '2026-01-01 00:00:00')",
+                         [(f"k{n}", f"contact:{n}", period, b"wrapped")
+                          for n, period in enumerate(["2019|email.*", "2019|email.*", "2024|email.*", "2019"])])
+    config = tmp_path / "touchpoint.toml"
+    config.write_text('[privacy.retention]\n"email.*" = "6y"\n')
+    done = touchpoint(tmp_path, "privacy", "retention", "--dry-run", "--now", "2026-06-01",
+                      env={"TOUCHPOINT_CONFIG": str(config), "TOUCHPOINT_DATABASE_URL": f"sqlite+aiosqlite:///{database}"})
+    assert done.returncode == 0, done.stderr
+    assert "would shred" in done.stdout and "email.*" in done.stdout and "2019" in done.stdout
+    assert "2024" not in done.stdout.replace("2026-06-01", "")
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT count(*) FROM privacy_keys").fetchone() == (4,)
+
+
+def test_retention_refuses_a_date_it_cannot_read_and_a_bad_duration_names_its_key(tmp_path):
+    config = tmp_path / "touchpoint.toml"
+    config.write_text('[privacy.retention]\n"email.*" = "6y"\n')
+    done = touchpoint(tmp_path, "privacy", "retention", "--dry-run", "--now", "next tuesday",
+                      env={"TOUCHPOINT_CONFIG": str(config)})
+    assert done.returncode == 1 and "--now 'next tuesday' is not an ISO date" in done.stderr
+    config.write_text('[privacy.retention]\n"webform.*" = "2 years"\n')
+    done = touchpoint(tmp_path, "privacy", "retention", "--dry-run", env={"TOUCHPOINT_CONFIG": str(config)})
+    assert done.returncode == 1 and "webform.*" in done.stderr and "not a duration" in done.stderr

@@ -61,10 +61,12 @@ async def retention_command(settings: Settings, dry_run: bool, now_text: str | N
 def print_table(rows, dry_run: bool, now: datetime) -> None:  # type: ignore[no-untyped-def]
     verb = "would shred" if dry_run else "shredded"
     table = Table(title=f"retention at {now.isoformat()}: {verb}")
-    for column in ("class", "year", "expired at", "keys", "restrictions ended"):
+    columns = ("class", "year", "expired at", "keys") + (() if dry_run else ("restrictions ended",))
+    for column in columns:
         table.add_column(column)
     for retention_class, year, expires_at, keys, ended in rows:
-        table.add_row(retention_class, str(year), expires_at.isoformat(), str(keys), "" if ended is None else str(ended))
+        table.add_row(retention_class, str(year), expires_at.isoformat(), str(keys),
+                      *(() if dry_run else (str(ended),)))
     console = Console(width=120)
     if rows:
         console.print(table)
