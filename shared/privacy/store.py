@@ -63,6 +63,13 @@ def openable() -> sa.ColumnElement[bool]:
                               restrictions.c.period == privacy_keys.c.period, restrictions.c.shredded_at.is_(None))
 
 
+async def key_periods(engine: AsyncEngine) -> dict[str, int]:
+    """How many keys each period has (what retention looks at; no subject in it)."""
+    query = sa.select(privacy_keys.c.period, sa.func.count()).group_by(privacy_keys.c.period)
+    async with engine.connect() as conn:
+        return {row[0]: row[1] for row in await conn.execute(query)}
+
+
 class WrongMasterKey(RuntimeError):
     """A data key does not unwrap: this process has another master key than the one that made
     it. A configuration error, never bad input (the events are fine), so it is not dead-lettered."""
@@ -191,10 +198,7 @@ class KeyTable:
         return destroyed
 
     async def periods(self) -> dict[str, int]:
-        """How many keys each period has (what retention looks at; no subject in it)."""
-        query = sa.select(privacy_keys.c.period, sa.func.count()).group_by(privacy_keys.c.period)
-        async with self.engine.connect() as conn:
-            return {row[0]: row[1] for row in await conn.execute(query)}
+        return await key_periods(self.engine)
 
     async def periods_of(self, subjects: Iterable[str]) -> list[tuple[str, str]]:
         """The (subject, period) of every key these subjects have."""

@@ -27,6 +27,8 @@ from services.projector.privacy.restriction import pending
 from services.projector.rebuild import rebuild_timeline
 from services.projector.timeline.tables import TIMELINE
 from services.projector.timeline.writer import TimelineWriter
+from services.projector.web.rendering import Pages
+from services.projector.web.retention import retention_context
 from shared.config import FileConfig, Privacy
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
@@ -99,6 +101,12 @@ FORM_ERIKA = in_year(f.form(4, ERIKA, 3, message="Formular von Erika 2024"), 202
 PARCEL = in_year(f.parcel("TRK2019", "delivered", 4, customer_ref="K-1"), 2019)
 
 
+async def ops_section(hub: Hub) -> str:
+    """The retention part of /ops as the page renders it."""
+    context = await retention_context(hub.engine, hub.settings)
+    return Pages("UTC").env.get_template("_retention.html").render(**context)
+
+
 async def capture(hub: Hub) -> None:
     await hub.publisher.publish([
         f.registered("K-1", "Erika Muster", emails=(ERIKA,)), f.registered("K-2", "Max Mustermann", emails=(MAX,)),
@@ -149,6 +157,9 @@ async def test_an_erasure_under_a_hold_restricts_until_the_hold_ends_then_the_jo
     # the expired mail of 2019 was past its hold: destroyed at once, as the customer's own keys
     assert "2019|email.*" in await hub.periods()  # Max's, untouched
     assert (await pending(hub.engine)).count == 2
+    ops = await ops_section(hub)
+    assert "Pending restrictions: <span class=\"num\">2</span>" in ops and "2027-01-01" in ops
+    assert '<tr data-period="2024|webform.*">' in ops  # the next class and year to expire, with its keys
     await hub.project()
 
     entries = await hub.entries()

@@ -30,7 +30,7 @@ from shared.kafka.publisher import Publisher
 from shared.privacy.master import MasterKey
 from shared.privacy.retention import Expiry, RetentionRules, expired, expiries
 from shared.privacy.runtime import active_sealer
-from shared.privacy.store import KeyTable
+from shared.privacy.store import KeyTable, key_periods
 
 log = logging.getLogger("touchpoint.retention")
 INTERVAL_S = 3600.0
@@ -72,9 +72,9 @@ async def due(engine: AsyncEngine, master: MasterKey, rules: RetentionRules, now
     return expired(await KeyTable(engine, master).periods(), rules, now)
 
 
-async def upcoming(engine: AsyncEngine, master: MasterKey, rules: RetentionRules) -> list[Expiry]:
+async def upcoming(engine: AsyncEngine, rules: RetentionRules) -> list[Expiry]:
     """Every class and year with keys, soonest expiry first (for /ops)."""
-    return expiries(await KeyTable(engine, master).periods(), rules)
+    return expiries(await key_periods(engine), rules)
 
 
 async def run_retention(engine: AsyncEngine, master: MasterKey, publisher: Publisher, rules: RetentionRules,
