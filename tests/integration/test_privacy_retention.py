@@ -9,6 +9,7 @@ ends. A rebuild finds no plaintext of what was shredded."""
 
 from __future__ import annotations
 
+import asyncio
 import zipfile
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +21,7 @@ from events.envelope import ActorRef, Event
 from events.privacy import CustomerErased
 from services.projector.catchup import catch_up
 from services.projector.consume import BatchProjector
+from services.projector.main import serve
 from services.projector.privacy.erasure import Target, erase
 from services.projector.privacy.export import export
 from services.projector.privacy.retention_job import expiry_records, run_retention
@@ -187,3 +189,20 @@ async def test_an_erasure_under_a_hold_restricts_until_the_hold_ends_then_the_jo
     entries = await hub.entries()
     assert entries[str(FORM_ERIKA.event_id)] == ("erased", "webform.submitted")
     assert entries[str(NEW_ERIKA.event_id)] == ("restricted", "email.received")
+
+
+async def test_the_projector_runs_the_job_on_its_schedule_with_the_injected_clock(hub):
+    await hub.publisher.publish([OLD_MAX, NEW_ERIKA])
+    assert "2019|email.*" in await hub.periods()
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve(hub.settings, stop, clock=lambda: at("2026-01-01T00:00:00")))
+    try:
+        deadline = asyncio.get_running_loop().time() + 20
+        while "2019|email.*" in await hub.periods():
+            assert not serving.done(), serving.exception()
+            assert asyncio.get_running_loop().time() < deadline, "the projector did not run retention"
+            await asyncio.sleep(0.1)
+        assert "2024|email.*" in await hub.periods()
+    finally:
+        stop.set()
+        await asyncio.wait_for(serving, timeout=30)
