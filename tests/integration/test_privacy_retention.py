@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from events.envelope import ActorRef, Event
 from events.privacy import CustomerErased
+from services.projector.api import queries
 from services.projector.catchup import catch_up
 from services.projector.consume import BatchProjector
 from services.projector.main import serve
@@ -27,6 +28,7 @@ from services.projector.privacy.export import export
 from services.projector.privacy.retention_job import expiry_records, run_retention
 from services.projector.privacy.restriction import pending
 from services.projector.rebuild import rebuild_timeline
+from services.projector.timeline.rows import customer_id_for
 from services.projector.timeline.tables import TIMELINE
 from services.projector.timeline.writer import TimelineWriter
 from services.projector.web.rendering import Pages
@@ -170,6 +172,12 @@ async def test_an_erasure_under_a_hold_restricts_until_the_hold_ends_then_the_jo
     assert entries[str(OLD_ERIKA.event_id)] == ("erased", "email.received")
     assert "Max fragt 2019" in entries[str(OLD_MAX.event_id)][0]
     assert not any(text in str(entries) for text in ("Kühlschrank", "Erika schreibt", "Formular von Erika"))
+    async with hub.engine.connect() as conn:  # what the API and the customer page read
+        page = await queries.timeline_page(conn, customer_id_for("K-1"), 50, None, None)
+    shown = {item["event_id"]: item for item in page}
+    assert shown[str(NEW_ERIKA.event_id)]["summary"] == "restricted"
+    assert shown[str(NEW_ERIKA.event_id)]["details"] == {"restricted": True, "until": "2031-01-01T00:00:00+00:00"}
+    assert shown[str(NEW_ERIKA.event_id)]["channel"] == "email"
 
     out = tmp_path / "k1.zip"
     await export(hub.settings, hub.engine, "K-1", out)
