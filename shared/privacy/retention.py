@@ -13,6 +13,7 @@ plus D: `6y` of 2020 at 2027-01-01 00:00 UTC; `18m` of 2020 at 2022-07-01; `90d`
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -103,10 +104,7 @@ class RetentionRules:
         return cls(tuple((check_pattern(pattern), parse_duration(text)) for pattern, text in config.items()))
 
     def class_of(self, event_type: str) -> str | None:
-        for pattern, _ in self.rules:
-            if fnmatchcase(event_type, pattern):
-                return pattern
-        return None
+        return _class_of(self, event_type)
 
     def duration_of(self, retention_class: str) -> Duration | None:
         return dict(self.rules).get(retention_class)
@@ -129,6 +127,14 @@ class RetentionRules:
         """The end of the legal hold on `period` when it has not ended by `now`, else None."""
         until = self.expiry_of(period)
         return until if until is not None and until > now else None
+
+
+@functools.lru_cache(maxsize=1024)  # asked for every event sealed: a handful of types, a few rules
+def _class_of(rules: RetentionRules, event_type: str) -> str | None:
+    for pattern, _ in rules.rules:
+        if fnmatchcase(event_type, pattern):
+            return pattern
+    return None
 
 
 def expiries(periods: Mapping[str, int], rules: RetentionRules) -> list[Expiry]:

@@ -15,9 +15,11 @@ and keep the rest."""
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from events.envelope import Event
 from shared.privacy.master import MasterKey
-from shared.privacy.retention import RetentionRules
+from shared.privacy.retention import Period, RetentionRules
 
 NO_RULES = RetentionRules()
 
@@ -51,7 +53,12 @@ def subject_of(master: MasterKey, event: Event) -> str:
 
 
 def period_of(event: Event, rules: RetentionRules = NO_RULES) -> str:
-    return rules.period_of(event.type, event.occurred_at.year)
+    """Year-only periods keep the year of the event's own offset (as keys were always made); a
+    retention class counts in UTC years, as the read models that redact by year do."""
+    retention_class = rules.class_of(event.type)
+    if retention_class is None:
+        return str(event.occurred_at.year)
+    return str(Period(event.occurred_at.astimezone(UTC).year, retention_class))
 
 
 def record_key(master: MasterKey, event: Event) -> str:

@@ -144,11 +144,9 @@ async def test_the_job_shreds_expired_classes_of_every_subject_and_the_timeline_
                                 at("2026-01-02T00:00:00"))
     assert again == []  # nothing left to shred: no second announcement
 
-    await rebuild_timeline(hub.settings)
-    dump = str(await hub.entries())
-    assert "2019" not in dump.replace("TRK2019", "")  # the expired subjects are unreadable after a rebuild
-    rebuilt = await hub.entries()
-    assert "Erika schreibt 2024 wieder" in rebuilt[str(NEW_ERIKA.event_id)][0]
+    live = await hub.entries()
+    await rebuild_timeline(hub.settings)  # keys gone: unreadable, and expired as they arrive
+    assert await hub.entries() == live
 
 
 async def test_an_erasure_under_a_hold_restricts_until_the_hold_ends_then_the_job_shreds(hub, tmp_path):

@@ -14,7 +14,7 @@ rebuild redacts exactly as the live projection did."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,14 +23,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.envelope import Event
 from events.privacy import CustomerErased, PrivacyExpired, Restriction
-from services.projector.timeline.rows import contact_id_for
-from services.projector.timeline.tables import TimelineTables
+from services.projector.timeline.rows import contact_id_for, utc
+from services.projector.timeline.tables import Json, TimelineTables
 
 ERASED_SUMMARY = "erased"
 RESTRICTED_SUMMARY = "restricted"
 EXPIRED_SUMMARY = "expired"
 PERSONAL_IDENTIFIER_KINDS = ("email", "phone")
 Condition = Callable[[sa.Table], Any]  # which rows of the entries (or versions) table
+# The classes and years retention expired, as the timeline applied them (revision 0012r_retention).
+# Not rebuilt with the timeline: what expired stays expired in the rebuilt tables too.
+expired_periods = sa.Table(
+    "timeline_expired_periods", sa.MetaData(),
+    sa.Column("retention_class", sa.String(64), primary_key=True),
+    sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("types", Json, nullable=False),
+)
 
 
 async def redact(conn: AsyncConnection, tables: TimelineTables, event: Event) -> None:
@@ -71,14 +79,38 @@ async def redact_timeline(conn: AsyncConnection, tables: TimelineTables, event: 
 
 
 async def redact_expired(conn: AsyncConnection, tables: TimelineTables, event: PrivacyExpired) -> None:
-    """Entries of the expired class and year, whoever they belong to; a restricted one is now erased."""
+    """Entries of the expired class and year, whoever they belong to; a restricted one is now erased.
+    The class and year are remembered, so that entries of it projected later (a rebuild reads the
+    topics side by side) are expired as they arrive."""
     p = event.payload
-    if not p.types:
+    known = (await conn.execute(sa.select(expired_periods.c.year).where(
+        expired_periods.c.retention_class == p.retention_class, expired_periods.c.year == p.year))).first()
+    if known is None:
+        await conn.execute(expired_periods.insert().values(retention_class=p.retention_class, year=p.year,
+                                                           types=list(p.types)))
+    await expire(conn, tables, p.types, p.year)
+
+
+async def expire_late_arrivals(conn: AsyncConnection, tables: TimelineTables, events: Sequence[Event]) -> None:
+    """Expires the entries of events just projected whose class and year expired before (one small
+    query per batch; an update only when such an event came)."""
+    if not events:
         return
-    await blank_entries(conn, tables, lambda t: sa.and_(of_class_and_year(t, p.types, p.year),
+    expired = {(t, row.year) for row in await conn.execute(sa.select(expired_periods)) for t in row.types}
+    if not expired:
+        return
+    for event_type, year in sorted({(e.type, utc(e.occurred_at).year) for e in events} & expired):
+        await expire(conn, tables, (event_type,), year)
+
+
+async def expire(conn: AsyncConnection, tables: TimelineTables, types: Sequence[str], year: int) -> None:
+    if not types:
+        return
+    await blank_entries(conn, tables, lambda t: sa.and_(of_class_and_year(t, types, year),
                                                         t.c.summary == RESTRICTED_SUMMARY), ERASED_SUMMARY)
-    await blank_entries(conn, tables, lambda t: sa.and_(of_class_and_year(t, p.types, p.year),
-                                                        t.c.summary != ERASED_SUMMARY), EXPIRED_SUMMARY)
+    await blank_entries(conn, tables, lambda t: sa.and_(of_class_and_year(t, types, year),
+                                                        t.c.summary != ERASED_SUMMARY,
+                                                        t.c.summary != EXPIRED_SUMMARY), EXPIRED_SUMMARY)
 
 
 async def blank_entries(conn: AsyncConnection, tables: TimelineTables, which: Condition, summary: str,

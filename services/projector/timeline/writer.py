@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from events.envelope import Event
 from events.privacy import CustomerErased, PrivacyExpired
 from services.projector.metrics import BATCH_SIZE, DUPLICATES_SKIPPED, EVENTS_APPLIED, LAG_SECONDS
-from services.projector.privacy.redaction import redact
+from services.projector.privacy.redaction import expire_late_arrivals, redact
 from services.projector.timeline.projection import PROJECTION, apply
 from services.projector.timeline.rows import EntryRow
 from services.projector.timeline.store import load_view, write_changes, write_versions
@@ -87,6 +87,7 @@ class TimelineWriter:
             changes += await self.apply_segment(conn, segment)
             if erasure is not None:
                 await redact(conn, self.tables, erasure)
+        await expire_late_arrivals(conn, self.tables, todo)
         await mark_applied(conn, self.projection, (str(e.event_id) for e in todo))
         await store_offsets(conn, self.projection, next_offsets)
         await self.analyze_when_grown(conn, changes)

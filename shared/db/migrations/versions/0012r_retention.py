@@ -1,6 +1,7 @@
 """Retention by period: key periods carry the retention class (`2020|email.*`), so the column is
 wider; the record of what retention shredded (class, year, how many keys; no personal data);
-and the restrictions (GDPR Art. 18) of erased subjects whose data is still under a legal hold.
+the restrictions (GDPR Art. 18) of erased subjects whose data is still under a legal hold; and
+the classes and years the timeline expired (so that entries projected later expire on arrival).
 
 Revision ID: 0012r_retention
 Revises: 0010_privacy_keys
@@ -8,6 +9,7 @@ Revises: 0010_privacy_keys
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0012r_retention"
 down_revision = "0010_privacy_keys"
@@ -37,12 +39,19 @@ def upgrade() -> None:
         sa.Column("restricted_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("shredded_at", sa.DateTime(timezone=True)),
     )
+    op.create_table(
+        "timeline_expired_periods",
+        sa.Column("retention_class", sa.String(64), primary_key=True),
+        sa.Column("year", sa.Integer, primary_key=True),
+        sa.Column("types", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
+    )
     op.create_index("ix_privacy_restrictions_pending", "privacy_restrictions", ["until"],
                     postgresql_where=sa.text("shredded_at IS NULL"), sqlite_where=sa.text("shredded_at IS NULL"))
 
 
 def downgrade() -> None:
     op.drop_index("ix_privacy_restrictions_pending", table_name="privacy_restrictions")
+    op.drop_table("timeline_expired_periods")
     op.drop_table("privacy_restrictions")
     op.drop_table("privacy_expiries")
     with op.batch_alter_table("privacy_keys") as batch:
