@@ -193,3 +193,23 @@ def test_events_are_sealed_under_the_key_of_their_year_and_class_and_unmatched_t
         assert decode(wires[0]) == old
     finally:
         use_protection(previous)
+
+
+def test_events_sealed_under_year_only_keys_before_retention_was_configured_still_open():
+    from events.codec import decode, encode, use_protection
+    from shared.privacy.master import MasterKey
+    from shared.privacy.sealing import FieldSealer
+    from shared.privacy.store import InMemoryKeyStore
+    from tests import timeline_factories as f
+
+    master, store = MasterKey.from_bytes(bytes(range(32))), InMemoryKeyStore()
+    mail = f.mail(1, "erika@example.org", 0)
+    previous = use_protection(FieldSealer(master, store))
+    try:
+        wire = encode(mail)
+        use_protection(FieldSealer(master, store, RULES))
+        assert decode(wire) == mail
+        encode(f.mail(2, "erika@example.org", 0))
+        assert sorted(period for _, period, _ in store.keys.values()) == ["2026", "2026|email.*"]
+    finally:
+        use_protection(previous)
