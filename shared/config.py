@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from shared.privacy.retention import check_pattern, parse_duration
 from shared.redaction import hide_url_password, safe_url
 
 PLACEHOLDER_SECRETS = {"...", "changeme", "change-me", "secret", "password", "token"}
@@ -376,8 +377,6 @@ class Privacy(Section):
     @field_validator("retention")
     @classmethod
     def _retention_rules(cls, value: dict[str, str]) -> dict[str, str]:
-        from shared.privacy.retention import check_pattern, parse_duration
-
         for pattern, duration in value.items():
             try:
                 check_pattern(pattern)
