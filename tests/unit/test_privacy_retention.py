@@ -100,7 +100,6 @@ def test_settings_with_a_bad_retention_refuse_to_load(tmp_path, monkeypatch):
     config = tmp_path / "touchpoint.toml"
     config.write_text('[privacy.retention]\n"email.*" = "six years"\n')
     monkeypatch.setenv("TOUCHPOINT_CONFIG", str(config))
-    load_settings.cache_clear() if hasattr(load_settings, "cache_clear") else None
     with pytest.raises(ConfigError, match="email"):
         load_settings()
 
