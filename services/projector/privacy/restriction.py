@@ -2,10 +2,11 @@
 
 An erasure destroys at once the keys of its subjects that are under no hold. A key whose
 retention class has not expired yet (business letters kept 6 years, HGB §257) is kept, and the
-subject's data under it is restricted until the hold ends: recorded (blind subject, period, until; no personal data) in
-`privacy_restrictions`, which makes the key open nothing any more in any process (the key store
-skips it), announced in `customer.erased` (`restricted`) so that the read models show those
-entries as "restricted", and shredded by the retention job when the class expires."""
+subject's data under it is restricted until the hold ends: recorded (blind subject, period,
+until; no personal data) in `privacy_restrictions`, which makes the key open nothing any more in
+any process (the key store skips it), announced in `customer.erased` (`restricted`) so that the
+read models show those entries as "restricted", and shredded by the retention job when the class
+expires."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.privacy import Restriction
 from events.registry import EVENT_TYPES
+from services.projector.privacy.redaction import RESTRICTED_SUMMARY
+from services.projector.timeline.tables import TIMELINE
 from shared.privacy.retention import Period, RetentionRules
 from shared.privacy.store import restrictions
 
@@ -88,24 +91,9 @@ async def pending(engine: AsyncEngine) -> Pending:
     return Pending(count or 0, earliest)
 
 
-async def restricted_keys(engine: AsyncEngine, subjects: Iterable[str] = (), customer_ref: str | None = None
-                          ) -> dict[Key, datetime]:
-    """The pending restrictions of these subjects or of this customer: (subject, period) -> until."""
-    condition = restrictions.c.subject.in_(list(subjects))
-    if customer_ref is not None:
-        condition = condition | (restrictions.c.customer_ref == customer_ref)
-    query = sa.select(restrictions.c.subject, restrictions.c.period, restrictions.c.until).where(
-        condition, restrictions.c.shredded_at.is_(None))
-    async with engine.connect() as conn:
-        return {(row.subject, row.period): row.until for row in await conn.execute(query)}
-
-
 async def restricted_entries(engine: AsyncEngine, timeline_ids: Iterable[str]) -> list[dict[str, object]]:
     """The timeline entries shown as restricted on these timelines, for the export: what they were
     (type, channel, time) and until when their data is kept, without the data."""
-    from services.projector.privacy.redaction import RESTRICTED_SUMMARY
-    from services.projector.timeline.tables import TIMELINE
-
     entries = TIMELINE.entries
     query = sa.select(entries.c.event_id, entries.c.type, entries.c.channel, entries.c.direction,
                       entries.c.occurred_at, entries.c.details).where(
