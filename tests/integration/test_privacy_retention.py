@@ -25,6 +25,7 @@ from services.projector.consume import BatchProjector
 from services.projector.main import serve
 from services.projector.privacy.erasure import Target, erase
 from services.projector.privacy.export import export
+from services.projector.privacy.retention_command import retention_command
 from services.projector.privacy.retention_job import expiry_records, run_retention
 from services.projector.privacy.restriction import pending
 from services.projector.rebuild import rebuild_timeline
@@ -118,15 +119,15 @@ async def capture(hub: Hub) -> None:
     await hub.project()
 
 
-async def test_the_job_shreds_expired_classes_of_every_subject_and_the_timeline_shows_them_expired(hub):
+async def test_the_job_shreds_expired_classes_of_every_subject_and_the_timeline_shows_them_expired(hub, capsys):
     await capture(hub)
     assert {"2019|email.*", "2024|email.*", "2024|webform.*", "2019"} <= await hub.periods()
     assert await run_retention(hub.engine, active_sealer().master, hub.publisher, active_sealer().retention,
                                at("2025-12-31T23:59:00")) == []
 
-    [done] = await run_retention(hub.engine, active_sealer().master, hub.publisher, active_sealer().retention,
-                                 at("2026-01-01T00:00:00"))
-    assert (done.expiry.retention_class, done.expiry.year, done.keys_destroyed) == ("email.*", 2019, 2)
+    await retention_command(hub.settings, False, "2026-01-01")  # as `touchpoint privacy retention --now` runs it
+    printed = capsys.readouterr().out
+    assert "shredded" in printed and "email.*" in printed and "2019" in printed
     assert "2019|email.*" not in await hub.periods() and "2019" in await hub.periods()
     await hub.project()
 
@@ -140,9 +141,8 @@ async def test_the_job_shreds_expired_classes_of_every_subject_and_the_timeline_
         [record] = (await conn.execute(sa.select(expiry_records))).all()
     assert (record.retention_class, record.year, record.keys_destroyed) == ("email.*", 2019, 2)
 
-    again = await run_retention(hub.engine, active_sealer().master, hub.publisher, active_sealer().retention,
-                                at("2026-01-02T00:00:00"))
-    assert again == []  # nothing left to shred: no second announcement
+    await retention_command(hub.settings, False, "2026-01-02")
+    assert "nothing expired at 2026-01-02" in capsys.readouterr().out  # nothing left: no second announcement
 
     live = await hub.entries()
     await rebuild_timeline(hub.settings)  # keys gone: unreadable, and expired as they arrive
