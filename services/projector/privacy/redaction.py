@@ -31,6 +31,14 @@ RESTRICTED_SUMMARY = "restricted"
 EXPIRED_SUMMARY = "expired"
 PERSONAL_IDENTIFIER_KINDS = ("email", "phone")
 Condition = Callable[[sa.Table], Any]  # which rows of the entries (or versions) table
+# The entries a restriction hides, with the timeline they belong to (revision 0012r_retention).
+# Not rebuilt with the timeline, like the next one.
+restricted_entries = sa.Table(
+    "timeline_restricted_entries", sa.MetaData(),
+    sa.Column("entry_id", sa.String(36), primary_key=True),
+    sa.Column("owner_id", sa.String(36), nullable=False),
+    sa.Column("until", sa.DateTime(timezone=True), nullable=False),
+)
 # The classes and years retention expired, as the timeline applied them (revision 0012r_retention).
 # Not rebuilt with the timeline: what expired stays expired in the rebuilt tables too.
 expired_periods = sa.Table(
@@ -74,8 +82,11 @@ async def redact_timeline(conn: AsyncConnection, tables: TimelineTables, event: 
 
     await blank_entries(conn, tables, lambda t: sa.and_(carrying(t), sa.not_(held(t))), ERASED_SUMMARY)
     for restriction in event.payload.restricted:
-        await blank_entries(conn, tables, lambda t, r=restriction: sa.and_(
-            carrying(t), of_class_and_year(t, r.types, r.year)), RESTRICTED_SUMMARY, restricted_details(restriction))
+        def which(t: sa.Table, r: Restriction = restriction) -> Any:
+            return sa.and_(carrying(t), of_class_and_year(t, r.types, r.year))
+
+        await remember_restricted(conn, tables, which, restriction.until)
+        await blank_entries(conn, tables, which, RESTRICTED_SUMMARY, restricted_details(restriction.until))
 
 
 async def redact_expired(conn: AsyncConnection, tables: TimelineTables, event: PrivacyExpired) -> None:
@@ -126,8 +137,38 @@ def of_class_and_year(table: sa.Table, types: Iterable[str], year: int) -> Any:
     return sa.and_(table.c.type.in_(list(types)), table.c.occurred_at >= start, table.c.occurred_at < end)
 
 
-def restricted_details(restriction: Restriction) -> dict[str, Any]:
-    return {RESTRICTED_SUMMARY: True, "until": restriction.until.isoformat()}
+def restricted_details(until: datetime) -> dict[str, Any]:
+    return {RESTRICTED_SUMMARY: True, "until": utc(until).isoformat()}
+
+
+async def remember_restricted(conn: AsyncConnection, tables: TimelineTables, which: Condition, until: datetime) -> None:
+    """Records which entries (and on whose timeline) a restriction hides: a rebuild cannot open
+    their data any more, so it finds them without identifiers and puts them back from here."""
+    entries = tables.entries
+    rows = (await conn.execute(sa.select(entries.c.id, entries.c.owner_id).where(which(entries)))).all()
+    known = set()
+    for start in range(0, len(rows), 500):
+        chunk = [row.id for row in rows[start:start + 500]]
+        known |= {r.entry_id for r in await conn.execute(sa.select(restricted_entries.c.entry_id).where(
+            restricted_entries.c.entry_id.in_(chunk)))}
+    fresh = [dict(entry_id=row.id, owner_id=row.owner_id, until=until) for row in rows if row.id not in known]
+    if fresh:
+        await conn.execute(restricted_entries.insert(), fresh)
+
+
+async def restrict_late_arrivals(conn: AsyncConnection, tables: TimelineTables, entry_ids: Iterable[str]) -> None:
+    """Entries just (re)written that a restriction hides are hidden again, on the timeline they were on."""
+    ids = list(entry_ids)
+    found = []
+    for start in range(0, len(ids), 500):
+        found += (await conn.execute(sa.select(restricted_entries).where(
+            restricted_entries.c.entry_id.in_(ids[start:start + 500])))).all()
+    for row in found:
+        for table in (tables.entries, tables.versions):
+            await conn.execute(table.update().where(table.c.id == row.entry_id).values(owner_id=row.owner_id))
+            await conn.execute(table.update().where(
+                table.c.id == row.entry_id, table.c.summary != ERASED_SUMMARY, table.c.summary != EXPIRED_SUMMARY
+            ).values(summary=RESTRICTED_SUMMARY, details=restricted_details(row.until), email=None, phone=None))
 
 
 def erased_contact_ids(emails_and_phones: Iterable[tuple[str, str]]) -> set[str]:

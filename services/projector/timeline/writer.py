@@ -18,11 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from events.envelope import Event
 from events.privacy import CustomerErased, PrivacyExpired
 from services.projector.metrics import BATCH_SIZE, DUPLICATES_SKIPPED, EVENTS_APPLIED, LAG_SECONDS
-from services.projector.privacy.redaction import expire_late_arrivals, redact
+from services.projector.privacy.redaction import expire_late_arrivals, redact, restrict_late_arrivals
 from services.projector.timeline.projection import PROJECTION, apply
 from services.projector.timeline.rows import EntryRow
 from services.projector.timeline.store import load_view, write_changes, write_versions
 from services.projector.timeline.tables import TIMELINE, TimelineTables
+from services.projector.timeline.view import Change
 from shared.db.tracking import applied_events, mark_applied, store_offsets, unapplied
 
 Position = tuple[str, int]
@@ -82,20 +83,23 @@ class TimelineWriter:
             if str(event.event_id) in fresh:
                 fresh.discard(str(event.event_id))
                 todo.append(event)
-        changes = 0
+        changes: list[Change] = []
         for segment, erasure in split_at_erasures(todo):
-            changes += await self.apply_segment(conn, segment)
+            applied = await self.apply_segment(conn, segment)
+            # what a restriction or an expiry ended stays ended for entries written again or late
+            await restrict_late_arrivals(conn, self.tables, {c.id for c in applied if isinstance(c, EntryRow)})
+            changes += applied
             if erasure is not None:
                 await redact(conn, self.tables, erasure)
         await expire_late_arrivals(conn, self.tables, todo)
         await mark_applied(conn, self.projection, (str(e.event_id) for e in todo))
         await store_offsets(conn, self.projection, next_offsets)
-        await self.analyze_when_grown(conn, changes)
+        await self.analyze_when_grown(conn, len(changes))
         return todo
 
-    async def apply_segment(self, conn: AsyncConnection, events: list[Event]) -> int:
+    async def apply_segment(self, conn: AsyncConnection, events: list[Event]) -> list[Change]:
         if not events:
-            return 0
+            return []
         view = await load_view(conn, self.tables, events)
         changes = []
         versions: list[tuple[EntryRow, datetime]] = []  # each entry state by recorded time, for as-of reads
@@ -106,7 +110,7 @@ class TimelineWriter:
             versions += [(change, event.recorded_at) for change in produced if isinstance(change, EntryRow)]
         await write_changes(conn, self.tables, changes)
         await write_versions(conn, self.tables, versions)
-        return len(changes)
+        return changes
 
     async def lock(self, conn: AsyncConnection, shared: bool = False) -> None:
         if conn.dialect.name == "postgresql":

@@ -1,7 +1,8 @@
 """Retention by period: key periods carry the retention class (`2020|email.*`), so the column is
 wider; the record of what retention shredded (class, year, how many keys; no personal data);
 the restrictions (GDPR Art. 18) of erased subjects whose data is still under a legal hold; and
-the classes and years the timeline expired (so that entries projected later expire on arrival).
+the entries a restriction hides and the classes and years the timeline expired (so that entries
+projected later, as in a rebuild, are hidden or expired on arrival).
 
 Revision ID: 0012r_retention
 Revises: 0010_privacy_keys
@@ -45,12 +46,19 @@ def upgrade() -> None:
         sa.Column("year", sa.Integer, primary_key=True),
         sa.Column("types", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
     )
+    op.create_table(
+        "timeline_restricted_entries",
+        sa.Column("entry_id", sa.String(36), primary_key=True),
+        sa.Column("owner_id", sa.String(36), nullable=False),
+        sa.Column("until", sa.DateTime(timezone=True), nullable=False),
+    )
     op.create_index("ix_privacy_restrictions_pending", "privacy_restrictions", ["until"],
                     postgresql_where=sa.text("shredded_at IS NULL"), sqlite_where=sa.text("shredded_at IS NULL"))
 
 
 def downgrade() -> None:
     op.drop_index("ix_privacy_restrictions_pending", table_name="privacy_restrictions")
+    op.drop_table("timeline_restricted_entries")
     op.drop_table("timeline_expired_periods")
     op.drop_table("privacy_restrictions")
     op.drop_table("privacy_expiries")
