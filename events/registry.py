@@ -18,7 +18,7 @@ from events.customer import ContactLinked, ContactUnlinked, CustomerMerged, Cust
 from events.email import EmailReceived, EmailSent
 from events.envelope import Event
 from events.escalation import EscalationFailed, EscalationNotified
-from events.privacy import CustomerErased
+from events.privacy import CustomerErased, PrivacyExpired
 from events.shipment import ShipmentStatusChanged
 from events.sla import SlaBreached, SlaWarning
 from events.webform import WebformSubmitted
@@ -34,7 +34,7 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     EscalationNotified, EscalationFailed,
     CustomerRegistered, ContactLinked, ContactUnlinked, CustomerMerged, CustomerUnmerged,
     CallbackOpened, CallbackAttempted, CallbackClosed, CallbackOverdue,
-    CustomerErased,
+    CustomerErased, PrivacyExpired,
     ConsentGiven, ConsentWithdrawn,
     CustomerAccessed,
 )

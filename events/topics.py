@@ -35,6 +35,7 @@ TOPIC_OF_TYPE: dict[str, Topic] = {
     "customer.merged": Topic.CUSTOMERS,
     "customer.unmerged": Topic.CUSTOMERS,
     "customer.erased": Topic.CUSTOMERS,
+    "privacy.expired": Topic.CUSTOMERS,
     "complaint.opened": Topic.COMPLAINTS,
     "complaint.responded": Topic.COMPLAINTS,
     "complaint.resolved": Topic.COMPLAINTS,

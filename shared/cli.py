@@ -34,6 +34,8 @@ app.add_typer(customers_app, name="customers")
 app.add_typer(mailbox_app, name="mailbox")
 users_app = typer.Typer(help="People who sign in to the agent UI with a name and a password.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+privacy_app = typer.Typer(help="Personal data: retention by period.", no_args_is_help=True)
+app.add_typer(privacy_app, name="privacy")
 
 # One process per service, as deployed; `up` starts them all.
 SERVICE_ENTRYPOINTS: dict[str, str] = {
@@ -222,6 +224,15 @@ def customers_export(
 ) -> None:
     """Everything about a customer, decrypted: its events as JSON plus attachments, in a zip."""
     run_entrypoint("services.projector.privacy.export:run", settings_or_exit(), ref, out)
+
+
+@privacy_app.command("retention")
+def privacy_retention(
+    dry_run: bool = typer.Option(False, "--dry-run", help="only list what would be shredded"),
+    now: str = typer.Option(None, "--now", help="pretend this instant (ISO date or time, UTC)"),
+) -> None:
+    """Shred the keys of every [privacy.retention] class whose period ended; print what expired."""
+    run_entrypoint("services.projector.privacy.retention_command:run", settings_or_exit(), dry_run, now)
 
 
 @mailbox_app.command("authorize")

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from shared.privacy.retention import check_pattern, parse_duration
 from shared.redaction import hide_url_password, safe_url
 
 PLACEHOLDER_SECRETS = {"...", "changeme", "change-me", "secret", "password", "token"}
@@ -372,6 +373,17 @@ class Privacy(Section):
         default=None, description="32 random bytes, base64; required in production, generated under the "
         "data folder in development")
     retention: dict[str, str] = Field(default_factory=dict, description="event type pattern -> duration")
+
+    @field_validator("retention")
+    @classmethod
+    def _retention_rules(cls, value: dict[str, str]) -> dict[str, str]:
+        for pattern, duration in value.items():
+            try:
+                check_pattern(pattern)
+                parse_duration(duration)
+            except ValueError as exc:
+                raise ValueError(f"{pattern!r}: {exc}") from None
+        return value
 
 
 class Consent(Section):

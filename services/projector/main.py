@@ -11,7 +11,9 @@ read twice is skipped as applied. The same step serves `touchpoint rebuild`.
 Beside it, in the same process, the consent projection follows the consents and customers topics
 as a member of its own group (`services/projector/consent/follow.py`), and the access audit's
 projection follows the audit topic (`services/projector/audit/follow.py`), each on a thread of
-its own (`shared/kafka/apart.py`)."""
+its own (`shared/kafka/apart.py`). With privacy on and `[privacy.retention]` rules, the retention
+job runs here too, once an hour (`services/projector/privacy/retention_job.py`): the projector
+owns the key store's database."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from services.projector.audit.follow import follow_audit
 from services.projector.catchup import interaction_topics
 from services.projector.consent.follow import follow_consents
 from services.projector.consume import BatchProjector
+from services.projector.privacy.retention_job import Clock, every_hour, run_retention, system_clock
 from services.projector.timeline.projection import PROJECTION
 from services.projector.timeline.writer import TimelineWriter
 from shared.config import Settings
@@ -34,6 +37,7 @@ from shared.kafka.publisher import KafkaPublisher
 from shared.kafka.security import client_options
 from shared.kafka.topics import ensure_for
 from shared.logging import configure_logging
+from shared.privacy.runtime import master_key, retention_rules
 from shared.shutdown import stop_on_signals
 from shared.status_http import serve_status
 
@@ -51,8 +55,8 @@ def run(settings: Settings) -> None:
     asyncio.run(serve(settings))
 
 
-async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Runs until `stop` is set, SIGINT/SIGTERM, or a non-transient error."""
+async def serve(settings: Settings, stop: asyncio.Event | None = None, clock: Clock = system_clock) -> None:
+    """Runs until `stop` is set, SIGINT/SIGTERM, or a non-transient error. `clock`: the retention job's now."""
     stop = stop or stop_on_signals()
     await upgrade_async(settings.db_url)
     await ensure_for(settings)
@@ -74,6 +78,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         apart = [asyncio.create_task(asyncio.to_thread(follow_apart, settings, follow, client_id, stop_apart))
                  for follow, client_id in ((follow_consents, "touchpoint-consents"),
                                            (follow_audit, "touchpoint-access-audit"))]
+        apart += _retention(settings, engine, publisher, stop, clock)
         stopped = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({following, *apart, stopped}, return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()
@@ -87,6 +92,14 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         await asyncio.gather(*(task for task in (following, *apart) if task is not None), return_exceptions=True)
         await publisher.stop()
         await engine.dispose()
+
+
+def _retention(settings: Settings, engine, publisher, stop: asyncio.Event, clock: Clock) -> list[asyncio.Task]:  # type: ignore[no-untyped-def]
+    rules = retention_rules(settings)
+    if not (settings.encrypts_personal_data and rules.rules):
+        return []
+    master = master_key(settings)
+    return [asyncio.create_task(every_hour(lambda now: run_retention(engine, master, publisher, rules, now), stop, clock))]
 
 
 async def _follow_forever(settings: Settings, projector: BatchProjector, stored_positions) -> None:  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from events.codec import protection, use_protection
 from shared.privacy.master import MasterKey, load_or_create_master_key
+from shared.privacy.retention import RetentionRules
 from shared.privacy.sealing import FieldSealer
 from shared.privacy.store import SyncKeyStore
 
@@ -16,6 +17,10 @@ def master_key(settings) -> MasterKey:  # type: ignore[no-untyped-def]
     return load_or_create_master_key(settings.master_key_path, create=settings.environment != "production")
 
 
+def retention_rules(settings) -> RetentionRules:  # type: ignore[no-untyped-def]
+    return RetentionRules.from_config(settings.file.privacy.retention)
+
+
 def install(settings) -> FieldSealer | None:  # type: ignore[no-untyped-def]
     """Seals and opens personal data in this process when the settings say so."""
     if not settings.encrypts_personal_data:
@@ -23,7 +28,8 @@ def install(settings) -> FieldSealer | None:  # type: ignore[no-untyped-def]
     current = protection()
     if isinstance(current, FieldSealer):
         return current
-    sealer = FieldSealer(master_key(settings), SyncKeyStore(settings.db_url, master_key(settings)))
+    sealer = FieldSealer(master_key(settings), SyncKeyStore(settings.db_url, master_key(settings)),
+                         retention_rules(settings))
     use_protection(sealer)
     return sealer
 

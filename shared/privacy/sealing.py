@@ -23,8 +23,9 @@ from events.envelope import Event
 from events.registry import EVENT_TYPES
 from shared.privacy.fields import pii_fields
 from shared.privacy.master import MasterKey
+from shared.privacy.retention import RetentionRules
 from shared.privacy.store import KeyStore
-from shared.privacy.subjects import period_of, record_key, subject_of
+from shared.privacy.subjects import NO_RULES, period_of, record_key, subject_of
 
 SEALED = "sealed"
 ERASURE_TYPE = "customer.erased"
@@ -34,16 +35,17 @@ NONCE_BYTES = 12
 class FieldSealer:
     """Seals and opens events' personal data with the keys of `store` (an `events.codec.Protection`)."""
 
-    def __init__(self, master: MasterKey, store: KeyStore) -> None:
+    def __init__(self, master: MasterKey, store: KeyStore, retention: RetentionRules = NO_RULES) -> None:
         self.master = master
         self.store = store
+        self.retention = retention  # the period of a key: year and retention class of the event
         self._ciphers: dict[str, AESGCM] = {}
 
     def seal(self, event: Event, data: dict[str, Any]) -> dict[str, Any]:
         fields = _fields_of(type(event))
         if not fields:
             return data
-        key_id, key = self.store.key_for(subject_of(self.master, event), period_of(event))
+        key_id, key = self.store.key_for(subject_of(self.master, event), period_of(event, self.retention))
         encrypt = self._cipher(key_id, key).encrypt
         prefix = f"{event.event_id}|"
 
@@ -86,13 +88,13 @@ class FieldSealer:
         cached = getattr(self.store, "cached", None)
         if cached is None:
             return False
-        return any(pii_fields(type(e)) and not cached(subject_of(self.master, e), period_of(e)) for e in events)
+        return any(pii_fields(type(e)) and not cached(subject_of(self.master, e), period_of(e, self.retention)) for e in events)
 
     def prepare(self, events) -> None:  # type: ignore[no-untyped-def]
         """Loads the keys these events will be sealed with, in one round trip where the store can."""
         prepare = getattr(self.store, "prepare", None)
         if prepare is not None:
-            prepare([(subject_of(self.master, e), period_of(e)) for e in events if pii_fields(type(e))])
+            prepare([(subject_of(self.master, e), period_of(e, self.retention)) for e in events if pii_fields(type(e))])
 
     def forget(self, subjects: list[str]) -> None:
         """Drops cached keys (theirs and, since ciphers do not record subjects, all ciphers)."""

@@ -38,10 +38,36 @@ privacy_keys = sa.Table(
     "privacy_keys", metadata,
     sa.Column("key_id", sa.String(32), primary_key=True),
     sa.Column("subject", sa.String(200), nullable=False),
-    sa.Column("period", sa.String(16), nullable=False),
+    sa.Column("period", sa.String(80), nullable=False),  # year, or year|retention class (0012r_retention)
     sa.Column("wrapped", sa.LargeBinary, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# Keys of erased subjects still under a legal hold (GDPR Art. 18): kept, but they open nothing
+# until retention shreds them (services/projector/privacy/restriction.py writes it).
+restrictions = sa.Table(
+    "privacy_restrictions", metadata,
+    sa.Column("subject", sa.String(200), primary_key=True),
+    sa.Column("period", sa.String(80), primary_key=True),
+    sa.Column("until", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("erasure_id", sa.String(64), nullable=False),
+    sa.Column("customer_ref", sa.String(255)),
+    sa.Column("restricted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("shredded_at", sa.DateTime(timezone=True)),
+)
+
+
+def openable() -> sa.ColumnElement[bool]:
+    """Keys that may open data: those of no pending restriction."""
+    return ~sa.exists().where(restrictions.c.subject == privacy_keys.c.subject,
+                              restrictions.c.period == privacy_keys.c.period, restrictions.c.shredded_at.is_(None))
+
+
+async def key_periods(engine: AsyncEngine) -> dict[str, int]:
+    """How many keys each period has (what retention looks at; no subject in it)."""
+    query = sa.select(privacy_keys.c.period, sa.func.count()).group_by(privacy_keys.c.period)
+    async with engine.connect() as conn:
+        return {row[0]: row[1] for row in await conn.execute(query)}
 
 
 class WrongMasterKey(RuntimeError):
@@ -54,7 +80,7 @@ class KeyStore(Protocol):
         """The key id and data key of `subject` in `period`, made on first use."""
 
     def key_by_id(self, key_id: str) -> bytes | None:
-        """The data key, or None when it was destroyed (or never existed)."""
+        """The data key, or None when it was destroyed (or never existed, or is restricted)."""
 
     def forget(self, subjects: Iterable[str]) -> None:
         """Drops cached keys of these subjects (after they were destroyed elsewhere)."""
@@ -144,7 +170,7 @@ class KeyTable:
         return row.key_id, unwrap(self.master, row.key_id, subject, period, row.wrapped)
 
     async def key_by_id(self, key_id: str) -> bytes | None:
-        query = sa.select(privacy_keys).where(privacy_keys.c.key_id == key_id)
+        query = sa.select(privacy_keys).where(privacy_keys.c.key_id == key_id, openable())
         async with self.engine.connect() as conn:
             row = (await conn.execute(query)).first()
         if row is None:
@@ -160,10 +186,39 @@ class KeyTable:
             result = await conn.execute(privacy_keys.delete().where(condition))
         return result.rowcount or 0
 
+    async def destroy_keys(self, keys: Iterable[tuple[str, str]]) -> int:
+        """Deletes the keys of these (subject, period) pairs; returns how many."""
+        pairs = list(dict.fromkeys(keys))
+        destroyed = 0
+        async with self.engine.begin() as conn:
+            for start in range(0, len(pairs), 500):
+                result = await conn.execute(privacy_keys.delete().where(
+                    sa.tuple_(privacy_keys.c.subject, privacy_keys.c.period).in_(pairs[start:start + 500])))
+                destroyed += result.rowcount or 0
+        return destroyed
+
+    async def periods(self) -> dict[str, int]:
+        return await key_periods(self.engine)
+
+    async def periods_of(self, subjects: Iterable[str]) -> list[tuple[str, str]]:
+        """The (subject, period) of every key these subjects have."""
+        query = sa.select(privacy_keys.c.subject, privacy_keys.c.period).where(
+            privacy_keys.c.subject.in_(list(subjects)))
+        async with self.engine.connect() as conn:
+            return [(row.subject, row.period) for row in await conn.execute(query)]
+
+    async def destroy_period(self, period: str) -> list[str]:
+        """Deletes every subject's key of `period`; returns the subjects that had one."""
+        async with self.engine.begin() as conn:
+            subjects = [row.subject for row in await conn.execute(
+                sa.select(privacy_keys.c.subject).where(privacy_keys.c.period == period))]
+            await conn.execute(privacy_keys.delete().where(privacy_keys.c.period == period))
+        return subjects
+
     async def all_keys(self, limit: int) -> list[tuple[str, str, str, bytes]] | None:
         """Every key (id, subject, period, data key), or None when there are more than `limit`."""
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(sa.select(privacy_keys).limit(limit + 1))).all()
+            rows = (await conn.execute(sa.select(privacy_keys).where(openable()).limit(limit + 1))).all()
         if len(rows) > limit:
             return None
         return [(r.key_id, r.subject, r.period, unwrap(self.master, r.key_id, r.subject, r.period, r.wrapped))

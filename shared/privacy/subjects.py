@@ -8,13 +8,20 @@ customer's key (`customer:<hmac of customer_ref>`, or `customer-id:<id>` when on
 known). Erasing a customer destroys its own keys and the keys of every contact identifier
 linked to it; erasing an unmatched contact destroys the keys of that one identifier.
 
-Events naming nobody go under `none`, shredded only by retention. Keys are per period (the
-calendar year the event occurred in), so retention can shred one year and keep the rest."""
+Events naming nobody go under `none`, shredded only by retention. Keys are per period: the
+calendar year the event occurred in, and its retention class when `[privacy.retention]` has one
+for its type (`2020|email.*`, see `retention.py`), so retention can shred one class of one year
+and keep the rest."""
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from events.envelope import Event
 from shared.privacy.master import MasterKey
+from shared.privacy.retention import Period, RetentionRules
+
+NO_RULES = RetentionRules()
 
 NOBODY = "none"
 
@@ -45,8 +52,13 @@ def subject_of(master: MasterKey, event: Event) -> str:
     return NOBODY
 
 
-def period_of(event: Event) -> str:
-    return str(event.occurred_at.year)
+def period_of(event: Event, rules: RetentionRules = NO_RULES) -> str:
+    """Year-only periods keep the year of the event's own offset (as keys were always made); a
+    retention class counts in UTC years, as the read models that redact by year do."""
+    retention_class = rules.class_of(event.type)
+    if retention_class is None:
+        return str(event.occurred_at.year)
+    return str(Period(event.occurred_at.astimezone(UTC).year, retention_class))
 
 
 def record_key(master: MasterKey, event: Event) -> str:

@@ -77,5 +77,6 @@ async def test_the_api_erases_for_admins_only_and_answers_202(site):
     assert agent.status_code == 403
     admin = await site.post(f"/api/customers/{ERIKA}/erase", headers={"Authorization": "Bearer admin-token-1"})
     assert admin.status_code == 202 and admin.json()["timelines"][0] == ERIKA
+    assert admin.json()["restricted"] == []  # no [privacy.retention] hold: nothing kept
     missing = await site.post("/api/customers/nobody/erase", headers={"Authorization": "Bearer admin-token-1"})
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"

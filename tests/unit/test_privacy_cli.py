@@ -40,3 +40,44 @@ def test_exporting_an_unknown_customer_fails_with_a_reason(tmp_path):
     done = touchpoint(tmp_path, "customers", "export", "K-404", "--out", str(tmp_path / "x.zip"))
     assert done.returncode == 1 and "no customer with reference 'K-404'" in done.stderr
     assert not (tmp_path / "x.zip").exists()
+
+
+def retention(tmp_path: Path, monkeypatch, *args: str, database: Path | None = None):  # type: ignore[no-untyped-def]
+    """`touchpoint privacy retention ...` in this process (no interpreter start per call)."""
+    from typer.testing import CliRunner
+
+    from shared.cli import app
+
+    config = tmp_path / "touchpoint.toml"
+    if not config.exists():
+        config.write_text('[privacy.retention]\n"email.*" = "6y"\n')
+    for name in [k for k in os.environ if k.startswith("TOUCHPOINT_")]:
+        monkeypatch.delenv(name)
+    env = {"TOUCHPOINT_DATA_DIR": str(tmp_path / "var"), "TOUCHPOINT_CONFIG": str(config)}
+    if database is not None:
+        env["TOUCHPOINT_DATABASE_URL"] = f"sqlite+aiosqlite:///{database}"
+    return CliRunner().invoke(app, ["privacy", "retention", *args], env=env)
+
+
+def test_retention_dry_run_lists_what_would_expire_at_the_given_date_and_shreds_nothing(tmp_path, monkeypatch):
+    import sqlite3
+
+    from shared.db.migrate import upgrade
+
+    database = tmp_path / "keys.db"
+    upgrade(f"sqlite+aiosqlite:///{database}")
+    with sqlite3.connect(database) as conn:
+        conn.executemany("INSERT INTO privacy_keys VALUES (?, ?, ?, ?, '2026-01-01 00:00:00')",
+                         [(f"k{n}", f"contact:{n}", period, b"wrapped")
+                          for n, period in enumerate(["2019|email.*", "2019|email.*", "2024|email.*", "2019"])])
+    done = retention(tmp_path, monkeypatch, "--dry-run", "--now", "2026-06-01", database=database)
+    assert done.exit_code == 0, done.output
+    assert "would shred" in done.output and "email.*" in done.output and "2019" in done.output
+    assert "2024" not in done.output.replace("2026-06-01", "")
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT count(*) FROM privacy_keys").fetchone() == (4,)
+
+
+def test_retention_refuses_a_date_it_cannot_read(tmp_path, monkeypatch):
+    done = retention(tmp_path, monkeypatch, "--dry-run", "--now", "next tuesday")
+    assert done.exit_code == 1 and "--now 'next tuesday' is not an ISO date" in done.output

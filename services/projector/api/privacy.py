@@ -50,7 +50,9 @@ def privacy_router(authorizer: Authorizer) -> APIRouter:
             raise ApiError(503, "kafka_unavailable", "the keys are destroyed but customer.erased was not "
                            "published; erase again to publish it") from None
         p = event.payload
+        restricted = [{"retention_class": r.retention_class, "year": r.year, "until": r.until.isoformat()}
+                      for r in p.restricted]  # kept under a legal hold, shredded when it ends
         return JSONResponse({"erasure_id": p.erasure_id, "keys_destroyed": p.keys_destroyed,
-                             "timelines": list(p.timeline_ids)}, status_code=202)
+                             "timelines": list(p.timeline_ids), "restricted": restricted}, status_code=202)
 
     return router

@@ -57,6 +57,8 @@ async def erase_command(settings: Settings, ref: str | None, email: str | None, 
     p = event.payload
     print(f"erased: {p.keys_destroyed} key(s) destroyed, {len(p.timeline_ids)} timeline(s) to redact, "
           f"erasure {p.erasure_id}")
+    for r in p.restricted:
+        print(f"restricted (legal hold): {r.retention_class} of {r.year} until {r.until.date().isoformat()}")
     if not settings.encrypts_personal_data:
         print("warning: [privacy] encrypt is off: the read models are redacted, but events already in the log "
               "keep their plaintext", file=sys.stderr)

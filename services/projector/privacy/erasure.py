@@ -5,7 +5,10 @@ number linked to it in the read model), destroys them, records the erasure (no p
 data) and publishes `customer.erased`, from which every read model redacts what it holds.
 Destroying comes first: once it returned, the data is unreadable in the log, dead letters,
 outboxes and blobs, whatever happens next; a failed publish is repaired by running the
-erasure again (it finds no keys left and publishes again)."""
+erasure again (it finds no keys left and publishes again).
+
+Keys still under a legal hold (`[privacy.retention]`) are not destroyed: their data is
+restricted until the hold ends (`restriction.py`), and the retention job shreds it then."""
 
 from __future__ import annotations
 
@@ -21,11 +24,13 @@ from events.ids import event_id_for
 from events.privacy import CustomerErased, CustomerErasedPayload
 from services.projector.timeline.rows import contact_id_for, customer_id_for
 from services.projector.timeline.tables import TIMELINE
+from services.projector.privacy import restriction
 from shared.kafka.publisher import Publisher
 from shared.privacy.master import MasterKey
+from shared.privacy.retention import RetentionRules
 from shared.privacy.runtime import active_sealer
 from shared.privacy.store import KeyTable
-from shared.privacy.subjects import contact_subject, customer_id_subject, customer_subject
+from shared.privacy.subjects import NO_RULES, contact_subject, customer_id_subject, customer_subject
 
 PERSONAL_KINDS = ("email", "phone")
 erasures = sa.Table(
@@ -86,22 +91,28 @@ async def scope_of(engine: AsyncEngine, master: MasterKey, target: Target) -> Sc
 
 
 async def erase(engine: AsyncEngine, master: MasterKey, publisher: Publisher, target: Target, actor: ActorRef,
-                now: datetime | None = None) -> CustomerErased:
+                now: datetime | None = None, rules: RetentionRules | None = None) -> CustomerErased:
+    """`rules`: the retention rules that decide what is under a hold (default: this process's)."""
     scope = await scope_of(engine, master, target)
-    destroyed = await KeyTable(engine, master).destroy(scope.subjects)
     sealer = active_sealer()
+    rules = rules if rules is not None else (sealer.retention if sealer is not None else NO_RULES)
+    at = now or datetime.now(UTC)
+    keys = KeyTable(engine, master)
+    decision = restriction.decide(await keys.periods_of(scope.subjects), rules, at)
+    destroyed = await keys.destroy_keys(decision.destroy)
     if sealer is not None:
         sealer.forget(list(scope.subjects))
     erasure_id = uuid.uuid4().hex
-    at = now or datetime.now(UTC)
     async with engine.begin() as conn:
         await conn.execute(erasures.insert().values(erasure_id=erasure_id, subjects="\n".join(scope.subjects),
                                                     keys_destroyed=destroyed, requested_by=actor.name, erased_at=at))
+        await restriction.record(conn, decision, erasure_id, target.customer_ref, at)
     event = CustomerErased(
         event_id=event_id_for("customer.erased", erasure_id), occurred_at=at, recorded_at=at, source="erasure",
         channel="agent" if actor.kind == "agent" else "system",
         payload=CustomerErasedPayload(erasure_id=erasure_id, customer_ref=target.customer_ref,
                                       timeline_ids=scope.timeline_ids, subjects=scope.subjects,
-                                      keys_destroyed=destroyed, actor=actor))
+                                      keys_destroyed=destroyed, actor=actor,
+                                      restricted=decision.restricted(rules)))
     await publisher.publish([event])
     return event

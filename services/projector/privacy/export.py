@@ -4,7 +4,9 @@ reference, its id, or one of its addresses and numbers) is written decrypted, as
 the attachments and mail bodies it references, opened with their keys; plus the customer's
 record as the read model holds it, its consents (`consents.json`), and who accessed the customer's data (`audit.json`, latest
 first: the access audit's rows plus the records of this export itself). Erased data comes out
-erased.
+erased. Data of an erased customer still under a legal hold is restricted (GDPR Art. 18): its
+keys open nothing, so it comes out erased too, and `restricted.json` lists those entries (type,
+channel, time, until when they are kept).
 
 An export is a read of the whole customer: it is recorded on the audit topic before anything is
 read, and refused (`AuditUnavailable`) when that record is not acknowledged. The CLI records it
@@ -33,6 +35,7 @@ from services.projector.audit.recorder import AccessRecorder
 from services.projector.catchup import interaction_topics
 from services.projector.consent.export import consents_json
 from services.projector.privacy.erasure import NothingToErase, PERSONAL_KINDS
+from services.projector.privacy.restriction import restricted_entries
 from services.projector.timeline.rows import customer_id_for
 from services.projector.timeline.tables import TIMELINE
 from shared.blobs import BlobNotFound, BlobStore
@@ -111,6 +114,8 @@ async def export(settings: Settings, engine: AsyncEngine, customer_ref: str, out
         archive.writestr("consents.json", await consents_json(engine, customer_ref, settings.file.consent.purposes))
         archive.writestr("events.json", orjson.dumps([e.model_dump(mode="json") for e in events],
                                                      option=orjson.OPT_INDENT_2))
+        archive.writestr("restricted.json", orjson.dumps(
+            await restricted_entries(engine, [customer_id_for(customer_ref)]), option=orjson.OPT_INDENT_2))
         archive.writestr("audit.json", orjson.dumps(await access_records(engine, customer_ref, audited),
                                                     option=orjson.OPT_INDENT_2))
         for event in events:

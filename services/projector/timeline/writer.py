@@ -16,13 +16,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.envelope import Event
-from events.privacy import CustomerErased
+from events.privacy import CustomerErased, PrivacyExpired
 from services.projector.metrics import BATCH_SIZE, DUPLICATES_SKIPPED, EVENTS_APPLIED, LAG_SECONDS
-from services.projector.privacy.redaction import redact_timeline
+from services.projector.privacy.redaction import expire_late_arrivals, redact, restrict_late_arrivals
 from services.projector.timeline.projection import PROJECTION, apply
 from services.projector.timeline.rows import EntryRow
 from services.projector.timeline.store import load_view, write_changes, write_versions
 from services.projector.timeline.tables import TIMELINE, TimelineTables
+from services.projector.timeline.view import Change
 from shared.db.tracking import applied_events, mark_applied, store_offsets, unapplied
 
 Position = tuple[str, int]
@@ -31,12 +32,15 @@ Position = tuple[str, int]
 ADVISORY_LOCK = 0x7470_7469  # "tpti"
 
 
-def split_at_erasures(events: list[Event]) -> list[tuple[list[Event], CustomerErased | None]]:
-    """The batch cut after each erasure: what came before is written, then redacted."""
-    parts: list[tuple[list[Event], CustomerErased | None]] = []
+REDACTING = (CustomerErased, PrivacyExpired)  # events that end data the read model holds
+
+
+def split_at_erasures(events: list[Event]) -> list[tuple[list[Event], Event | None]]:
+    """The batch cut after each erasure or expiry: what came before is written, then redacted."""
+    parts: list[tuple[list[Event], Event | None]] = []
     current: list[Event] = []
     for event in events:
-        if isinstance(event, CustomerErased):
+        if isinstance(event, REDACTING):
             parts.append((current, event))
             current = []
         else:
@@ -79,19 +83,23 @@ class TimelineWriter:
             if str(event.event_id) in fresh:
                 fresh.discard(str(event.event_id))
                 todo.append(event)
-        changes = 0
+        changes: list[Change] = []
         for segment, erasure in split_at_erasures(todo):
-            changes += await self.apply_segment(conn, segment)
+            applied = await self.apply_segment(conn, segment)
+            # what a restriction or an expiry ended stays ended for entries written again or late
+            await restrict_late_arrivals(conn, self.tables, {c.id for c in applied if isinstance(c, EntryRow)})
+            changes += applied
             if erasure is not None:
-                await redact_timeline(conn, self.tables, erasure)
+                await redact(conn, self.tables, erasure)
+        await expire_late_arrivals(conn, self.tables, todo)
         await mark_applied(conn, self.projection, (str(e.event_id) for e in todo))
         await store_offsets(conn, self.projection, next_offsets)
-        await self.analyze_when_grown(conn, changes)
+        await self.analyze_when_grown(conn, len(changes))
         return todo
 
-    async def apply_segment(self, conn: AsyncConnection, events: list[Event]) -> int:
+    async def apply_segment(self, conn: AsyncConnection, events: list[Event]) -> list[Change]:
         if not events:
-            return 0
+            return []
         view = await load_view(conn, self.tables, events)
         changes = []
         versions: list[tuple[EntryRow, datetime]] = []  # each entry state by recorded time, for as-of reads
@@ -102,7 +110,7 @@ class TimelineWriter:
             versions += [(change, event.recorded_at) for change in produced if isinstance(change, EntryRow)]
         await write_changes(conn, self.tables, changes)
         await write_versions(conn, self.tables, versions)
-        return len(changes)
+        return changes
 
     async def lock(self, conn: AsyncConnection, shared: bool = False) -> None:
         if conn.dialect.name == "postgresql":

@@ -21,6 +21,7 @@ from services.projector.complaints.tables import complaints as complaints_table
 from services.projector.ops.deadletters import ReplayRefused, read_dead_letters, replay, with_replays
 from services.projector.timeline.rows import contact_id_for, customer_id_for
 from services.projector.web.guards import check_csrf, session_of
+from services.projector.web.retention import retention_context
 from shared.kafka.errors import KafkaUnavailable
 from shared.kafka.security import client_options
 
@@ -77,7 +78,7 @@ def boards_router(ui: WebUi) -> APIRouter:
         return pages.render(request, "ops.html", snapshot=snapshot, peak=peak, minutes=THROUGHPUT_MINUTES,
                             prefix=ui.settings.topic_prefix, letters=letters, webhooks=webhooks, ingest_ok=ingest_ok,
                             ingest_url=ingest_url(ui), mailboxes=mailboxes, problems=problems, done=done, error=error,
-                            now=time.time(), page="ops")
+                            now=time.time(), page="ops", **await retention_context(ui.engine, ui.settings))
 
     @router.post("/ops/replay")
     async def replay_letter(request: Request, letter_id: str = Form(""), csrf_token: str = Form("")) -> Response:
