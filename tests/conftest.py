@@ -7,6 +7,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,8 @@ from tests.infra.postgres import PostgresCluster, create_database, start_cluster
 # the session's broker, database and stack only when one of its tests needs them. Tests that run
 # clusters, whole hubs or kill -9 of their own go one after another to one worker: side by side on
 # two cores they would starve each other's timers. The browser tests share one stack and chromium.
+# The groups are named here by file rather than with xdist_group marks, which pytest 9.2 no longer
+# lets xdist 3.8 apply (it renames a node id that pytest now derives).
 ONE_AT_A_TIME = frozenset({
     "tests/integration/test_scale_out.py",
     "tests/integration/test_kafka_cluster.py",
@@ -31,13 +34,27 @@ ONE_AT_A_TIME = frozenset({
 })
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        path = item.nodeid.split("::", 1)[0]
-        if path in ONE_AT_A_TIME:
-            item.add_marker(pytest.mark.xdist_group("one-at-a-time"))
-        elif path.startswith("tests/e2e/"):
-            item.add_marker(pytest.mark.xdist_group("browser"))
+def work_unit(nodeid: str) -> str:
+    """What one worker runs as a whole: a group, or else the single test."""
+    path = nodeid.split("::", 1)[0]
+    if path in ONE_AT_A_TIME:
+        return "one-at-a-time"
+    if path.startswith("tests/e2e/"):
+        return "browser"
+    return nodeid
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SuiteScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return SuiteScheduling(config, log)
 
 
 @pytest.fixture(scope="session", autouse=True)
