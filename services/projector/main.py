@@ -27,6 +27,7 @@ from services.projector.consume import BatchProjector
 from services.projector.privacy.retention_job import Clock, every_hour, run_retention, system_clock
 from services.projector.timeline.projection import PROJECTION
 from services.projector.timeline.writer import TimelineWriter
+from shared.collector import tune_for_batches
 from shared.config import Settings
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
@@ -52,6 +53,7 @@ def group_id(settings: Settings) -> str:
 def run(settings: Settings) -> None:
     configure_logging("projector", settings.log_level)
     serve_status("projector", settings, settings.projector_metrics_port)
+    tune_for_batches()
     asyncio.run(serve(settings))
 
 

@@ -23,6 +23,7 @@ from services.projector.consume import BatchProjector
 from services.projector.timeline.projection import PROJECTION
 from services.projector.timeline.tables import TIMELINE, TimelineTables, timeline_tables
 from services.projector.timeline.writer import TimelineWriter
+from shared.collector import tune_for_batches
 from shared.config import ConfigError, Settings
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
@@ -38,6 +39,7 @@ SWAP_ATTEMPTS = 5
 def run(settings: Settings, projection: str = "timeline") -> None:
     if projection not in ("timeline", "all"):
         raise ConfigError(f"unknown projection {projection!r}; this build rebuilds: timeline, all")
+    tune_for_batches()
     asyncio.run(rebuild_timeline(settings, show_progress=True))
 
 
