@@ -1,8 +1,9 @@
 """Dead letters: input that can never be processed, kept with its original bytes and why.
 
 One topic per service (`<prefix>deadletter.<service>`). The value is the original bytes as
-received; headers carry the reason, where it came from and when it was first seen, so that an
-operator can fix the cause and replay it to its source topic."""
+received (sealed when it holds personal data no event protects, `dlq.sealed_key`); headers carry
+the reason, where it came from and when it was first seen, so that an operator can fix the cause
+and replay it to its source topic."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class DeadLetter:
     source: str | None = None  # adapter or provider that delivered it
     key: bytes | None = None
     first_seen: datetime | None = None
+    sealed_key: str | None = None  # `original` is sealed under this data key (shared/privacy/letters.py)
 
     def headers(self) -> list[tuple[str, bytes]]:
         first_seen = self.first_seen or datetime.now(UTC)
@@ -42,6 +44,7 @@ class DeadLetter:
             "dlq.source_partition": self.source_partition,
             "dlq.source_offset": self.source_offset,
             "dlq.source": self.source,
+            "dlq.sealed_key": self.sealed_key,
         }
         return [(name, str(value).encode()) for name, value in pairs.items() if value is not None]
 
@@ -65,6 +68,7 @@ class DeadLetter:
             source=found.get("dlq.source"),
             key=key,
             first_seen=_aware_time(found.get("dlq.first_seen")),
+            sealed_key=found.get("dlq.sealed_key") or None,
         )
 
 

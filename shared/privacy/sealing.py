@@ -75,9 +75,7 @@ class FieldSealer:
         key = self.store.key_by_id(key_id)
         fields = _fields_of(model)
         if key is None:
-            for path, dotted, erased in fields:
-                _rewrite(data, path, lambda _path, _value, erased=erased: erased, dotted)
-            return data
+            return erase_fields(data, model)
         opener = self._opener(key_id, key, str(data.get("event_id")))
         for path, dotted, _ in fields:
             _rewrite(data, path, opener, dotted)
@@ -126,6 +124,14 @@ class FieldSealer:
                 self._ciphers.clear()
             cipher = self._ciphers[key_id] = AESGCM(key)
         return cipher
+
+
+def erase_fields(data: dict[str, Any], model: type) -> dict[str, Any]:
+    """`data` (an event's JSON, changed in place) with every personal field at its erased value:
+    what opening it gives once its key is gone. Read models use it to redact what they keep."""
+    for path, dotted, erased in _fields_of(model):
+        _rewrite(data, path, lambda _path, _value, erased=erased: erased, dotted)
+    return data
 
 
 @functools.cache

@@ -26,6 +26,7 @@ from typing import Literal, Protocol
 from events.email import EmailReceived, EmailSent
 from services.ingest.imap import metrics
 from services.ingest.imap.checkpoints import Checkpoint, CheckpointStore, PublishedMail
+from services.ingest.imap.deadletters import MailPlace, blob_pointer, sealed
 from services.ingest.imap.parsing import FetchedMail, MailParser, ParseFailure, ParseJob, ThreadParser
 from shared.blobs import BlobSink
 from shared.kafka.deadletter import DeadLetter, RawProducer, send_to_deadletter
@@ -210,21 +211,22 @@ class FolderSync:
                 log.error("mail %s/%s uid %s cannot become an event: %s\n%s", self.mailbox, self.folder, uid,
                           outcome.reason, outcome.trace)
                 metrics.PARSE_ERRORS.labels(self.mailbox, "dead_letter").inc()
-                results.append((uid, self._dead_letter(by_uid[uid], checkpoint.uidvalidity, outcome.reason)))
+                results.append((uid, await self._dead_letter(by_uid[uid], job, outcome.reason)))
                 continue
             if outcome.payload.parse_error:
                 metrics.PARSE_ERRORS.labels(self.mailbox, "parse_error").inc()
             results.append((uid, outcome))
         return results
 
-    def _dead_letter(self, mail: FetchedMail, uidvalidity: int, reason: str) -> DeadLetter:
+    async def _dead_letter(self, mail: FetchedMail, job: ParseJob, reason: str) -> DeadLetter:
+        place = MailPlace(self.mailbox, self.folder, job.uidvalidity, mail.uid, self.direction, mail.internaldate,
+                          mail.internaldate < job.historic_before)
         original = mail.raw
         if len(original) > DEADLETTER_MAX_BYTES:
             blob = self.blobs.put(original, "message/rfc822")
-            original = f"raw message stored as blob sha256:{blob.sha256}".encode()
+            original = blob_pointer(blob.sha256, blob.key)  # a sealed blob's key: sealed with the letter
             reason += f" (raw message in blob {blob.sha256})"
-        return DeadLetter(
-            service="imap", reason=reason, original=original,
-            source=f"imap:{self.mailbox}/{self.folder};uidvalidity={uidvalidity};uid={mail.uid}",
-            first_seen=self.clock(),
-        )
+        letter = DeadLetter(service="imap", reason=reason, original=original, source=place.source(),
+                            first_seen=self.clock())
+        # under the key of the mail's customer when privacy is on; the key store may be asked
+        return await asyncio.to_thread(sealed, letter, mail.raw, place)

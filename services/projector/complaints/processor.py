@@ -26,7 +26,7 @@ from events.topics import Topic, topic_name
 from services.projector.complaints import metrics, store
 from services.projector.complaints.detector import DetectorConfig, detect
 from services.projector.complaints.policy import SlaRules
-from services.projector.privacy.complaint_redaction import redact_complaints
+from services.projector.privacy.complaint_redaction import REDACTING, redact_complaints
 from services.projector.complaints.segments import apply_customer_event, segment_for
 from shared.db.tracking import load_offsets, mark_applied, store_offsets, unapplied
 from shared.kafka.consumer import Batch, Consumed
@@ -97,8 +97,8 @@ class ComplaintProcessor:
             if event_id not in fresh:
                 continue
             fresh.discard(event_id)
-            if event.type == "customer.erased":
-                await redact_complaints(conn, event)  # type: ignore[arg-type]
+            if event.type in REDACTING:  # an erasure or an expiry
+                await redact_complaints(conn, event)
                 await mark_applied(conn, DETECTOR, [event_id])
                 continue
             if event.type in CUSTOMER_TYPES:

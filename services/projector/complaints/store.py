@@ -14,7 +14,7 @@ from sqlalchemy import Table, and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from events.codec import decode, encode
+from events.codec import decode
 from events.envelope import Event
 from services.projector.complaints.clock import ClockReading, ClockState
 from services.projector.complaints.detector import KnownComplaint
@@ -29,6 +29,7 @@ from services.projector.complaints.tables import (
     sla_timer_claims,
 )
 from services.projector.complaints.views import Outcome
+from services.projector.privacy import complaint_redaction
 
 SLA_TYPES = ("sla.warning", "sla.breached")
 
@@ -68,7 +69,7 @@ async def _record_event(conn: AsyncConnection, event: Event) -> None:
     seq = await conn.scalar(select(func.count()).select_from(complaint_events).where(complaint_events.c.complaint_id == complaint_id))
     await conn.execute(insert(complaint_events).values(
         event_id=str(event.event_id), complaint_id=complaint_id, type=event.type,
-        occurred_at=utc(event.occurred_at), seq=seq, body=encode(event).decode(),
+        occurred_at=utc(event.occurred_at), seq=seq, body=await complaint_redaction.stored_body(conn, event),
     ))
 
 

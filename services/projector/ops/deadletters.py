@@ -1,14 +1,18 @@
 """Dead letters for the ops page: list them with reason, time, source and a payload preview,
 and replay one (after the cause was fixed) to the topic it came from, recording who did it.
+A sealed letter (a raw mail the IMAP parser could not read, with privacy on) is opened with its
+subject's key; once erasure or retention destroyed the key it shows as erased and is not
+replayed. An IMAP letter is replayed by parsing its mail again into the email topic.
 
 A replay is recorded in `deadletter_replays` before the record is produced; the position of
 the dead letter is its primary key, so the same dead letter is never replayed twice."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,12 +22,19 @@ from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from events.envelope import Event
+from events.topics import deadletter_topic, topic_for
+from services.ingest.imap.deadletters import SERVICE as IMAP
+from services.ingest.imap.deadletters import replayed_mail
+from shared.blobs import BlobNotFound, BlobStore
 from shared.kafka.consumer import partitions_of, stop_consumer
 from shared.kafka.deadletter import DeadLetter
 from shared.kafka.errors import KafkaUnavailable
 from shared.kafka.publisher import KafkaPublisher
 from shared.kafka.topics import SERVICES_WITH_DEADLETTERS
-from events.topics import deadletter_topic
+from shared.privacy.blobs import open_blob
+from shared.privacy.letters import LetterErased, open_letter
+from shared.privacy.runtime import active_sealer
 
 ops_metadata = MetaData()
 
@@ -52,6 +63,11 @@ class DeadLetterView:
     offset: int
     letter: DeadLetter
     replayed_by: str | None = None
+    erased: bool = False  # sealed, and its key is destroyed: nothing to show or replay
+
+    @property
+    def replayable(self) -> bool:
+        return not self.erased and (bool(self.letter.source_topic) or is_imap_letter(self.letter))
 
     @property
     def id(self) -> str:
@@ -59,6 +75,8 @@ class DeadLetterView:
 
     @property
     def preview(self) -> str:
+        if self.erased:
+            return ""
         text = self.letter.original[:PREVIEW_BYTES].decode("utf-8", errors="replace")
         return text + ("…" if len(self.letter.original) > PREVIEW_BYTES else "")
 
@@ -113,17 +131,29 @@ async def read_dead_letters(
     finally:
         await stop_consumer(consumer)
     views.sort(key=lambda v: (v.letter.first_seen or datetime.min.replace(tzinfo=UTC)), reverse=True)
-    return views[:limit]
+    return await asyncio.to_thread(_opened, views[:limit])  # the key store may be asked
+
+
+def _opened(views: list[DeadLetterView]) -> list[DeadLetterView]:
+    sealer = active_sealer()
+    found = []
+    for view in views:
+        try:
+            found.append(replace(view, letter=open_letter(sealer, view.letter)))
+        except LetterErased:
+            found.append(replace(view, letter=replace(view.letter, original=b""), erased=True))
+    return found
+
+
+def is_imap_letter(letter: DeadLetter) -> bool:
+    return letter.service == IMAP and not letter.source_topic
 
 
 async def with_replays(engine: AsyncEngine, views: list[DeadLetterView]) -> list[DeadLetterView]:
     async with engine.connect() as conn:
         rows = await conn.execute(select(deadletter_replays))
         done = {(r.topic, r.partition, r.offset): r.replayed_by for r in rows}
-    return [
-        DeadLetterView(v.topic, v.partition, v.offset, v.letter, done.get((v.topic, v.partition, v.offset)))
-        for v in views
-    ]
+    return [replace(v, replayed_by=done.get((v.topic, v.partition, v.offset))) for v in views]
 
 
 async def fetch_one(
@@ -151,24 +181,54 @@ async def fetch_one(
 
 async def replay(
     engine: AsyncEngine, publisher: KafkaPublisher, bootstrap_servers: str, letter_id: str, actor: str,
-    topic_prefix: str | None = None, client_options: Mapping[str, Any] | None = None,
+    topic_prefix: str | None = None, client_options: Mapping[str, Any] | None = None, blobs: BlobStore | None = None,
 ) -> str:
-    """Republishes a dead letter's original bytes to its source topic; returns that topic."""
+    """Republishes a dead letter's original bytes to its source topic (an IMAP letter: the event its
+    mail parses into now, to the email topic, its blobs into `blobs`); returns that topic."""
     topic, partition, offset = parse_id(letter_id, topic_prefix)
     letter = await fetch_one(bootstrap_servers, topic, partition, offset, client_options)
-    if not letter.source_topic:
+    try:
+        letter = await asyncio.to_thread(open_letter, active_sealer(), letter)
+    except LetterErased as exc:
+        raise ReplayRefused(str(exc)) from None
+    mail = None
+    if is_imap_letter(letter):
+        if blobs is None:
+            raise ReplayRefused("an IMAP dead letter is replayed where the blob store is at hand (the ops page)")
+        mail = await asyncio.to_thread(_reparse, letter, blobs)
+        target = topic_for(topic.removesuffix(deadletter_topic("", IMAP)), mail.type)  # the prefix of its own topic
+    elif letter.source_topic:
+        target = letter.source_topic
+    else:
         raise ReplayRefused("this dead letter did not come from a topic (e.g. a rejected webhook); it cannot be replayed")
     try:
         async with engine.begin() as conn:
             await conn.execute(deadletter_replays.insert().values(
                 topic=topic, partition=partition, offset=offset, replayed_by=actor,
-                replayed_at=datetime.now(UTC), target_topic=letter.source_topic,
+                replayed_at=datetime.now(UTC), target_topic=target,
             ))
             # produce inside the transaction: if Kafka fails, the replay is not recorded
-            await publisher.send_raw(
-                letter.source_topic, letter.original, letter.key,
-                [("replayed_from", letter_id.encode()), ("replayed_by", actor.encode())],
-            )
+            if mail is not None:
+                await publisher.publish([mail])
+            else:
+                await publisher.send_raw(
+                    target, letter.original, letter.key,
+                    [("replayed_from", letter_id.encode()), ("replayed_by", actor.encode())],
+                )
     except IntegrityError:
         raise ReplayRefused(f"{letter_id} was already replayed") from None
-    return letter.source_topic
+    return target
+
+
+def _reparse(letter: DeadLetter, blobs: BlobStore) -> Event:
+    def read(sha256: str, key: str | None) -> bytes:
+        return open_blob(blobs.read(sha256), key)
+
+    try:
+        return replayed_mail(letter, blobs, read, datetime.now(UTC))
+    except BlobNotFound as exc:
+        raise ReplayRefused(f"the raw mail of this dead letter is gone: {exc}") from None
+    except OSError:
+        raise  # the blob store failed: try again later
+    except Exception as exc:  # the parser still fails on it: the cause is not fixed yet
+        raise ReplayRefused(f"the mail still cannot be parsed: {type(exc).__name__}: {exc}"[:500]) from None

@@ -24,6 +24,7 @@ from services.projector.web.guards import check_csrf, session_of
 from services.projector.web.retention import retention_context
 from shared.kafka.errors import KafkaUnavailable
 from shared.kafka.security import client_options
+from shared.privacy.blobs import blob_store
 
 if TYPE_CHECKING:
     from services.projector.web.ui import WebUi
@@ -86,7 +87,8 @@ def boards_router(ui: WebUi) -> APIRouter:
         check_csrf(session, csrf_token)
         try:
             topic = await replay(ui.engine, ui.publisher, ui.settings.bootstrap_servers, letter_id, session.principal.user,
-                                 ui.settings.topic_prefix, client_options(ui.settings))
+                                 ui.settings.topic_prefix, client_options(ui.settings),
+                                 blob_store(ui.settings.attachments_path, ui.settings.encrypts_personal_data))
         except (ReplayRefused, ValueError, KafkaUnavailable) as exc:
             return RedirectResponse(f"/ops?error={quote(str(exc))}#dead-letters", status_code=303)
         return RedirectResponse(f"/ops?done={quote(letter_id + ' → ' + topic)}#dead-letters", status_code=303)

@@ -168,6 +168,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "time": ("Time", "Zeit"),
     "payload": ("Payload", "Inhalt"),
     "replay": ("Replay", "Erneut einspielen"),
+    "letter_erased": ("erased (its key no longer opens; it cannot be replayed)",
+                      "gelöscht (sein Schlüssel öffnet nicht mehr; nicht erneut einspielbar)"),
     "replayed_by": ("replayed by {user}", "erneut eingespielt von {user}"),
     "replay_done": ("Replayed {id} to {topic}.", "{id} nach {topic} erneut eingespielt."),
     "replay_failed": ("Replay refused: {detail}", "Erneutes Einspielen abgelehnt: {detail}"),
