@@ -29,7 +29,7 @@ from events.codec import decode, encode
 from events.envelope import Event
 from events.privacy import CustomerErased, PrivacyExpired, Restriction
 from services.projector.complaints.tables import complaint_events, complaints, customer_segments
-from services.projector.privacy.redaction import ERASED_SUMMARY, EXPIRED_SUMMARY, RESTRICTED_SUMMARY
+from services.projector.privacy.redaction import ERASED_SUMMARY, EXPIRED_SUMMARY, RESTRICTED_SUMMARY, remember_expired
 from services.projector.timeline.rows import contact_id_for, customer_id_for, utc
 from services.projector.timeline.tables import Json
 from shared.privacy.sealing import erase_fields
@@ -131,7 +131,7 @@ def _belongs(row: Row, ids: set[str], ref: str | None) -> bool:
 async def redact_complaints(conn: AsyncConnection, event: Event) -> None:
     """The complaints' redaction for an event that ends data (erasure, expiry)."""
     if isinstance(event, PrivacyExpired):
-        await _remember_expired(conn, event)
+        await remember_expired(conn, expired_periods, event)
     year = event.payload.year if isinstance(event, PrivacyExpired) else None
     await write(conn, apply(event, await _rows(conn, year)))
     if isinstance(event, CustomerErased):
@@ -178,15 +178,6 @@ async def _opens_expired(conn: AsyncConnection, event: Event) -> bool:
     periods = (await conn.execute(sa.select(expired_periods).where(
         expired_periods.c.year == utc(event.occurred_at).year))).all()
     return any(_of(row, period.types, period.year) for period in periods)
-
-
-async def _remember_expired(conn: AsyncConnection, event: PrivacyExpired) -> None:
-    p = event.payload
-    known = (await conn.execute(sa.select(expired_periods.c.year).where(
-        expired_periods.c.retention_class == p.retention_class, expired_periods.c.year == p.year))).first()
-    if known is None:
-        await conn.execute(expired_periods.insert().values(retention_class=p.retention_class, year=p.year,
-                                                           types=list(p.types)))
 
 
 async def _rows(conn: AsyncConnection, year: int | None) -> list[Row]:

@@ -93,13 +93,17 @@ async def redact_expired(conn: AsyncConnection, tables: TimelineTables, event: P
     """Entries of the expired class and year, whoever they belong to; a restricted one is now erased.
     The class and year are remembered, so that entries of it projected later (a rebuild reads the
     topics side by side) are expired as they arrive."""
+    await remember_expired(conn, expired_periods, event)
+    await expire(conn, tables, event.payload.types, event.payload.year)
+
+
+async def remember_expired(conn: AsyncConnection, table: sa.Table, event: PrivacyExpired) -> None:
+    """Records the expired class and year in a read model's own table (once)."""
     p = event.payload
-    known = (await conn.execute(sa.select(expired_periods.c.year).where(
-        expired_periods.c.retention_class == p.retention_class, expired_periods.c.year == p.year))).first()
+    known = (await conn.execute(sa.select(table.c.year).where(
+        table.c.retention_class == p.retention_class, table.c.year == p.year))).first()
     if known is None:
-        await conn.execute(expired_periods.insert().values(retention_class=p.retention_class, year=p.year,
-                                                           types=list(p.types)))
-    await expire(conn, tables, p.types, p.year)
+        await conn.execute(table.insert().values(retention_class=p.retention_class, year=p.year, types=list(p.types)))
 
 
 async def expire_late_arrivals(conn: AsyncConnection, tables: TimelineTables, events: Sequence[Event]) -> None:
