@@ -3,7 +3,10 @@ customer's name and address, the contact keys (`email:...`, `phone:...`) of its 
 numbers, their inbound counters, bounce marks and consent statements are deleted; complaint facts keep their SLA
 data and lose subject, name and address; bodies of notifications already delivered about
 those complaints keep their shape with the personal values replaced (pending ones are still
-sent, naming no one)."""
+sent, naming no one).
+
+On `privacy.expired` the complaints opened in the expired class and year lose the same fields
+and their address keys, as the complaints view does (`services/projector/privacy/complaint_redaction.py`)."""
 
 from __future__ import annotations
 
@@ -13,8 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from events.privacy import CustomerErased
+from events.privacy import CustomerErased, PrivacyExpired
 from services.notifier import tables as t
+from services.projector.privacy.complaint_redaction import opened_by
 from services.projector.timeline.rows import contact_id_for
 
 ERASED = "erased"
@@ -55,6 +59,23 @@ async def _redact_complaints(conn: AsyncConnection, keys: list[str], ref: str | 
     if ref is not None:
         complaint_ids |= {row.complaint_id for row in await conn.execute(
             sa.select(t.complaint_keys.c.complaint_id).where(t.complaint_keys.c.key == f"customer_ref:{ref}"))}
+    await _scrub_complaints(conn, complaint_ids)
+
+
+async def expire_notifier(conn: AsyncConnection, event: PrivacyExpired) -> None:
+    p = event.payload
+    rows = await conn.execute(sa.select(t.complaints.c.complaint_id, t.complaints.c.facts, t.complaints.c.opened_at)
+                              .where(t.complaints.c.opened_at.isnot(None)))
+    expired = {row.complaint_id for row in rows
+               if opened_by(json.loads(row.facts).get("origin"), row.opened_at, p.types, p.year)}
+    if not expired:
+        return
+    await _scrub_complaints(conn, expired)
+    personal = sa.or_(*(t.complaint_keys.c.key.startswith(f"{kind}:") for kind in PERSONAL_KINDS))
+    await conn.execute(t.complaint_keys.delete().where(t.complaint_keys.c.complaint_id.in_(expired), personal))
+
+
+async def _scrub_complaints(conn: AsyncConnection, complaint_ids: set[str]) -> None:
     for row in (await conn.execute(sa.select(t.complaints).where(t.complaints.c.complaint_id.in_(complaint_ids)))).all():
         facts = json.loads(row.facts)
         facts.update(subject=ERASED, customer_name=None, customer_email=None,

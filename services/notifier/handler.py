@@ -17,8 +17,8 @@ from services.notifier.metrics import NOTIFICATIONS_HELD, NOTIFICATIONS_PLANNED
 from services.notifier.routing import Notification, route_escalation
 from services.notifier.sent_log import record_intents
 from services.notifier.state import changes_for
-from events.privacy import CustomerErased
-from services.notifier.erasure import redact_notifier
+from events.privacy import CustomerErased, PrivacyExpired
+from services.notifier.erasure import expire_notifier, redact_notifier
 from services.notifier.state_store import apply_changes, load_view
 from services.notifier.triggers import Trigger, detect_triggers
 from shared.config import Calendar, RoutingRule
@@ -64,8 +64,8 @@ class EventHandler:
         async with self.engine.begin() as conn:
             if not await unapplied(conn, TRACKING_NAME, [event_id]):
                 return []
-            if isinstance(event, CustomerErased):
-                await redact_notifier(conn, event)
+            if isinstance(event, CustomerErased | PrivacyExpired):
+                await (redact_notifier(conn, event) if isinstance(event, CustomerErased) else expire_notifier(conn, event))
                 await mark_applied(conn, TRACKING_NAME, [event_id])
                 return []
             view = await load_view(conn, event)

@@ -113,8 +113,12 @@ def _held(row: Row, restricted: Iterable[Restriction]) -> Restriction | None:
 
 
 def _of(row: Row, types: Iterable[str], year: int) -> bool:
+    return opened_by(row.origin, row.opened_at, types, year)
+
+
+def opened_by(origin: str | None, opened_at: datetime, types: Iterable[str], year: int) -> bool:
     """The complaint's opening interaction (or its own opening) is of these types and that UTC year."""
-    return utc(row.opened_at).year == year and bool({SOURCE_TYPES.get(row.origin), OPENED} & set(types))
+    return utc(opened_at).year == year and bool({SOURCE_TYPES.get(origin or ""), OPENED} & set(types))
 
 
 def _belongs(row: Row, ids: set[str], ref: str | None) -> bool:
