@@ -368,7 +368,9 @@ class Callbacks(Section):
 class Privacy(Section):
     """Field encryption under per-subject keys (crypto-shredding); see shared/privacy/."""
 
-    encrypt: bool = Field(default=False, description="encrypt personal data in events and blobs")
+    encrypt: bool | None = Field(
+        default=None, description="encrypt personal data in events and blobs; unset: on in production, off in "
+        "development")
     master_key_file: Path | None = Field(
         default=None, description="32 random bytes, base64; required in production, generated under the "
         "data folder in development")
@@ -542,7 +544,11 @@ class Settings(BaseSettings):
         return self
     @property
     def encrypts_personal_data(self) -> bool:
-        return self.privacy_encrypt if self.privacy_encrypt is not None else self.file.privacy.encrypt
+        """Production encrypts unless switched off: there the master key is required anyway."""
+        for choice in (self.privacy_encrypt, self.file.privacy.encrypt):
+            if choice is not None:
+                return choice
+        return self.environment == "production"
 
     @property
     def master_key_path(self) -> Path:

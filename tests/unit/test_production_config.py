@@ -66,6 +66,18 @@ def test_a_strong_configuration_loads_in_production(production, tmp_path):
     assert settings.environment == "production"
 
 
+def test_production_encrypts_personal_data_unless_switched_off_and_development_only_when_switched_on(
+        production, tmp_path):
+    assert load_settings(config(tmp_path)).encrypts_personal_data
+    production.setenv("TOUCHPOINT_PRIVACY_ENCRYPT", "false")
+    assert not load_settings(config(tmp_path)).encrypts_personal_data
+    production.delenv("TOUCHPOINT_PRIVACY_ENCRYPT")
+    production.setenv("TOUCHPOINT_ENVIRONMENT", "development")
+    assert not load_settings(config(tmp_path)).encrypts_personal_data
+    production.setenv("TOUCHPOINT_PRIVACY_ENCRYPT", "true")
+    assert load_settings(config(tmp_path)).encrypts_personal_data
+
+
 @pytest.mark.parametrize("placeholder", ["changeme", "demo-agent-token-0123456789abcdefghijkl",
                                          "REPLACE-ME-with-something-long-and-random", "example-token-" + "x" * 32])
 def test_placeholder_words_are_refused_in_production(production, tmp_path, placeholder):
