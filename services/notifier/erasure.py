@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.privacy import CustomerErased, PrivacyExpired
 from services.notifier import tables as t
-from services.projector.privacy.complaint_redaction import opened_by
+from services.projector.privacy.complaint_redaction import around_year, opened_by
 from services.projector.timeline.rows import contact_id_for
 
 ERASED = "erased"
@@ -65,7 +65,7 @@ async def _redact_complaints(conn: AsyncConnection, keys: list[str], ref: str | 
 async def expire_notifier(conn: AsyncConnection, event: PrivacyExpired) -> None:
     p = event.payload
     rows = await conn.execute(sa.select(t.complaints.c.complaint_id, t.complaints.c.facts, t.complaints.c.opened_at)
-                              .where(t.complaints.c.opened_at.isnot(None)))
+                              .where(around_year(t.complaints.c.opened_at, p.year)))
     expired = {row.complaint_id for row in rows
                if opened_by(json.loads(row.facts).get("origin"), row.opened_at, p.types, p.year)}
     if not expired:

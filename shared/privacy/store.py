@@ -197,9 +197,6 @@ class KeyTable:
                 destroyed += result.rowcount or 0
         return destroyed
 
-    async def periods(self) -> dict[str, int]:
-        return await key_periods(self.engine)
-
     async def periods_of(self, subjects: Iterable[str]) -> list[tuple[str, str]]:
         """The (subject, period) of every key these subjects have."""
         query = sa.select(privacy_keys.c.subject, privacy_keys.c.period).where(

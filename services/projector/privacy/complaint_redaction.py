@@ -121,6 +121,12 @@ def opened_by(origin: str | None, opened_at: datetime, types: Iterable[str], yea
     return utc(opened_at).year == year and bool({SOURCE_TYPES.get(origin or ""), OPENED} & set(types))
 
 
+def around_year(column: Any, year: int) -> Any:
+    """`column` within `year` and a day either side: the stored times may carry any offset, and
+    `opened_by` decides by the UTC year."""
+    return sa.and_(column >= datetime(year - 1, 12, 31, tzinfo=UTC), column < datetime(year + 1, 1, 2, tzinfo=UTC))
+
+
 def _belongs(row: Row, ids: set[str], ref: str | None) -> bool:
     if ref is not None and (row.customer_ref == ref or row.customer_id == customer_id_for(ref)):
         return True
@@ -178,10 +184,10 @@ async def stored_body(conn: AsyncConnection, event: Event) -> str:
 
 
 async def _opens_expired(conn: AsyncConnection, event: Event) -> bool:
-    row = Row(complaint_id="", origin=event.payload.origin, opened_at=event.occurred_at)  # type: ignore[attr-defined]
     periods = (await conn.execute(sa.select(expired_periods).where(
         expired_periods.c.year == utc(event.occurred_at).year))).all()
-    return any(_of(row, period.types, period.year) for period in periods)
+    origin = event.payload.origin  # type: ignore[attr-defined]
+    return any(opened_by(origin, event.occurred_at, period.types, period.year) for period in periods)
 
 
 async def _rows(conn: AsyncConnection, year: int | None) -> list[Row]:
@@ -190,9 +196,8 @@ async def _rows(conn: AsyncConnection, year: int | None) -> list[Row]:
     query = sa.select(c.complaint_id, c.origin, c.opened_at, c.customer_id, c.email, c.phone, c.customer_ref,
                       redactions.c.summary).select_from(
         complaints.outerjoin(redactions, redactions.c.complaint_id == c.complaint_id))
-    if year is not None:  # a day either side: `apply` decides by the UTC year
-        query = query.where(c.opened_at >= datetime(year - 1, 12, 31, tzinfo=UTC),
-                            c.opened_at < datetime(year + 1, 1, 2, tzinfo=UTC))
+    if year is not None:
+        query = query.where(around_year(c.opened_at, year))
     return [Row(row.complaint_id, row.origin, row.opened_at, row.customer_id, row.email, row.phone, row.customer_ref,
                 row.summary) for row in await conn.execute(query)]
 

@@ -40,7 +40,7 @@ async def retention_command(settings: Settings, dry_run: bool, now_text: str | N
     master = master_key(settings)
     try:
         if dry_run:
-            rows = [(e.retention_class, e.year, e.expires_at, e.keys, None) for e in await due(engine, master, rules, now)]
+            rows = [(e.retention_class, e.year, e.expires_at, e.keys, None) for e in await due(engine, rules, now)]
         else:
             publisher = KafkaPublisher.for_settings(settings, client_id="touchpoint-retention")
             try:

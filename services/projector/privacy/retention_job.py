@@ -67,9 +67,9 @@ def expired_event(expiry: Expiry, rules: RetentionRules, now: datetime) -> Priva
                                       expires_at=expiry.expires_at, keys_destroyed=expiry.keys))
 
 
-async def due(engine: AsyncEngine, master: MasterKey, rules: RetentionRules, now: datetime) -> list[Expiry]:
+async def due(engine: AsyncEngine, rules: RetentionRules, now: datetime) -> list[Expiry]:
     """What would be shredded at `now` (the dry run)."""
-    return expired(await KeyTable(engine, master).periods(), rules, now)
+    return expired(await key_periods(engine), rules, now)
 
 
 async def upcoming(engine: AsyncEngine, rules: RetentionRules) -> list[Expiry]:
@@ -81,7 +81,7 @@ async def run_retention(engine: AsyncEngine, master: MasterKey, publisher: Publi
                         now: datetime) -> list[Shredded]:
     keys = KeyTable(engine, master)
     done = []
-    for expiry in expired(await keys.periods(), rules, now):
+    for expiry in expired(await key_periods(engine), rules, now):
         await publisher.publish([expired_event(expiry, rules, now)])
         subjects = await keys.destroy_period(expiry.period)
         sealer = active_sealer()
