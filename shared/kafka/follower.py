@@ -186,24 +186,37 @@ async def follow_as_member(
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers, client_id=client_id, group_id=group_id, enable_auto_commit=False,
         auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024, **(client_options or {}))
-    writing = asyncio.Lock()
     try:
         await consumer.start()
-        consumer.subscribe(topics, listener=_StoredPositions(consumer, stored_positions, writing))
-        while True:
-            fetched = await consumer.getmany(timeout_ms=poll_ms, max_records=max_records)
-            async with writing:
-                owned = consumer.assignment()  # records fetched before a rebalance may no longer be ours
-                batch = as_batch([decode_record(tp.topic, tp.partition, record.offset, record.key, record.value)
-                                  for tp, records in fetched.items() if tp in owned for record in records])
-                if len(batch):
-                    await step.handle(batch)
-            if len(batch):  # outside the lock: a commit can wait for a rebalance that waits for the lock
-                await _mirror(consumer, group_id, batch.next_offsets())
+        listener = _StoredPositions(consumer, stored_positions)
+        consumer.subscribe(topics, listener=listener)
+        await follow_assigned(consumer, listener, step, group_id=group_id, max_records=max_records, poll_ms=poll_ms)
     except (KafkaError, OSError) as exc:
         raise KafkaUnavailable(f"following {topics} as {group_id} failed: {exc!r}") from exc
     finally:
         await stop_consumer(consumer)
+
+
+async def follow_assigned(consumer: Any, listener: _StoredPositions, step: LogStep, *, group_id: str,
+                          max_records: int, poll_ms: int) -> None:
+    """The member's loop. A batch whose fetch overlapped a rebalance is not handled: the new
+    assignment may have sought back before it (it was not written yet), so handling it would
+    write it twice and dead-letter its undecodable records twice; or the fetch already moved
+    past records fetched for the new assignment. Either way the member seeks its partitions to
+    the stored positions again and reads from there."""
+    while True:
+        fetching_in = listener.generation
+        fetched = await consumer.getmany(timeout_ms=poll_ms, max_records=max_records)
+        async with listener.writing:
+            if listener.generation != fetching_in:
+                await listener.seek_to_stored(consumer)
+                continue
+            batch = as_batch([decode_record(tp.topic, tp.partition, record.offset, record.key, record.value)
+                              for tp, records in fetched.items() for record in records])
+            if len(batch):
+                await step.handle(batch)
+        if len(batch):  # outside the lock: a commit can wait for a rebalance that waits for the lock
+            await _mirror(consumer, group_id, batch.next_offsets())
 
 
 async def follow_as_member_for_ever(
@@ -227,24 +240,34 @@ async def follow_as_member_for_ever(
 
 
 class _StoredPositions(ConsumerRebalanceListener):
-    def __init__(self, consumer: AIOKafkaConsumer, stored_positions: PositionsSource, writing: asyncio.Lock) -> None:
-        self._consumer, self._stored, self._writing = consumer, stored_positions, writing
+    """Seeks each partition given to the member to its stored position. `generation` counts the
+    rebalances, so the member can tell records fetched across one; `writing` is held while a
+    batch is written, and a revocation waits for it."""
+
+    def __init__(self, consumer: Any, stored_positions: PositionsSource) -> None:
+        self._consumer, self._stored = consumer, stored_positions
+        self.writing = asyncio.Lock()
+        self.generation = 0
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        async with self._writing:  # the batch in hand is committed before another member starts
-            pass
+        async with self.writing:  # the batch in hand is committed before another member starts
+            self.generation += 1
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
+        self.generation += 1
         try:
-            stored = await self._stored()
+            await self.seek_to_stored(self._consumer)
         except Exception as exc:  # the committed offsets trail the database's: rereading is harmless
             log.warning("stored positions unavailable (%s); starting from the group's committed offsets",
                         classify(exc).reason)
             return
-        for tp in assigned:
-            self._consumer.seek(tp, stored.get((tp.topic, tp.partition), 0))
         if assigned:
             log.info("now following %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(assigned)))
+
+    async def seek_to_stored(self, consumer: Any) -> None:
+        stored = await self._stored()
+        for tp in consumer.assignment():  # read after the await: only partitions assigned now can seek
+            consumer.seek(tp, stored.get((tp.topic, tp.partition), 0))
 
 
 async def _mirror(consumer: AIOKafkaConsumer, group_id: str, positions: Mapping[Position, int]) -> None:
