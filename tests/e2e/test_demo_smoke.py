@@ -4,6 +4,7 @@ breached complaint, and Ctrl-C (SIGINT) stops everything cleanly."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -66,6 +67,17 @@ def waiting_callback(api: str) -> dict | None:
     return next((c for c in found if c["phone"] == jonas.phones[0] and c["attempts"] >= 2), None)
 
 
+def stop_everything(hub: subprocess.Popen, data_dir: Path) -> None:
+    """After a failure: the hub's services (its session) and the broker it started (a session of
+    its own), so nothing keeps running into the next tests."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(hub.pid, signal.SIGKILL)
+    hub.wait()
+    for pid_file in data_dir.rglob("kafka.pid"):
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.killpg(int(pid_file.read_text().strip()), signal.SIGKILL)
+
+
 def test_up_demo_serves_a_populated_timeline_a_breached_complaint_and_a_waiting_callback_and_stops_on_ctrl_c(tmp_path: Path):
     ports = {name: free_port() for name in ("KAFKA", "KAFKA_CONTROLLER", "INGEST", "API", "NOTIFIER_METRICS",
                                             "SLA_METRICS", "PROJECTOR_METRICS", "IMAP_METRICS", "DEMO_SMTP")}
@@ -74,7 +86,10 @@ def test_up_demo_serves_a_populated_timeline_a_breached_complaint_and_a_waiting_
     env["TOUCHPOINT_DATA_DIR"] = str(tmp_path / "var")
     api = f"http://127.0.0.1:{ports['API']}"
     log = (tmp_path / "up.log").open("wb")
-    hub = subprocess.Popen([*touchpoint(), "up", "--demo"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    # a session of its own, so a failed run can stop the hub's services and broker with it
+    hub = subprocess.Popen([*touchpoint(), "up", "--demo"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                           start_new_session=True)
+    stopped = False
     try:
         entries = None
         deadline = time.monotonic() + 240
@@ -105,10 +120,10 @@ def test_up_demo_serves_a_populated_timeline_a_breached_complaint_and_a_waiting_
 
         hub.send_signal(signal.SIGINT)
         assert hub.wait(90) == 0
+        stopped = True
     finally:
-        if hub.poll() is None:
-            hub.kill()
-            hub.wait()
+        if not stopped:
+            stop_everything(hub, tmp_path / "var")
         log.close()
     output = (tmp_path / "up.log").read_text()
     assert "demo: 13 customers imported" in output and "demo-agent-token" in output
