@@ -26,7 +26,7 @@ from bench.harness import BenchContext, Measurement, rate
 from events.codec import use_protection
 from shared.config import Settings
 from shared.db.migrate import upgrade_async
-from shared.kafka.local_broker import free_port
+from tests.infra.ports import free_port
 from shared.kafka.topics import ensure_for
 
 EVENTS = int(os.environ.get("TOUCHPOINT_BENCH_PRIVACY_EVENTS", "50000"))

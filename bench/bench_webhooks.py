@@ -14,7 +14,8 @@ import time
 import uuid
 
 from bench.harness import BenchContext, Measurement, percentile, rate
-from shared.kafka.local_broker import free_port, port_open
+from shared.kafka.local_broker import port_open
+from tests.infra.ports import free_port
 
 CONCURRENCIES = (1, 16, 64)
 REQUESTS = 2000

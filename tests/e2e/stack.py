@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from shared.config import Settings, load_settings
-from shared.kafka.local_broker import free_port
+from tests.infra.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENT, LEAD, OPS = "e2e-agent-token", "e2e-lead-token", "e2e-ops-token"

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from services.demo.data import CALLBACK_CUSTOMER, demo_customers
-from shared.kafka.local_broker import free_port
+from tests.infra.ports import free_port
 
 pytestmark = pytest.mark.integration
 AGENT = {"Authorization": "Bearer demo-agent-token"}

@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from shared.kafka.local_broker import free_port, port_open
+from shared.kafka.local_broker import port_open
+from tests.infra.ports import free_port
 
 DOVECOT = Path("/usr/sbin/dovecot")
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from shared.kafka.local_broker import LocalBroker, free_port
+from shared.kafka.local_broker import LocalBroker
+from tests.infra.ports import free_port
 
 
 def start_test_broker(base_dir: Path) -> tuple[str, LocalBroker | None]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote
 
-from shared.kafka.local_broker import free_port
+from tests.infra.ports import free_port
 
 
 @dataclass

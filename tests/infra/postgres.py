@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.kafka.local_broker import free_port, port_open
+from shared.kafka.local_broker import port_open
+from tests.infra.ports import free_port
 
 
 def postgres_bin() -> Path | None:

@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from aiohttp import web
 from aiosmtpd.controller import Controller
 
-from shared.kafka.local_broker import free_port
+from tests.infra.ports import free_port
 
 
 class SmtpPeer:

@@ -14,14 +14,9 @@ from services.ingest.http.app import create_app
 from shared.admin_http import serve_with_admin
 from shared.config import Settings
 from shared.kafka.publisher import InMemoryPublisher
+from tests.infra.ports import free_port
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def test_docs_and_metrics_move_to_the_admin_address():

@@ -21,7 +21,7 @@ from services.ingest.imap.main import serve
 from shared.blobs import BlobStore
 from shared.config import FileConfig, Mailbox, Settings
 from shared.db.engine import make_engine
-from shared.kafka.local_broker import free_port
+from tests.infra.ports import free_port
 
 pytestmark = pytest.mark.integration
 

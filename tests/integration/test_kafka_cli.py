@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from shared.kafka.local_broker import free_port, port_open
+from shared.kafka.local_broker import port_open
+from tests.infra.ports import free_port
 
 pytestmark = pytest.mark.integration
 

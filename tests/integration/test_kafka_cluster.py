@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +22,7 @@ from shared.kafka.local_broker import port_open
 from shared.kafka.errors import KafkaUnavailable
 from shared.kafka.publisher import KafkaPublisher
 from shared.kafka.topics import ensure_topics
+from tests.infra.ports import free_port_run
 from tests.timeline_factories import form
 
 pytestmark = pytest.mark.integration
@@ -32,24 +31,6 @@ pytestmark = pytest.mark.integration
 def touchpoint(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "shared.cli", *args], env=env, capture_output=True, text=True,
                           timeout=240)
-
-
-def bindable(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port_run(length: int) -> int:
-    """A port P with P .. P+length-1 all free (the cluster's nodes take consecutive ports)."""
-    for _ in range(200):
-        base = random.randrange(20_000, 60_000, 2)
-        if all(bindable(base + i) for i in range(length)):
-            return base
-    raise RuntimeError("no run of free ports found")
 
 
 async def topic_replication(bootstrap: str, topic: str) -> tuple[int, str]:

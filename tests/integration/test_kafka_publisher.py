@@ -17,7 +17,7 @@ from events.call import CallStarted, CallStartedPayload
 from events.topics import Topic, topic_name
 from shared.kafka.deadletter import DeadLetter, send_to_deadletter
 from shared.kafka.errors import KafkaUnavailable
-from shared.kafka.local_broker import free_port
+from tests.infra.ports import free_port
 from shared.kafka.publisher import KafkaPublisher
 from shared.kafka.topics import all_topic_names, ensure_for
 

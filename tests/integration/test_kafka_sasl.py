@@ -21,7 +21,8 @@ from shared.db.engine import make_engine
 from shared.kafka.consumer import BatchReader
 from shared.kafka.errors import KafkaUnavailable
 from shared.kafka.lag import consumer_lag
-from shared.kafka.local_broker import LocalBroker, free_port
+from shared.kafka.local_broker import LocalBroker
+from tests.infra.ports import free_port
 from shared.kafka.publisher import KafkaPublisher
 from shared.kafka.security import client_options
 from shared.kafka.topics import ensure_for

@@ -16,7 +16,7 @@ import pytest
 
 from events import decode
 from events.topics import Topic, deadletter_topic, topic_name
-from shared.kafka.local_broker import free_port
+from tests.infra.ports import free_port
 from shared.kafka.publisher import KafkaPublisher
 from tests.integration.notifier_peers import HttpReceiver, SmtpPeer, wait_until
 from tests.integration.test_kafka_publisher import consume_all

@@ -27,7 +27,7 @@ from shared.db.migrate import upgrade_async
 from shared.db.tracking import applied_events
 from shared.kafka.consumer import BatchReader, stop_consumer
 from shared.kafka.deadletter import DeadLetter
-from shared.kafka.local_broker import free_port
+from tests.infra.ports import free_port
 from shared.kafka.publisher import KafkaPublisher
 from tests import timeline_factories as f
 

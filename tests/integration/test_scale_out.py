@@ -37,11 +37,11 @@ from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
 from shared.db.tracking import applied_events
 from shared.kafka.lag import consumer_groups, consumer_lag
-from shared.kafka.local_broker import free_port
+from tests.infra.ports import free_port, free_port_run
 from shared.kafka.local_cluster import LocalCluster, default_shape
 from shared.kafka.topics import ensure_topics, all_topic_names
 from tests.integration.notifier_peers import SmtpPeer
-from tests.integration.test_kafka_cluster import free_port_run, read_all
+from tests.integration.test_kafka_cluster import read_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.soak]
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from shared.config import ConfigError
-from shared.kafka.local_broker import free_port
+from tests.infra.ports import free_port
 from shared.status_http import serve_status
 
 pytestmark = pytest.mark.integration

@@ -22,7 +22,8 @@ from events.topics import Topic, topic_name
 from services.ingest.http.app import create_app
 from services.ingest.telephony.signatures import twilio_signature
 from shared.config import FileConfig, Settings, Webhooks
-from shared.kafka.local_broker import LocalBroker, free_port
+from shared.kafka.local_broker import LocalBroker
+from tests.infra.ports import free_port
 from shared.kafka.publisher import KafkaPublisher
 from shared.kafka.topics import ensure_for
 from tests.fixtures import raw
