@@ -22,7 +22,7 @@ from shared.kafka.consumer import BatchReader
 from shared.kafka.errors import KafkaUnavailable
 from shared.kafka.lag import consumer_lag
 from shared.kafka.local_broker import LocalBroker
-from tests.infra.ports import free_port
+from tests.infra.ports import free_port, free_port_run
 from shared.kafka.publisher import KafkaPublisher
 from shared.kafka.security import client_options
 from shared.kafka.topics import ensure_for
@@ -36,17 +36,7 @@ USER, PASSWORD = "touchpoint", "s3cret-for-the-test-broker"
 
 @pytest.fixture(scope="module")
 def sasl_broker(session_dir: Path) -> Iterator[LocalBroker]:
-    port = free_port()
-    while True:  # the broker talks to itself on the port above its client port
-        internal = port + 1
-        try:
-            import socket
-
-            with socket.socket() as sock:
-                sock.bind(("127.0.0.1", internal))
-            break
-        except OSError:
-            port = free_port()
+    port = free_port_run(2)  # the broker talks to itself on the port above its client port
     broker = LocalBroker(data_dir=session_dir / "kafka-sasl", port=port, controller_port=free_port(), heap="384m",
                          sasl_users=((USER, PASSWORD),))
     broker.start(wait_seconds=120)
