@@ -32,6 +32,8 @@ Position = tuple[str, int]
 ADVISORY_LOCK = 0x7470_7469  # "tpti"
 
 
+BULK_BATCH = 500  # events in a batch of a catch-up or rebuild; live ones hold tens
+
 REDACTING = (CustomerErased, PrivacyExpired)  # events that end data the read model holds
 
 
@@ -94,7 +96,7 @@ class TimelineWriter:
         await expire_late_arrivals(conn, self.tables, todo)
         await mark_applied(conn, self.projection, (str(e.event_id) for e in todo))
         await store_offsets(conn, self.projection, next_offsets)
-        await self.analyze_when_grown(conn, len(changes))
+        await self.analyze_when_grown(conn, len(changes), len(events))
         return todo
 
     async def apply_segment(self, conn: AsyncConnection, events: list[Event]) -> list[Change]:
@@ -117,12 +119,14 @@ class TimelineWriter:
             function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
             await conn.execute(text(f"SELECT {function}(:key)"), {"key": ADVISORY_LOCK})
 
-    async def analyze_when_grown(self, conn: AsyncConnection, rows: int) -> None:
+    async def analyze_when_grown(self, conn: AsyncConnection, rows: int, events: int) -> None:
         """PostgreSQL plans the batch lookups from table statistics; while a catch-up or rebuild
         fills tables far faster than autovacuum re-analyses them, stale statistics turn index
-        lookups into scans. Re-analyse each time the rows written doubled (O(log n) times)."""
+        lookups into scans. Re-analyse each time the rows written doubled (O(log n) times), in a
+        bulk batch only: live batches are small, autovacuum keeps up with them, and an ANALYZE
+        inside one held it back for most of a second."""
         self._written += rows
-        if conn.dialect.name != "postgresql" or self._written < 2 * self._analyzed_at + 5000:
+        if conn.dialect.name != "postgresql" or events < BULK_BATCH or self._written < 2 * self._analyzed_at + 5000:
             return
         self._analyzed_at = self._written
         for table in (*self.tables.all(), applied_events):
