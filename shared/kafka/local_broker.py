@@ -135,8 +135,7 @@ class LocalBroker:
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
             raise BrokerError(
-                f"formatting Kafka storage in {self.log_dirs} failed: "
-                f"{(result.stderr or result.stdout).strip().splitlines()[-1:]}"
+                f"formatting Kafka storage in {self.log_dirs} failed: {java_failure(result.stderr or result.stdout)}"
             )
 
     # ---- lifecycle ---------------------------------------------------------------------
@@ -316,6 +315,16 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((host, port)) == 0
+
+
+def java_failure(output: str) -> str:
+    """The line of a Java tool's output that says what went wrong: the first naming an exception
+    or error, not the last frame of its stack trace."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for line in lines:
+        if not line.startswith("at ") and ("Exception" in line or "Error" in line or "error" in line.lower()):
+            return line
+    return lines[-1] if lines else "no output"
 
 
 def _process_alive(pid: int) -> bool:
