@@ -23,7 +23,10 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str, echo: bool = False) -> AsyncEngine:
+def make_engine(url: str, echo: bool = False, lock_up_front: bool = True) -> AsyncEngine:
+    """`lock_up_front=False` (SQLite only): statements run on their own, reads never wait for a
+    writer. For a helper that reads and writes single rows while the same process may hold a
+    write transaction on its main engine (the privacy key store, called while sealing)."""
     url = normalise_url(url)
     if is_sqlite(url):
         database = make_url(url).database
@@ -31,7 +34,8 @@ def make_engine(url: str, echo: bool = False) -> AsyncEngine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
+        if lock_up_front:
+            event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
         return engine
     return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
 

@@ -259,7 +259,9 @@ class SyncKeyStore:
     def _run(self, coro_factory):  # type: ignore[no-untyped-def]
         async def call():  # type: ignore[no-untyped-def]
             if self._table is None:
-                self._table = KeyTable(make_engine(self._url), self.master)
+                # on SQLite every transaction of the main engine takes the write lock first; keys
+                # are looked up while the same process may hold it (sealing an event it derives)
+                self._table = KeyTable(make_engine(self._url, lock_up_front=False), self.master)
             return await coro_factory(self._table)
 
         if not self._loop.is_running():

@@ -100,3 +100,18 @@ def test_keys_of_many_subjects_come_in_one_round_trip_and_match_those_made_one_b
     assert store.cached("contact:a", "2026") and store.cached("contact:b", "2026")
     assert store.key_for("contact:a", "2026") == one_by_one
     assert other.key_for("contact:b", "2026") == store.key_for("contact:b", "2026")
+
+
+async def test_a_key_is_found_while_this_process_holds_the_sqlite_write_lock(stores, url):
+    """A service seals the events it derives inside its own write transaction; on SQLite that
+    transaction holds the database's write lock, and looking the key up must not wait for it."""
+    made = stores().key_for("contact:erika", "2026")
+    fresh = stores()
+    fresh.query_timeout = 5.0
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(sa.select(sa.func.count()).select_from(privacy_keys))
+            assert fresh.key_for("contact:erika", "2026") == made
+    finally:
+        await engine.dispose()
