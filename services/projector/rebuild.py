@@ -54,7 +54,7 @@ async def rebuild_timeline(settings: Settings, show_progress: bool = False) -> i
     try:
         await publisher.start()  # dead letters of undecodable records
         await create_fresh(engine, fresh, shadow)
-        projector = BatchProjector(TimelineWriter(engine, fresh, shadow), publisher, settings.topic_prefix)
+        projector = BatchProjector(TimelineWriter(engine, fresh, shadow, alone=True), publisher, settings.topic_prefix)
         with progress_bar(show_progress) as (bar, task):
             def advance(done: int, remaining: int) -> None:
                 if done == 0:  # a catch-up begins: this many records lie ahead

@@ -4,7 +4,8 @@
 records (applied event ids and next offsets per partition), plus each entry's new state as a
 version under its event's recorded time (what the timeline "as of" an instant reads). An event
 already tracked is skipped, so redelivery, a crash between two batches and a restart change
-nothing."""
+nothing. Writers of several projector instances run side by side and wait for each other only
+on the keys of the rows they share (`write_keys`)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from services.projector.timeline.rows import EntryRow
 from services.projector.timeline.store import load_view, write_changes, write_versions
 from services.projector.timeline.tables import TIMELINE, TimelineTables
 from services.projector.timeline.view import Change
+from services.projector.timeline.write_keys import event_keys, lock_keys, view_keys
 from shared.db.tracking import applied_events, mark_applied, store_offsets, unapplied
 
 Position = tuple[str, int]
@@ -58,23 +60,21 @@ class WriteResult:
 
 
 class TimelineWriter:
-    def __init__(self, engine: AsyncEngine, tables: TimelineTables = TIMELINE, projection: str = PROJECTION) -> None:
-        self.engine, self.tables, self.projection = engine, tables, projection
+    def __init__(self, engine: AsyncEngine, tables: TimelineTables = TIMELINE, projection: str = PROJECTION,
+                 alone: bool = False) -> None:
+        """`alone`: no other writer touches these tables (a rebuild's fresh ones), so no row keys are locked."""
+        self.engine, self.tables, self.projection, self.alone = engine, tables, projection, alone
         self._written = 0  # rows written by this writer, and at the last ANALYZE
         self._analyzed_at = 0
 
     async def write(self, events: Sequence[Event], next_offsets: Mapping[Position, int] | None = None) -> WriteResult:
         """Applies the events not applied before, in order; returns how many it applied and skipped.
 
-        On PostgreSQL the transaction is SERIALIZABLE: writers of several projector instances
-        run side by side, and only two that touch the same customer's rows conflict; the later
-        one fails with a serialisation error, which the step retries with fresh reads."""
-        async with self.engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                await conn.execution_options(isolation_level="SERIALIZABLE")
-            async with conn.begin():
-                await self.lock(conn, shared=True)
-                todo = await self._apply(conn, events, next_offsets or {})
+        A batch that erases or expires data runs alone: redaction rewrites rows by customer and
+        period, whichever keys other batches hold."""
+        async with self.engine.begin() as conn:
+            await self.lock(conn, shared=not any(isinstance(event, REDACTING) for event in events))
+            todo = await self._apply(conn, events, next_offsets or {})
         self.observe(todo, len(events) - len(todo))
         return WriteResult(applied=len(todo), skipped=len(events) - len(todo))
 
@@ -86,8 +86,9 @@ class TimelineWriter:
                 fresh.discard(str(event.event_id))
                 todo.append(event)
         changes: list[Change] = []
+        held: set[int] = set()  # row keys locked in this transaction
         for segment, erasure in split_at_erasures(todo):
-            applied = await self.apply_segment(conn, segment)
+            applied = await self.apply_segment(conn, segment, held)
             # what a restriction or an expiry ended stays ended for entries written again or late
             await restrict_late_arrivals(conn, self.tables, {c.id for c in applied if isinstance(c, EntryRow)})
             changes += applied
@@ -99,17 +100,26 @@ class TimelineWriter:
         await self.analyze_when_grown(conn, len(changes), len(events))
         return todo
 
-    async def apply_segment(self, conn: AsyncConnection, events: list[Event]) -> list[Change]:
+    async def apply_segment(self, conn: AsyncConnection, events: list[Event], held: set[int]) -> list[Change]:
+        """Reads what the events need and folds them in; when what was read or folded names a
+        row whose key this transaction does not hold yet, locks it and reads again, so what is
+        written was computed from rows no other writer can change meanwhile."""
         if not events:
             return []
-        view = await load_view(conn, self.tables, events)
-        changes = []
-        versions: list[tuple[EntryRow, datetime]] = []  # each entry state by recorded time, for as-of reads
-        for event in events:
-            produced = apply(event, view)
-            view.record(produced)
-            changes += produced
-            versions += [(change, event.recorded_at) for change in produced if isinstance(change, EntryRow)]
+        locking = conn.dialect.name == "postgresql" and not self.alone  # SQLite has one writer at a time
+        if locking:
+            await lock_keys(conn, event_keys(events), held)
+        while True:
+            view = await load_view(conn, self.tables, events)
+            changes = []
+            versions: list[tuple[EntryRow, datetime]] = []  # each entry state by recorded time, for as-of reads
+            for event in events:
+                produced = apply(event, view)
+                view.record(produced)
+                changes += produced
+                versions += [(change, event.recorded_at) for change in produced if isinstance(change, EntryRow)]
+            if not (locking and await lock_keys(conn, view_keys(view), held)):
+                break
         await write_changes(conn, self.tables, changes)
         await write_versions(conn, self.tables, versions)
         return changes

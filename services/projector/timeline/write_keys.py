@@ -1,0 +1,112 @@
+"""Which timeline writers must wait for each other: those touching the same customer's rows.
+
+Projector instances write the timeline side by side, each from its own partitions. Two
+batches can only disturb each other through a row both read or write: an identifier's claims
+(an address, a number, a reference), a folded entry (a call, a parcel), a complaint's entries,
+a customer record. Every such row has a key here, and a batch locks the keys of everything it
+reads and writes before it trusts what it read. The locks are row locks on
+`timeline_write_keys`, not advisory locks: a catch-up batch holds thousands of them, more than
+PostgreSQL's shared lock table has room for. They are taken in key order, so writers queue
+rather than deadlock; a deadlock left (a second round of locks) is a transient error, retried.
+
+What a batch reads is known only once it has read: a customer's other addresses, the records
+merged into one. So the writer locks the keys its events name, reads and folds, and when the
+result names a key it does not hold yet, locks that too and reads again
+(`TimelineWriter.apply_segment`). Batches about different customers never wait for each
+other, whatever their partitions."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import BigInteger, Column, MetaData, Table, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from events.customer import ContactLinked, ContactUnlinked, CustomerMerged, CustomerRegistered, CustomerUnmerged
+from events.envelope import Event
+from services.projector.timeline.rows import Identifier, contact_id_for, customer_id_for
+from services.projector.timeline.store import event_identifiers, folded_entry_id
+from services.projector.timeline.view import MemoryView
+
+# rows exist only to be locked; one per key ever locked (Alembic revision 0014_timeline_write_keys)
+write_keys = Table("timeline_write_keys", MetaData(), Column("key", BigInteger, primary_key=True))
+
+_INSERT = text("INSERT INTO timeline_write_keys (key) SELECT k FROM unnest(CAST(:keys AS bigint[])) AS k "
+               "ORDER BY k ON CONFLICT DO NOTHING")
+_LOCK = text("SELECT key FROM timeline_write_keys WHERE key = ANY(CAST(:keys AS bigint[])) ORDER BY key FOR UPDATE")
+
+
+def key_of(*parts: str) -> int:
+    """A signed 64-bit key; two rows sharing one by chance only wait for each other."""
+    joined = "\x1f".join(parts).encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(joined, digest_size=8).digest(), "big", signed=True)
+
+
+def identifier_key(identifier: Identifier) -> int:
+    return key_of("identifier", *identifier)
+
+
+def customer_key(customer_id: str) -> int:
+    return key_of("customer", customer_id)
+
+
+def entry_key(entry_id: str) -> int:
+    return key_of("entry", entry_id)
+
+
+def complaint_key(complaint_id: str) -> int:
+    return key_of("complaint", complaint_id)
+
+
+def event_keys(events: Sequence[Event]) -> set[int]:
+    """What the events name themselves: their identifiers and unmatched contact, the entry they
+    fold into, their complaint, and the records and identifiers master data changes."""
+    keys: set[int] = set()
+    for event in events:
+        identifiers = event_identifiers(event)
+        keys |= {identifier_key(i) for i in identifiers}
+        if identifiers:
+            keys.add(customer_key(contact_id_for(identifiers[0])))
+        folded = folded_entry_id(event)
+        if folded:
+            keys.add(entry_key(folded))
+        complaint = getattr(event.payload, "complaint_id", None)
+        if complaint:
+            keys.add(complaint_key(complaint))
+        match event:
+            case CustomerRegistered(payload=p):
+                keys.add(customer_key(customer_id_for(p.customer_ref)))
+                named = [("customer_ref", p.customer_ref), *(("email", v) for v in p.emails),
+                         *(("phone", v) for v in p.phones), *(("order_ref", v) for v in p.order_refs)]
+                keys |= {identifier_key(i) for i in named}
+            case ContactLinked(payload=p) | ContactUnlinked(payload=p):
+                keys |= {identifier_key((p.identifier.kind, p.identifier.value)),
+                         customer_key(customer_id_for(p.customer_ref))}
+            case CustomerMerged(payload=p) | CustomerUnmerged(payload=p):
+                keys |= {customer_key(customer_id_for(p.customer_ref)), customer_key(customer_id_for(p.into_customer_ref))}
+    return keys
+
+
+def view_keys(view: MemoryView) -> set[int]:
+    """The keys of every row in the view: what was read, and (once folded) what is written. An
+    entry is reached through its identifiers and its complaint; its own id matters only for a
+    folded entry, which its events name."""
+    keys = {identifier_key(identifier) for identifier in view.identities}
+    keys |= {customer_key(customer_id) for customer_id in view.customers}
+    for entry in view.entries.values():
+        keys |= {identifier_key(identifier) for identifier in entry.identifiers()}
+        if entry.complaint_id:
+            keys.add(complaint_key(entry.complaint_id))
+    return keys
+
+
+async def lock_keys(conn: AsyncConnection, keys: Iterable[int], held: set[int]) -> bool:
+    """Locks the keys not held yet, until the transaction ends; False when there were none."""
+    wanted = sorted(set(keys) - held)
+    if not wanted:
+        return False
+    await conn.execute(_INSERT, {"keys": wanted})
+    await conn.execute(_LOCK, {"keys": wanted})
+    held.update(wanted)
+    return True
