@@ -3,13 +3,18 @@ timeline, the screen pop on an incoming call, live entries, and a hostile mail k
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 
 import pytest
+import sqlalchemy as sa
 
 from services.demo.data import demo_customers
+from services.projector.audit.tables import access_audit
 from services.projector.timeline.rows import contact_id_for, customer_id_for
 from tests.e2e import traffic
+from shared.db.engine import make_engine
 from tests.e2e.stack import AGENT
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -114,8 +119,25 @@ async def test_new_mail_appears_on_the_open_timeline_without_reload(stack, conte
     await marker.evaluate("b => b.dataset.sameDocument = 'yes'")
     subject = f"Live test {uuid.uuid4().hex[:6]}"
     await traffic.send_mail(stack, traffic.plain_mail(BOB.emails[0], BOB.name, subject, "Hello, any news?"))
-    await page.locator("#timeline li.entry.fresh", has_text=subject).wait_for(timeout=30_000)
+    fresh = page.locator("#timeline li.entry.fresh", has_text=subject)
+    await fresh.wait_for(timeout=30_000)
     assert await marker.get_attribute("data-same-document") == "yes"  # no reload happened
+    # the pushed entry is a read of Bob's data by this agent, in the access log like any other
+    entry_id = (await fresh.get_attribute("id")).removeprefix("entry-")
+    engine = make_engine(stack.settings.db_url)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            async with engine.connect() as conn:
+                recorded = (await conn.execute(sa.select(access_audit.c.user_name, access_audit.c.customer_id).where(
+                    access_audit.c.resource == "entry", access_audit.c.entry_id == entry_id))).all()
+            if recorded:
+                break
+            assert time.monotonic() < deadline, "the pushed entry is not in the access log"
+            await asyncio.sleep(0.2)
+    finally:
+        await engine.dispose()
+    assert {tuple(row) for row in recorded} == {("anna", BOB_ID)}
 
 
 async def test_a_call_while_the_agent_reads_another_customer_shows_a_banner_instead_of_leaving_the_page(stack, context):

@@ -12,6 +12,8 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.background import BackgroundTask
 
 from services.projector.api import queries
+from services.projector.audit.access import Read
+from services.projector.audit.requests import audit_read, page_reader
 from services.projector.web.guards import session_of
 from services.projector.web.live import pops_for
 
@@ -31,6 +33,7 @@ def stream_router(ui: WebUi) -> APIRouter:
         session = session_of(request)
         extension = session.principal.extension
         labels = pages.labels_for(request, session)
+        reader = page_reader(request)
 
         # subscribed before the response starts: once the page sees the stream open, nothing
         # committed afterwards is missed
@@ -47,11 +50,14 @@ def stream_router(ui: WebUi) -> APIRouter:
                     except TimeoutError:
                         yield ": still here\n\n"
                         continue
+                    # what reaches the open page is a read like any other: recorded per entry and pop
                     if customer and item.owner_id == customer:
                         html = pages.fragment(request, "entries.html", entries=[item.entry], labels=labels, fresh=True)
                         yield sse("entry", {"id": item.entry["id"], "channel": item.entry["channel"], "html": html})
+                        audit_read(request, reader, Read("entry", customer, entry_id=item.entry["id"]))
                     if pops_for(item, extension):
                         yield sse("pop", await pop_payload(item.owner_id, item.entry, labels))
+                        audit_read(request, reader, Read("customer", item.owner_id))
             finally:
                 ui.live.unsubscribe(queue)
 
