@@ -33,8 +33,11 @@ def _worker_slice() -> range:
     return range(LOWEST + index * size, LOWEST + (index + 1) * size)
 
 
+SLICE = _worker_slice()  # fixed for the process: its xdist worker does not change
+
+
 def _candidates() -> Iterator[int]:
-    ports = _worker_slice()
+    ports = SLICE
     start = random.randrange(len(ports))  # runs one after another rarely meet ports left in TIME_WAIT
     while True:
         for n in range(len(ports)):
@@ -59,10 +62,10 @@ def free_port() -> int:
 
 def free_port_run(length: int) -> int:
     """A port P with P .. P+length-1 free and not handed out before by this process."""
-    for _ in range(len(_worker_slice())):
+    for _ in range(len(SLICE)):
         base = next(_next)
         run = [base + i for i in range(length)]
-        if run[-1] in _worker_slice() and all(bindable(port) for port in run):
+        if run[-1] in SLICE and all(bindable(port) for port in run):
             for _ in range(length - 1):  # the rest of the run is taken too
                 next(_next)
             return base
