@@ -1,7 +1,9 @@
 """Projection throughput with 1, 2 and 4 `touchpoint projector` processes on a 4-partition
 topic into PostgreSQL, in one run: the same events, a fresh database per run. The rate is
 taken between 5 % and 95 % of the events applied, so process start-up and the group's
-first rebalance do not count. Target: two processes reach at least 1.6 times one.
+first rebalance do not count. Each count runs twice, in the order 1, 2, 4, 2, 1, and the better
+run counts: whichever ran first on the fresh broker and database was up to twice as slow as a
+later run of the same count. Target: two processes reach at least 1.6 times one.
 
 Size: TOUCHPOINT_BENCH_SCALE_EVENTS (default 40000)."""
 
@@ -28,6 +30,7 @@ from shared.kafka.topics import ensure_for
 
 EVENTS = int(os.environ.get("TOUCHPOINT_BENCH_SCALE_EVENTS", "40000"))
 PROCESSES = (1, 2, 4)
+ORDER = (1, 2, 4, 2, 1)
 TIMEOUT_S = 900.0
 
 
@@ -83,20 +86,22 @@ async def run(ctx: BenchContext) -> list[Measurement]:
     await ensure_for(settings)
     events = generate(EVENTS, min(1000, EVENTS // 20))
     await publish(settings, events)
-    rates: dict[int, float] = {}
-    for count in PROCESSES:
+    runs: dict[int, list[float]] = {count: [] for count in PROCESSES}
+    for round_number, count in enumerate(ORDER):
         url = await create_database(cluster)
         await upgrade_async(url)
-        work = ctx.work_dir / f"scale-{count}"
+        work = ctx.work_dir / f"scale-{round_number}-{count}"
         processes = start_projectors(count, settings, url, work)
         try:
-            rates[count] = await applied_rate(url, len(events), processes, work)
+            runs[count].append(await applied_rate(url, len(events), processes, work))
         finally:
             stop(processes)
-        print(f"{count} projector process(es): {rates[count]:,.0f} events/s")
+        print(f"{count} projector process(es): {runs[count][-1]:,.0f} events/s")
+    rates = {count: max(found) for count, found in runs.items()}
     verdict = "met" if rates[2] >= 1.6 * rates[1] else "NOT met"
     print(f"two processes reach {rates[2] / rates[1]:.2f} times one (target 1.6: {verdict}); "
           f"four reach {rates[4] / rates[1]:.2f} times one; {os.cpu_count()} CPU cores here")
-    notes = {"events": len(events), "partitions": 4, "cpu_cores": os.cpu_count()}
+    notes = {"events": len(events), "partitions": 4, "cpu_cores": os.cpu_count(),
+             "runs": {str(count): [round(rate) for rate in found] for count, found in runs.items()}}
     return [Measurement(f"projection with {count} processes", "events/s", rates[count], "1 process", rates[1],
                         notes=notes) for count in PROCESSES[1:]]
