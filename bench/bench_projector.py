@@ -40,6 +40,7 @@ from events.shipment import ShipmentStatusChanged
 from events.topics import EVENT_TOPICS, topic_name
 from events.webform import WebformSubmitted
 from services.projector.api.app import create_app
+from services.projector.audit.requests import drain
 from services.projector.catchup import catch_up
 from services.projector.consume import BatchProjector
 from services.projector.rebuild import rebuild_timeline
@@ -179,19 +180,27 @@ async def raw_copy(source_url: str, target_url: str) -> tuple[float, int]:
 
 async def page_latency(settings: Settings, url: str, customer_id: str) -> tuple[list[float], list[float]]:
     engine = make_engine(url)
+    # each read is recorded in the access audit, in the background, as in the running api
+    audit = KafkaPublisher(settings.bootstrap_servers, settings.topic_prefix, client_id="bench-api")
+    await audit.start()  # not lazily by the first reads, several at once
     app = create_app(settings.model_copy(update={"file": FileConfig(auth=Auth(tokens=[
-        AuthToken(token="bench-token-1", user="bench")]))}), engine=engine)
+        AuthToken(token="bench-token-1", user="bench")]))}), engine=engine, publisher=audit)
     headers = {"Authorization": "Bearer bench-token-1"}
     api: list[float] = []
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client:
-        for i in range(PAGE_REQUESTS + 20):
-            start = time.perf_counter()
-            response = await client.get(f"/api/customers/{customer_id}/timeline", params={"limit": 50}, headers=headers)
-            elapsed = time.perf_counter() - start
-            assert response.status_code == 200 and len(response.json()["entries"]) == 50
-            if i >= 20:
-                api.append(elapsed * 1000)
-    await engine.dispose()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client:
+            for i in range(PAGE_REQUESTS + 20):
+                start = time.perf_counter()
+                response = await client.get(f"/api/customers/{customer_id}/timeline", params={"limit": 50},
+                                            headers=headers)
+                elapsed = time.perf_counter() - start
+                assert response.status_code == 200 and len(response.json()["entries"]) == 50
+                if i >= 20:
+                    api.append(elapsed * 1000)
+        await drain(app)
+    finally:
+        await audit.stop()
+        await engine.dispose()
     raw: list[float] = []
     conn = await asyncpg.connect(pg_dsn(url))
     try:

@@ -28,6 +28,7 @@ from services.projector.timeline.writer import TimelineWriter
 from shared.config import Auth, AuthToken, FileConfig, Settings, Sla
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
+from shared.kafka.publisher import InMemoryPublisher
 from tests import timeline_factories as f
 
 ENTRIES = int(os.environ.get("BENCH_AS_OF_ENTRIES", "1000000"))
@@ -126,7 +127,7 @@ async def run(ctx: BenchContext) -> list[Measurement]:
         load_seconds = time.perf_counter() - started
         await complaints_of(engine, rules)
         settings = Settings(data_dir=ctx.work_dir, file=FileConfig(auth=Auth(tokens=[AuthToken(token=TOKEN, user="b")]), sla=SLA))
-        app = create_app(settings, engine=engine, publisher=None)  # type: ignore[arg-type]
+        app = create_app(settings, engine=engine, publisher=InMemoryPublisher())  # the reads' audit records
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://bench.test",
                                      headers={"Authorization": f"Bearer {TOKEN}"}) as client:
             path = f"/api/customers/{hot}/timeline"

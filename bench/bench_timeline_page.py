@@ -19,6 +19,7 @@ from services.projector.web.ui import WebUi
 from shared.config import Auth, AuthToken, FileConfig, Settings
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
+from shared.kafka.publisher import InMemoryPublisher
 from tests import timeline_factories as f
 
 ENTRIES = 10_000
@@ -37,7 +38,7 @@ async def run(ctx: BenchContext) -> list[Measurement]:
     settings = Settings(data_dir=ctx.work_dir, file=FileConfig(auth=Auth(
         session_secret="bench-session-secret", tokens=[AuthToken(token=TOKEN, user="anna", role="agent")])))
     web = WebUi(settings, engine, None, Authorizer(settings))  # type: ignore[arg-type]
-    app = create_app(settings, engine=engine, publisher=None)  # type: ignore[arg-type]
+    app = create_app(settings, engine=engine, publisher=InMemoryPublisher())  # the reads' audit records
     web.install(app)
     customer = customer_id_for("K-1")
     try:
