@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from services.projector.timeline.projection import apply
+from services.projector.timeline import write_keys
 from services.projector.timeline.view import MemoryView
 from services.projector.timeline.write_keys import event_keys, identifier_key, view_keys
+from shared.privacy.master import MasterKey
 from tests import timeline_factories as f
 
 PHONE = "+4915112345678"
@@ -44,3 +48,16 @@ def test_a_merge_names_only_the_two_records_and_the_view_adds_the_addresses_they
     assert claimed not in event_keys([merge])
     view.record(apply(merge, view))
     assert claimed in view_keys(view)
+
+
+def test_with_privacy_on_no_key_is_a_plain_hash_of_an_address(monkeypatch):
+    """The table of keys outlives an erasure: a plain hash would confirm a guessed address."""
+    master = MasterKey.from_bytes(bytes(range(32)))
+    address = ("email", "erika@example.org")
+    plain = identifier_key(address, secret=b"")
+    monkeypatch.setattr(write_keys, "active_sealer", lambda: SimpleNamespace(master=master))
+    keys = event_keys([f.mail(1, "erika@example.org", 1)])
+    assert identifier_key(address, secret=master.blind_secret) in keys
+    assert plain not in keys
+    other = MasterKey.from_bytes(bytes(range(1, 33)))
+    assert identifier_key(address, secret=other.blind_secret) not in keys

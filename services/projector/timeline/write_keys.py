@@ -13,7 +13,11 @@ What a batch reads is known only once it has read: a customer's other addresses,
 merged into one. So the writer locks the keys its events name, reads and folds, and when the
 result names a key it does not hold yet, locks that too and reads again
 (`TimelineWriter.apply_segment`). Batches about different customers never wait for each
-other, whatever their partitions."""
+other, whatever their partitions.
+
+A key is a 64-bit hash of what it names. With privacy on, the hash is keyed by the master key's
+blind-index secret, like the Kafka keys of contacts: the table outlives an erasure, and a plain
+hash of an address would let anyone holding a guess confirm it was once there."""
 
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ from events.envelope import Event
 from services.projector.timeline.rows import Identifier, contact_id_for, customer_id_for
 from services.projector.timeline.store import event_identifiers, folded_entry_id
 from services.projector.timeline.view import MemoryView
+from shared.privacy.runtime import active_sealer
 
 # rows exist only to be locked; one per key ever locked (Alembic revision 0014_timeline_write_keys)
 write_keys = Table("timeline_write_keys", MetaData(), Column("key", BigInteger, primary_key=True))
@@ -37,54 +42,68 @@ _INSERT = text("INSERT INTO timeline_write_keys (key) SELECT k FROM unnest(CAST(
 _LOCK = text("SELECT key FROM timeline_write_keys WHERE key = ANY(CAST(:keys AS bigint[])) ORDER BY key FOR UPDATE")
 
 
-def key_of(*parts: str) -> int:
+def hashing_secret() -> bytes:
+    """The blind-index secret when privacy is on in this process, else none."""
+    sealer = active_sealer()
+    return sealer.master.blind_secret if sealer is not None else b""
+
+
+def key_of(*parts: str, secret: bytes | None = None) -> int:
     """A signed 64-bit key; two rows sharing one by chance only wait for each other."""
     joined = "\x1f".join(parts).encode("utf-8", "surrogatepass")
-    return int.from_bytes(hashlib.blake2b(joined, digest_size=8).digest(), "big", signed=True)
+    digest = hashlib.blake2b(joined, digest_size=8, key=hashing_secret() if secret is None else secret).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
-def identifier_key(identifier: Identifier) -> int:
-    return key_of("identifier", *identifier)
+def identifier_key(identifier: Identifier, secret: bytes | None = None) -> int:
+    return key_of("identifier", *identifier, secret=secret)
 
 
-def customer_key(customer_id: str) -> int:
-    return key_of("customer", customer_id)
+def customer_key(customer_id: str, secret: bytes | None = None) -> int:
+    return key_of("customer", customer_id, secret=secret)
 
 
-def entry_key(entry_id: str) -> int:
-    return key_of("entry", entry_id)
+def entry_key(entry_id: str, secret: bytes | None = None) -> int:
+    return key_of("entry", entry_id, secret=secret)
 
 
-def complaint_key(complaint_id: str) -> int:
-    return key_of("complaint", complaint_id)
+def complaint_key(complaint_id: str, secret: bytes | None = None) -> int:
+    return key_of("complaint", complaint_id, secret=secret)
 
 
 def event_keys(events: Sequence[Event]) -> set[int]:
     """What the events name themselves: their identifiers and unmatched contact, the entry they
     fold into, their complaint, and the records and identifiers master data changes."""
+    secret = hashing_secret()
+
+    def identifier(i: Identifier) -> int:
+        return identifier_key(i, secret)
+
+    def customer(customer_id: str) -> int:
+        return customer_key(customer_id, secret)
+
     keys: set[int] = set()
     for event in events:
         identifiers = event_identifiers(event)
-        keys |= {identifier_key(i) for i in identifiers}
+        keys |= {identifier(i) for i in identifiers}
         if identifiers:
-            keys.add(customer_key(contact_id_for(identifiers[0])))
+            keys.add(customer(contact_id_for(identifiers[0])))
         folded = folded_entry_id(event)
         if folded:
-            keys.add(entry_key(folded))
+            keys.add(entry_key(folded, secret))
         complaint = getattr(event.payload, "complaint_id", None)
         if complaint:
-            keys.add(complaint_key(complaint))
+            keys.add(complaint_key(complaint, secret))
         match event:
             case CustomerRegistered(payload=p):
-                keys.add(customer_key(customer_id_for(p.customer_ref)))
+                keys.add(customer(customer_id_for(p.customer_ref)))
                 named = [("customer_ref", p.customer_ref), *(("email", v) for v in p.emails),
                          *(("phone", v) for v in p.phones), *(("order_ref", v) for v in p.order_refs)]
-                keys |= {identifier_key(i) for i in named}
+                keys |= {identifier(i) for i in named}
             case ContactLinked(payload=p) | ContactUnlinked(payload=p):
-                keys |= {identifier_key((p.identifier.kind, p.identifier.value)),
-                         customer_key(customer_id_for(p.customer_ref))}
+                keys |= {identifier((p.identifier.kind, p.identifier.value)), customer(customer_id_for(p.customer_ref))}
             case CustomerMerged(payload=p) | CustomerUnmerged(payload=p):
-                keys |= {customer_key(customer_id_for(p.customer_ref)), customer_key(customer_id_for(p.into_customer_ref))}
+                keys |= {customer(customer_id_for(p.customer_ref)), customer(customer_id_for(p.into_customer_ref))}
     return keys
 
 
@@ -92,12 +111,13 @@ def view_keys(view: MemoryView) -> set[int]:
     """The keys of every row in the view: what was read, and (once folded) what is written. An
     entry is reached through its identifiers and its complaint; its own id matters only for a
     folded entry, which its events name."""
-    keys = {identifier_key(identifier) for identifier in view.identities}
-    keys |= {customer_key(customer_id) for customer_id in view.customers}
+    secret = hashing_secret()
+    keys = {identifier_key(identifier, secret) for identifier in view.identities}
+    keys |= {customer_key(customer_id, secret) for customer_id in view.customers}
     for entry in view.entries.values():
-        keys |= {identifier_key(identifier) for identifier in entry.identifiers()}
+        keys |= {identifier_key(identifier, secret) for identifier in entry.identifiers()}
         if entry.complaint_id:
-            keys.add(complaint_key(entry.complaint_id))
+            keys.add(complaint_key(entry.complaint_id, secret))
     return keys
 
 
