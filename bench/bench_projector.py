@@ -3,7 +3,8 @@
 - projection events/s into PostgreSQL (bulk catch-up: aiokafka batches → pure apply → writer)
   against a raw aiokafka consume of the same topics, and against a raw asyncpg COPY of the rows
   the projection produced (both as events/s over the same event count);
-- `rebuild` time for the whole log (fresh tables + atomic swap) against the raw consume time;
+- `touchpoint rebuild timeline` (fresh tables + atomic swap, a process of its own) time for the
+  whole log against the raw consume time, and its peak RSS;
 - timeline first-page latency p50/p99 through the API (in-process ASGI) for a customer with
   many entries among all others, against the same page queried with raw asyncpg;
 - publish → visible latency p50/p99 through the live Faust projector at a steady rate,
@@ -43,7 +44,6 @@ from services.projector.api.app import create_app
 from services.projector.audit.requests import drain
 from services.projector.catchup import catch_up
 from services.projector.consume import BatchProjector
-from services.projector.rebuild import rebuild_timeline
 from services.projector.timeline.rows import customer_id_for
 from services.projector.timeline.writer import TimelineWriter
 from shared.config import Auth, AuthToken, FileConfig, Settings
@@ -215,15 +215,35 @@ async def page_latency(settings: Settings, url: str, customer_id: str) -> tuple[
     return api, raw
 
 
+def command_env(settings: Settings, url: str) -> dict[str, str]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return {**os.environ, "TOUCHPOINT_KAFKA_BOOTSTRAP": settings.bootstrap_servers,
+            "TOUCHPOINT_TOPIC_PREFIX": settings.topic_prefix, "TOUCHPOINT_DATABASE_URL": url,
+            "TOUCHPOINT_DATA_DIR": str(settings.data_dir), "TOUCHPOINT_LOG_LEVEL": "WARNING",
+            "TOUCHPOINT_PROJECTOR_METRICS_PORT": "0"}
+
+
+async def rebuild_command(settings: Settings, url: str) -> tuple[float, float]:
+    """`touchpoint rebuild timeline` as users run it, in a process of its own: seconds, and
+    its peak resident memory in MB (from the kernel's accounting of the child)."""
+    env = command_env(settings, url)
+    log = open(settings.data_dir / "rebuild.log", "wb")  # noqa: SIM115 - the child writes it
+    start = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "shared.cli", "rebuild", "timeline"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    _, status, usage = await asyncio.to_thread(os.wait4, process.pid, 0)
+    seconds = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    log.close()
+    if process.returncode != 0:
+        raise RuntimeError(f"rebuild exited with {process.returncode}; see {settings.data_dir / 'rebuild.log'}")
+    return seconds, usage.ru_maxrss / 1024  # KiB on Linux
+
+
 async def visible_latency(settings: Settings, url: str) -> tuple[list[float], list[float]]:
     """Live projector process; events published at a steady rate; each is timed from publish
     until its tracking row (committed with its entry) is visible, and, as the baseline, until
     a plain consumer of the topic receives it."""
-    env = {**os.environ, "TOUCHPOINT_KAFKA_BOOTSTRAP": settings.bootstrap_servers,
-           "TOUCHPOINT_TOPIC_PREFIX": settings.topic_prefix, "TOUCHPOINT_DATABASE_URL": url,
-           "TOUCHPOINT_DATA_DIR": str(settings.data_dir), "TOUCHPOINT_LOG_LEVEL": "WARNING",
-           "TOUCHPOINT_PROJECTOR_METRICS_PORT": "0"}
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    env = command_env(settings, url)
     log = open(settings.data_dir / "projector.log", "ab")  # noqa: SIM115 - the child keeps it
     process = subprocess.Popen([sys.executable, "-m", "shared.cli", "projector"], env=env, cwd=ROOT, stdout=log, stderr=log)
     publisher = KafkaPublisher(settings.bootstrap_servers, settings.topic_prefix, compression="none")
@@ -349,9 +369,8 @@ async def run(ctx: BenchContext) -> list[Measurement]:
     copy_seconds, copied_rows = await raw_copy(live_url, await create_database(cluster))
 
     live_settings = settings.model_copy(update={"database_url": live_url})
-    start = time.perf_counter()
-    await rebuild_timeline(live_settings)
-    rebuild_seconds = time.perf_counter() - start
+    rebuild_seconds, rebuild_rss_mb = await rebuild_command(live_settings, live_url)
+    print(f"touchpoint rebuild timeline: {rebuild_seconds:.1f} s for {total:,} events, peak RSS {rebuild_rss_mb:,.0f} MB")
 
     api_ms, raw_ms = await page_latency(live_settings, live_url, customer_id_for("K-0"))
     visible_ms, kafka_ms = await visible_latency(live_settings, live_url)
@@ -363,7 +382,7 @@ async def run(ctx: BenchContext) -> list[Measurement]:
         Measurement("projection into PostgreSQL", "events/s", projection_rate, "raw asyncpg COPY of the result rows",
                     rate(total, copy_seconds), notes={**notes, "rows": copied_rows}),
         Measurement(f"rebuild of {total} events", "s", rebuild_seconds, "raw aiokafka consume", consume_seconds,
-                    higher_is_better=False, notes=notes),
+                    higher_is_better=False, notes={**notes, "peak_rss_mb": round(rebuild_rss_mb)}),
         Measurement("timeline first page p50 (API)", "ms", percentile(api_ms, 50), "raw asyncpg query p50",
                     percentile(raw_ms, 50), higher_is_better=False, notes=notes),
         Measurement("timeline first page p99 (API)", "ms", percentile(api_ms, 99), "raw asyncpg query p99",
