@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import BigInteger, Column, MetaData, Table, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.customer import ContactLinked, ContactUnlinked, CustomerMerged, CustomerRegistered, CustomerUnmerged
@@ -34,9 +34,8 @@ from services.projector.timeline.store import event_identifiers, folded_entry_id
 from services.projector.timeline.view import MemoryView
 from shared.privacy.runtime import active_sealer
 
-# rows exist only to be locked; one per key ever locked (Alembic revision 0014_timeline_write_keys)
-write_keys = Table("timeline_write_keys", MetaData(), Column("key", BigInteger, primary_key=True))
-
+# `timeline_write_keys` (Alembic revision 0014_timeline_write_keys): rows that exist only to be
+# locked, one per key ever locked
 _INSERT = text("INSERT INTO timeline_write_keys (key) SELECT k FROM unnest(CAST(:keys AS bigint[])) AS k "
                "ORDER BY k ON CONFLICT DO NOTHING")
 _LOCK = text("SELECT key FROM timeline_write_keys WHERE key = ANY(CAST(:keys AS bigint[])) ORDER BY key FOR UPDATE")
