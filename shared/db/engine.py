@@ -52,11 +52,21 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+def reading(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine and pool for transactions that only read: on SQLite they begin deferred,
+    so a page never waits for a projector's write (WAL gives the reader a snapshot). A write
+    inside one may fail at once with "database is locked"; write through `engine` instead."""
+    return engine.execution_options(sqlite_reads_only=True)
+
+
 def _sqlite_begin_immediate(conn) -> None:  # type: ignore[no-untyped-def]
     # A deferred transaction that reads and then writes fails at once with "database is
     # locked" when another writer got in between; taking the write lock up front makes
     # concurrent writers wait for each other (busy_timeout) instead.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    if conn.get_execution_options().get("sqlite_reads_only"):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

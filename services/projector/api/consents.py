@@ -36,7 +36,7 @@ def consents_router(authorizer: Authorizer) -> APIRouter:
 
     @router.get("/{customer_id}/consents")
     async def consents(request: Request, customer_id: CleanLine, _: Principal = anyone) -> dict[str, Any]:
-        async with request.app.state.engine.connect() as conn:
+        async with request.app.state.reads.connect() as conn:
             owner = await rows.customer(conn, customer_id)
             if owner is None:
                 raise ApiError(404, "not_found", f"no customer or contact with id {customer_id}")
@@ -49,7 +49,7 @@ def consents_router(authorizer: Authorizer) -> APIRouter:
                                 (body.note or "").strip() or None)
         state = request.app.state
         try:
-            async with state.engine.connect() as conn:
+            async with state.reads.connect() as conn:
                 event = await commands.record(conn, state.publisher, lambda: datetime.now(UTC), command,
                                               purposes(request))
         except Rejected as refused:

@@ -52,7 +52,7 @@ def customers_router(authorizer: Authorizer) -> APIRouter:
         except BadCursor:
             raise ApiError(422, "invalid_request", "before: not a cursor; pass next_cursor of the previous page") from None
         instant = parse_as_of(as_of)
-        async with request.app.state.engine.connect() as conn:
+        async with request.app.state.reads.connect() as conn:
             owner = await queries.customer(conn, customer_id)
             if owner is None:
                 raise ApiError(404, "not_found", f"no customer or contact with id {customer_id}")

@@ -35,7 +35,7 @@ def privacy_router(authorizer: Authorizer) -> APIRouter:
     @router.post("/customers/{customer_id}/erase", status_code=202)
     async def erase_customer(request: Request, customer_id: CleanLine, principal: Principal = admin) -> JSONResponse:
         state = request.app.state
-        async with state.engine.connect() as conn:
+        async with state.reads.connect() as conn:
             found = await queries.customer(conn, customer_id)
         if found is None:
             raise ApiError(404, "not_found", f"no customer or contact with id {customer_id}")

@@ -54,7 +54,7 @@ def access_log_router(ui) -> APIRouter:  # type: ignore[no-untyped-def]
     @router.get("/customers/{customer_id}/export.zip")
     async def download_export(request: Request, customer_id: CleanLine) -> Response:
         session_of(request, "admin")
-        async with ui.engine.connect() as conn:
+        async with ui.reads.connect() as conn:
             found = await queries.customer(conn, customer_id)
         if found is None or found.kind != "customer" or not found.customer_ref:
             return refused(request, 404, "No export", "Only a customer with a customer reference can be exported.")

@@ -44,7 +44,7 @@ def boards_router(ui: WebUi) -> APIRouter:
     async def complaints_board(request: Request, team: str = "", priority: str = "") -> Response:
         session_of(request, "agent", "lead")
         priority = priority if priority in PRIORITIES else ""
-        async with ui.engine.connect() as conn:
+        async with ui.reads.connect() as conn:
             ids = await store.list_complaint_ids(conn, ("open", "paused"), team or None, priority or None, 500)
             events = await store.events_of_many(conn, ids)
             teams = [t for (t,) in await conn.execute(select(complaints_table.c.team).distinct()) if t]

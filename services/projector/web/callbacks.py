@@ -34,7 +34,7 @@ def callbacks_router(ui: WebUi) -> APIRouter:
     async def callbacks_page(request: Request, closed: CleanLine = "", error: CleanLine = "") -> Response:
         session_of(request, *ROLES)
         now = datetime.now(UTC)
-        async with ui.engine.connect() as conn:
+        async with ui.reads.connect() as conn:
             rows = await queue.queue(conn, rules, now)
         return pages.render(request, "callbacks.html", rows=rows, calendar=rules.calendar.name, closed=closed,
                             error=error, page="callbacks")
@@ -50,7 +50,7 @@ def callbacks_router(ui: WebUi) -> APIRouter:
             problem = "note_required"
         else:
             try:
-                async with ui.engine.connect() as conn:
+                async with ui.reads.connect() as conn:
                     await queue.close(conn, ui.publisher, callback_id, session.principal.user, note.strip()[:4000],
                                       datetime.now(UTC))
             except (queue.CallbackNotFound, CallbackNotOpen):
@@ -66,7 +66,7 @@ def callbacks_router(ui: WebUi) -> APIRouter:
     async def customer_callbacks(request: Request, customer_id: CleanLine) -> Response:
         """The open callbacks of the customer's numbers, as a fragment (empty when none)."""
         session_of(request)
-        async with ui.engine.connect() as conn:
+        async with ui.reads.connect() as conn:
             owner = await queries.customer(conn, customer_id)
             rows = await queue.queue(conn, rules, datetime.now(UTC), phones=owner.phones) if owner and owner.phones else []
         body = pages.fragment(request, "callback_note.html", rows=rows, customer_id=customer_id) if rows else ""

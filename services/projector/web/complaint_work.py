@@ -34,7 +34,7 @@ PRIORITIES = ("urgent", "high", "normal", "low")
 
 async def customer_complaints(ui: WebUi, rules: SlaRules, owner: Any, now: datetime | None = None) -> list[dict[str, Any]]:
     """The complaints about a customer or contact (`owner`: a row of the timeline's customers)."""
-    async with ui.engine.connect() as conn:
+    async with ui.reads.connect() as conn:
         ids = await store.complaint_ids_about(conn, owner.id, owner.customer_ref, owner.emails, owner.phones)
         events = await store.events_of_many(conn, ids)
     at = now or datetime.now(UTC)

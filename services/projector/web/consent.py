@@ -36,7 +36,7 @@ def consent_router(ui: WebUi) -> APIRouter:
     @router.get("/customers/{customer_id}/consents")
     async def consent_card(request: Request, customer_id: CleanLine) -> Response:
         session_of(request)
-        async with ui.engine.connect() as conn:
+        async with ui.reads.connect() as conn:
             owner = await rows.customer(conn, customer_id)
             if owner is None:
                 return HTMLResponse("", status_code=404)
@@ -54,7 +54,7 @@ def consent_router(ui: WebUi) -> APIRouter:
         command = RecordConsent(customer_id, purpose.strip(), state == "given", session.principal.user, "web",
                                 note.strip()[:2000] or None)
         try:
-            async with ui.engine.connect() as conn:
+            async with ui.reads.connect() as conn:
                 event = await commands.record(conn, ui.publisher, lambda: datetime.now(UTC), command, purposes)
         except Rejected as refused:
             log.info("consent not recorded: %s", refused.code)

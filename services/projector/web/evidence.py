@@ -19,7 +19,7 @@ E = TIMELINE.entries
 @router.get("/entries/{entry_id}/open")
 async def open_entry(request: Request, entry_id: CleanLine) -> Response:
     session_of(request)
-    async with request.app.state.web.engine.connect() as conn:
+    async with request.app.state.web.reads.connect() as conn:
         owner = await conn.scalar(select(E.c.owner_id).where(E.c.id == entry_id))
     if not owner:
         return HTMLResponse("not found", status_code=404)
@@ -30,7 +30,7 @@ async def open_entry(request: Request, entry_id: CleanLine) -> Response:
 async def thread_mail(request: Request, entry_id: CleanLine) -> Response:
     """The mail whose Message-ID this one was threaded by, with the same customer address."""
     session_of(request)
-    async with request.app.state.web.engine.connect() as conn:
+    async with request.app.state.web.reads.connect() as conn:
         row = (await conn.execute(select(E.c.email, E.c.details).where(E.c.id == entry_id))).first()
         ref = row.details.get("thread_ref") if row else None
         found = None

@@ -120,12 +120,12 @@ def pages_router(ui: WebUi) -> APIRouter:
         latest = func.max(e.c.occurred_at).label("latest")
         query = (select(c.c.id, c.c.emails, c.c.phones, latest).join(e, e.c.owner_id == c.c.id)
                  .where(c.c.kind == "contact").group_by(c.c.id, c.c.emails, c.c.phones).order_by(latest.desc()).limit(limit))
-        async with ui.engine.connect() as conn:
+        async with ui.reads.connect() as conn:
             rows = await conn.execute(query)
             return [{"id": r.id, "label": ", ".join([*r.phones, *r.emails]), "latest": r.latest} for r in rows]
 
     async def search(request: Request, q: CleanLine) -> list[dict[str, Any]]:
-        async with ui.engine.connect() as conn:
+        async with ui.reads.connect() as conn:
             found = await customer_queries.search(conn, q, ui.settings.default_region, 50)
         return [queries.customer_json(row) for row in found]
 
@@ -137,7 +137,7 @@ def pages_router(ui: WebUi) -> APIRouter:
         session_of(request)
         channel = channel if channel in CHANNELS else ""
         at, bad_instant = instant_or_error(as_of)
-        async with ui.engine.connect() as conn:
+        async with ui.reads.connect() as conn:
             owner = await queries.customer(conn, customer_id)
             if owner is None and await queries.customer(conn, customer_id_for(customer_id)) is not None:
                 # notifications and other systems name a customer by customer_ref
@@ -184,7 +184,7 @@ def pages_router(ui: WebUi) -> APIRouter:
             return HTMLResponse("bad cursor", status_code=422)
         if bad_instant:
             return HTMLResponse(bad_instant, status_code=422)
-        async with ui.engine.connect() as conn:
+        async with ui.reads.connect() as conn:
             entries = await timeline(conn, customer_id, channel if channel in CHANNELS else None, cursor, at)
         page, next_cursor = paged(entries)
         if page:
@@ -230,7 +230,7 @@ def pages_router(ui: WebUi) -> APIRouter:
             "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, no-store"})
 
     async def one_entry(entry_id: str) -> dict[str, Any] | None:
-        async with ui.engine.connect() as conn:
+        async with ui.reads.connect() as conn:
             row = (await conn.execute(select(TIMELINE.entries).where(TIMELINE.entries.c.id == entry_id))).first()
         return queries.entry_json(row._mapping) if row else None
 

@@ -33,7 +33,7 @@ def privacy_pages_router(ui) -> APIRouter:  # type: ignore[no-untyped-def]
         if confirm != "yes":
             return RedirectResponse(f"/customers/{customer_id}?link_error={quote('tick the box to confirm the erasure')}",
                                     status_code=303)
-        async with ui.engine.connect() as conn:
+        async with ui.reads.connect() as conn:
             found = await queries.customer(conn, customer_id)
         if found is None:
             return RedirectResponse("/", status_code=303)

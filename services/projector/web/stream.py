@@ -67,7 +67,7 @@ def stream_router(ui: WebUi) -> APIRouter:
                                  background=BackgroundTask(ui.live.unsubscribe, queue))
 
     async def pop_payload(owner_id: str, entry: dict[str, Any], labels) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-        async with ui.engine.connect() as conn:
+        async with ui.reads.connect() as conn:
             owner = await queries.customer(conn, owner_id)
         known = owner is not None and owner.kind == "customer"
         caller = entry["details"].get("from") or ""

@@ -40,6 +40,7 @@ from services.projector.web.oidc import OidcProvider, oidc_router
 from services.projector.users.store import UserStore
 from shared.blobs import BlobStore
 from shared.config import Settings
+from shared.db.engine import reading
 from shared.kafka.publisher import Publisher
 from shared.kafka.security import client_options
 
@@ -53,12 +54,13 @@ class WebUi:
     def __init__(self, settings: Settings, engine: AsyncEngine, publisher: Publisher, authorizer: Authorizer,
                  live_interval: float = 0.2, monitor_interval: float = 15.0) -> None:
         self.settings, self.engine, self.publisher, self.authorizer = settings, engine, publisher, authorizer
+        self.reads = reading(engine)  # what pages only read never waits for a projector's write
         self.sessions = SessionCodec(settings)
         self.users = UserStore(engine)
         self.oidc: OidcProvider | None = None  # the company's sign-on; tests set a fake provider's
         self.throttle = LoginThrottle()
         self.pages = Pages(settings.file.sla.timezone)
-        self.live = CommitWatcher(engine, live_interval)
+        self.live = CommitWatcher(self.reads, live_interval)
         self.monitor = StreamMonitor(settings.bootstrap_servers, settings.topic_prefix, monitor_interval,
                                      client_options(settings))
         self.blobs = BlobStore(settings.attachments_path)
@@ -98,7 +100,7 @@ class WebUi:
     async def session_middleware(self, request: Request, call_next) -> Response:  # type: ignore[no-untyped-def]
         cookie = request.cookies.get(COOKIE)
         session = self.sessions.read(cookie) or await account_session(self.sessions, self.users, cookie)
-        if session is not None and await is_revoked(self.engine, session):
+        if session is not None and await is_revoked(self.reads, session):
             session = None  # logged out
         request.state.session = session
         if session is not None:
