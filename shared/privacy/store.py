@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db.engine import make_engine
+from shared.db.migrate import upgrade_async
 from shared.privacy.master import MasterKey
 
 DATA_KEY_BYTES = 32
@@ -227,6 +228,15 @@ class KeyTable:
             return [row.subject for row in await conn.execute(query)]
 
 
+async def _ensure_key_table(engine: AsyncEngine, url: str) -> None:
+    """A command run before any service on a new database (an import, a demo) seals events too;
+    the services migrate at start, so only such a command runs the migrations here."""
+    async with engine.connect() as conn:
+        found = await conn.run_sync(lambda sync: sa.inspect(sync).has_table(privacy_keys.name))
+    if not found:
+        await upgrade_async(url)
+
+
 @dataclass
 class _Cached:
     key_id: str
@@ -261,7 +271,9 @@ class SyncKeyStore:
             if self._table is None:
                 # on SQLite every transaction of the main engine takes the write lock first; keys
                 # are looked up while the same process may hold it (sealing an event it derives)
-                self._table = KeyTable(make_engine(self._url, lock_up_front=False), self.master)
+                engine = make_engine(self._url, lock_up_front=False)
+                await _ensure_key_table(engine, self._url)
+                self._table = KeyTable(engine, self.master)
             return await coro_factory(self._table)
 
         if not self._loop.is_running():

@@ -115,3 +115,14 @@ async def test_a_key_is_found_while_this_process_holds_the_sqlite_write_lock(sto
             assert fresh.key_for("contact:erika", "2026") == made
     finally:
         await engine.dispose()
+
+
+def test_a_command_run_before_any_service_creates_the_key_table_it_needs(tmp_path):
+    """`touchpoint customers import` on a new data folder seals events before any service has
+    migrated the database."""
+    fresh = SyncKeyStore(f"sqlite+aiosqlite:///{tmp_path / 'new.db'}", MASTER)
+    try:
+        key_id, key = fresh.key_for("customer:c-1", "2026")
+        assert fresh.key_by_id(key_id) == key
+    finally:
+        fresh.close()
