@@ -16,9 +16,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -27,7 +27,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from events.codec import encode, protection, record_key
 from events.envelope import Event
 from events.topics import topic_for
-from shared.kafka.errors import KafkaUnavailable
+from shared.kafka.errors import KafkaUnavailable, TransientError
 from shared.kafka.security import client_options
 from shared.metrics import EVENTS_PUBLISHED, PUBLISH_LATENCY
 
@@ -93,6 +93,44 @@ async def encoded(events: Sequence[Event]) -> list[bytes]:
 
         return await asyncio.to_thread(prepared_and_encoded)
     return [encode(event) for event in events]
+
+
+T = TypeVar("T")
+
+
+class KeysNeeded(TransientError):
+    """Events published inside a write transaction need data keys this process has not fetched.
+    Making a key writes to the database, which on SQLite waits for that very transaction."""
+
+    def __init__(self, events: Sequence[Event]) -> None:
+        super().__init__(f"{len(events)} event(s) need data keys before the transaction publishes them")
+        self.events = list(events)
+
+
+def require_keys(events: Sequence[Event]) -> None:
+    """Called inside a write transaction before it publishes `events` (see `keys_first`)."""
+    waits = getattr(protection(), "sealing_waits", None)
+    if waits is not None and waits(events):
+        raise KeysNeeded(events)
+
+
+async def prepare_keys(events: Sequence[Event]) -> None:
+    """Fetches or makes the data keys `events` will be sealed with (outside any transaction)."""
+    prepare = getattr(protection(), "prepare", None)
+    if prepare is not None and events:
+        await asyncio.to_thread(prepare, events)
+
+
+async def keys_first(write: Callable[[], Awaitable[T]], rounds: int = 3) -> T:
+    """Runs `write`, a transaction that calls `require_keys` before it publishes. When it needs keys,
+    it rolls back, the keys are made, and it runs again: it derives the same events (their ids
+    are deterministic), now with their keys at hand."""
+    for _ in range(rounds - 1):
+        try:
+            return await write()
+        except KeysNeeded as missing:
+            await prepare_keys(missing.events)
+    return await write()
 
 
 class KafkaPublisher:

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from events.codec import decode, encode, use_protection
 from events.customer import CustomerRegistered, CustomerRegisteredPayload
 from events.ids import event_id_for
 from events.topics import Topic, topic_name
@@ -24,6 +25,10 @@ from shared.db.migrate import upgrade_async
 from shared.kafka.consumer import Batch, Consumed, Undecodable
 from shared.kafka.errors import KafkaUnavailable
 from shared.kafka.publisher import InMemoryPublisher
+from shared.privacy.master import MasterKey
+from shared.privacy.retention import RetentionRules
+from shared.privacy.sealing import FieldSealer
+from shared.privacy.store import SyncKeyStore
 from tests.complaint_builders import CUSTOMER, form, mail, utc
 
 PREFIX = "touchpoint."
@@ -33,6 +38,7 @@ SLA = Sla.model_validate({
 })
 RULES = build_rules(SLA)
 T0 = utc("2026-03-02 09:00")
+MASTER = MasterKey.from_bytes(bytes(range(32)))
 
 
 class Clock:
@@ -203,3 +209,38 @@ async def test_a_restarted_processor_brings_open_clocks_to_the_current_policies(
     async with engine.connect() as conn:
         [row] = (await conn.execute(select(complaints))).mappings().all()
     assert (row["policy_version"], row["next_timer_at"].replace(tzinfo=None)) == (2, (T0 + timedelta(hours=1)).replace(tzinfo=None))
+
+
+class SealingPublisher(InMemoryPublisher):
+    """Encodes what it publishes, as the Kafka publisher does: with privacy on, that seals."""
+
+    async def publish(self, events) -> None:
+        for event in events:
+            self.raw.append((event.type, encode(event), None, []))
+        await super().publish(events)
+
+
+async def test_a_complaint_whose_key_is_new_is_published_without_waiting_for_its_own_sqlite_write(tmp_path):
+    """With a retention class of its own, the complaint a form opens is sealed under a key the form
+    was not. Made inside the write transaction, that key waited for the transaction's own SQLite
+    write lock (the busy timeout) and the complaint never opened."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'touchpoint.db'}"
+    await upgrade_async(url)
+    keys = SyncKeyStore(url, MASTER)
+    keys.query_timeout = 5.0
+    previous = use_protection(FieldSealer(MASTER, keys, RetentionRules.from_config({"webform.*": "2y", "complaint.*": "6y"})))
+    engine = make_engine(url)
+    try:
+        publisher = SealingPublisher(topic_prefix=PREFIX)
+        processor = ComplaintProcessor(engine, publisher, PREFIX, RULES, DetectorConfig(sla=SLA, rules=RULES), Clock(T0))
+        submitted = form(T0)
+        encode(submitted)  # ingest sealed the form: its key exists, the complaint's does not
+        derived = await asyncio.wait_for(processor.handle(batch(submitted)), 20)
+        assert [e.type for e in derived] == ["complaint.opened"]
+        [(_, wire, _, _)] = publisher.raw
+        assert b"Parcel arrived damaged" not in wire and decode(wire) == derived[0]
+        assert await count(engine, complaints) == 1
+    finally:
+        use_protection(previous)
+        keys.close()
+        await engine.dispose()

@@ -30,6 +30,7 @@ from services.projector.callbacks.rules import CallbackRules
 from shared.db.tracking import load_offsets, mark_applied, store_offsets, unapplied
 from shared.kafka.consumer import Consumed
 from shared.kafka.follower import Backoff, LogStep
+from shared.kafka.publisher import keys_first, require_keys
 from shared.logging import correlation_scope
 
 PROJECTION = "callbacks"  # the queue, fed from the callbacks topic
@@ -63,6 +64,11 @@ class CallbackProcessor:
         """The one writer: applies the events and stores `offsets` in one transaction; returns
         the callback events it derived and published. Raises on any failure (the `LogStep`
         retries or dead-letters)."""
+        derived = await keys_first(lambda: self._write_once(consumed, offsets))
+        _log(derived)
+        return derived
+
+    async def _write_once(self, consumed: Sequence[Consumed], offsets: Mapping[tuple[str, int], int]) -> list[Event]:
         own = callbacks_topic(self._prefix)
         async with self._lock, self._engine.begin() as conn:
             derived = await self._decide(conn, [c.event for c in consumed if c.topic != own])
@@ -70,8 +76,8 @@ class CallbackProcessor:
             await store_offsets(conn, DECIDER, {p: o for p, o in offsets.items() if p[0] != own})
             await store_offsets(conn, PROJECTION, {p: o for p, o in offsets.items() if p[0] == own})
             if derived:
+                require_keys(derived)
                 await self._publisher.publish(derived)
-        _log(derived)
         return derived
 
     async def _decide(self, conn: AsyncConnection, events: list[Event]) -> list[Event]:
@@ -106,6 +112,11 @@ class CallbackProcessor:
     async def fire_due(self) -> list[Event]:
         """Opens the callbacks whose grace time passed, and reports those waiting too long."""
         now = self._now()
+        fired = await keys_first(lambda: self._fire_due_at(now))
+        _log(fired)
+        return fired
+
+    async def _fire_due_at(self, now: datetime) -> list[Event]:
         async with self._lock, self._engine.begin() as conn:
             fired: list[Event] = []
             for pending in await store.due_pending(conn, now):
@@ -119,8 +130,8 @@ class CallbackProcessor:
                     await project(conn, [late])
                     fired.append(late)
             if fired:
+                require_keys(fired)
                 await self._publisher.publish(fired)
-        _log(fired)
         return fired
 
 

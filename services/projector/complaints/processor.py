@@ -31,6 +31,7 @@ from services.projector.complaints.segments import apply_customer_event, segment
 from shared.db.tracking import load_offsets, mark_applied, store_offsets, unapplied
 from shared.kafka.consumer import Batch, Consumed
 from shared.kafka.follower import Backoff, LogStep
+from shared.kafka.publisher import keys_first, require_keys
 from shared.logging import correlation_scope
 
 PROJECTION = "complaints"  # the read model fed from the complaints topic
@@ -75,6 +76,14 @@ class ComplaintProcessor:
         """The one writer: applies the events and stores `offsets` in one transaction; returns
         the complaint events it derived and published. Raises on any failure (the caller's
         `LogStep` retries or dead-letters)."""
+        derived = await keys_first(lambda: self._write_once(consumed, offsets))
+        for event in derived:
+            metrics.COMPLAINT_EVENTS_DETECTED.labels(type=event.type).inc()
+            with correlation_scope(event.correlation_id):
+                log.info("%s for complaint %s, caused by %s", event.type, event.payload.complaint_id, event.causation_id)
+        return derived
+
+    async def _write_once(self, consumed: Sequence[Consumed], offsets: Mapping[tuple[str, int], int]) -> list[Event]:
         complaints = complaints_topic(self._prefix)
         async with self._engine.begin() as conn:
             derived = await self._detect(conn, [c.event for c in consumed if c.topic != complaints])
@@ -83,10 +92,6 @@ class ComplaintProcessor:
             await store_offsets(conn, PROJECTION, {p: o for p, o in offsets.items() if p[0] == complaints})
             if derived:
                 await self._publisher.publish(derived)
-        for event in derived:
-            metrics.COMPLAINT_EVENTS_DETECTED.labels(type=event.type).inc()
-            with correlation_scope(event.correlation_id):
-                log.info("%s for complaint %s, caused by %s", event.type, event.payload.complaint_id, event.causation_id)
         return derived
 
     async def _detect(self, conn: AsyncConnection, events: list[Event]) -> list[Event]:
@@ -108,6 +113,7 @@ class ComplaintProcessor:
             segment = await segment_for(conn, event)
             found = detect(event, await store.known_complaints(conn, event), self._detector, segment)
             if found:
+                require_keys(found)  # they are stored sealed here, and published below
                 # a copy may have come back through Kafka already (crash after publishing)
                 await project(conn, found, self._rules, self._now())
                 derived += found

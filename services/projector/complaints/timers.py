@@ -30,7 +30,7 @@ from services.projector.complaints.clock import BREACH, ClockState, TimerPoint
 from services.projector.complaints.facts import ComplaintFacts, clock_of
 from services.projector.complaints.policy import SlaRules
 from services.projector.complaints.tables import sla_timer_claims
-from shared.kafka.publisher import Publisher
+from shared.kafka.publisher import Publisher, prepare_keys
 from shared.logging import correlation_scope
 
 SOURCE = "projector:sla-timers"
@@ -90,6 +90,7 @@ async def fire_due(
 
 async def _publish_once(engine: AsyncEngine, publisher: Publisher, event: Event) -> bool:
     payload = event.payload
+    await prepare_keys([event])  # not inside the transaction: on SQLite making a key would wait for it
     try:
         async with engine.begin() as conn:
             await conn.execute(insert(sla_timer_claims).values(
