@@ -369,8 +369,7 @@ class Privacy(Section):
     """Field encryption under per-subject keys (crypto-shredding); see shared/privacy/."""
 
     encrypt: bool | None = Field(
-        default=None, description="encrypt personal data in events and blobs; unset: on in production, off in "
-        "development")
+        default=None, description="encrypt personal data in events and blobs; unset: on (false switches it off)")
     master_key_file: Path | None = Field(
         default=None, description="32 random bytes, base64; required in production, generated under the "
         "data folder in development")
@@ -544,11 +543,11 @@ class Settings(BaseSettings):
         return self
     @property
     def encrypts_personal_data(self) -> bool:
-        """Production encrypts unless switched off: there the master key is required anyway."""
+        """On unless switched off; in development the master key is generated under the data folder."""
         for choice in (self.privacy_encrypt, self.file.privacy.encrypt):
             if choice is not None:
                 return choice
-        return self.environment == "production"
+        return True
 
     @property
     def master_key_path(self) -> Path:

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
+from events.codec import protection, use_protection
 from shared.config import Settings
 from shared.kafka.topics import ensure_for
+from shared.privacy.runtime import uninstall
 from tests.infra.kafka import start_test_broker
 from tests.infra.postgres import PostgresCluster, create_database, start_cluster
 
@@ -55,6 +57,17 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return work_unit(nodeid)
 
     return SuiteScheduling(config, log)
+
+
+@pytest.fixture(autouse=True)
+def privacy_of_this_test() -> Iterator[None]:
+    """A test that runs a command in this process (it switches privacy on, as every command does)
+    leaves the process as it found it: the next test does not seal with its keys."""
+    before = protection()
+    yield
+    if protection() is not before:
+        uninstall()
+        use_protection(before)
 
 
 @pytest.fixture(scope="session", autouse=True)

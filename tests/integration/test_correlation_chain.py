@@ -20,6 +20,7 @@ from events.topics import Topic, topic_name
 from services.ingest.http.app import create_app
 from shared.kafka.publisher import KafkaPublisher
 from shared.logging import JsonFormatter
+from shared.privacy.runtime import install
 from tests.fixtures import raw
 from tests.integration.complaint_harness import Running, complaint_log, configure, eventually
 from tests.integration.notifier_peers import SmtpPeer, wait_until
@@ -85,6 +86,7 @@ async def test_a_webhook_its_complaint_the_breach_and_the_escalation_share_one_c
     kafka_settings, postgres_url, tmp_path
 ):
     settings = configure(kafka_settings, postgres_url, FILE)
+    install(settings)  # this process seals and opens as the notifier worker (same data folder) does
     hub = await Running(settings).start()
     smtp = SmtpPeer().start()
     log = tmp_path / "notifier.log"

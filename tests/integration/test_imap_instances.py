@@ -13,7 +13,8 @@ import pytest
 from services.ingest.imap.leases import folder_leases
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
-from tests.integration.test_imap_restart import start_poller
+from shared.privacy.runtime import install
+from tests.integration.test_imap_restart import opening, start_poller
 
 pytestmark = pytest.mark.integration
 
@@ -52,6 +53,7 @@ async def test_two_pollers_share_the_folders_and_one_takes_over_when_the_other_i
     )
     await upgrade_async(postgres_url)  # the concurrent first start is tested with the migrations
     engine = make_engine(postgres_url)
+    install(opening(kafka_settings, postgres_url))  # what the pollers sealed opens here
     pollers = [start_poller(config, kafka_settings, postgres_url, tmp_path / f"var{n}") for n in (1, 2)]
     try:
         await email_topic.wait_for(20, timeout=90)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from services.ingest.imap.checkpoints import SqlCheckpointStore
 from services.ingest.imap.main import serve
 from shared.blobs import BlobStore
+from shared.privacy.blobs import open_blob
 from shared.config import FileConfig, Mailbox, Settings
 from shared.db.engine import make_engine
 from tests.infra.ports import free_port
@@ -148,7 +149,7 @@ async def test_a_corpus_of_real_world_mails_arrives_in_kafka_exactly_once_with_c
         assert event.occurred_at == arrived, name
         assert event.historic, name  # it was in the mailbox before the first sync
         assert event.payload.position.uid == uids[name], name
-        assert blobs.read(event.payload.raw.sha256) == (FIXTURES / name).read_bytes(), name
+        assert open_blob(blobs.read(event.payload.raw.sha256), event.payload.raw.key) == (FIXTURES / name).read_bytes(), name
         for attachment in event.payload.attachments:
             assert blobs.exists(attachment.sha256), name
     bounce = next(e for e in events if by_hash[e.payload.content_hash] == "dsn_bounce.eml")

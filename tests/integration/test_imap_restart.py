@@ -21,6 +21,8 @@ from sqlalchemy.exc import DBAPIError
 from services.ingest.imap.checkpoints import SqlCheckpointStore
 from services.ingest.imap.sync import BATCH_MAILS
 from shared.db.engine import make_engine
+from shared.privacy.master import load_or_create_master_key
+from shared.privacy.runtime import install
 
 pytestmark = pytest.mark.integration
 
@@ -37,6 +39,12 @@ def backlog_mail(n: int) -> bytes:
     ).encode()
 
 
+def opening(settings, database_url: str):  # type: ignore[no-untyped-def]
+    """Settings that open in this process what pollers started by `start_poller` sealed."""
+    load_or_create_master_key(settings.master_key_path, create=True)
+    return settings.model_copy(update={"database_url": database_url})
+
+
 def start_poller(config: Path, settings, database_url: str, data_dir: Path) -> subprocess.Popen:
     env = {
         **os.environ,
@@ -46,6 +54,8 @@ def start_poller(config: Path, settings, database_url: str, data_dir: Path) -> s
         "TOUCHPOINT_TOPIC_PARTITIONS": str(settings.topic_partitions),
         "TOUCHPOINT_DATABASE_URL": database_url,
         "TOUCHPOINT_DATA_DIR": str(data_dir),
+        # instances of a service share one master key (each data folder would make its own)
+        "TOUCHPOINT_PRIVACY_MASTER_KEY_FILE": str(settings.master_key_path),
     }
     # the poller logs a line per captured mail: a file, not an unread pipe that would fill and block it
     log = (data_dir.parent / f"imap-{time.monotonic_ns()}.log").open("wb")
@@ -107,6 +117,7 @@ async def test_a_poller_killed_mid_backlog_resumes_without_misses_or_duplicate_e
     finally:
         await engine.dispose()
 
+    install(opening(kafka_settings, postgres_url))  # what the pollers sealed opens here
     events = await email_topic.drain()
     copies: dict[str, list] = defaultdict(list)
     for event in events:

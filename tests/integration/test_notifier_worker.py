@@ -16,8 +16,9 @@ import pytest
 
 from events import decode
 from events.topics import Topic, deadletter_topic, topic_name
-from tests.infra.ports import free_port
 from shared.kafka.publisher import KafkaPublisher
+from shared.privacy.runtime import install
+from tests.infra.ports import free_port
 from tests.integration.notifier_peers import HttpReceiver, SmtpPeer, wait_until
 from tests.integration.test_kafka_publisher import consume_all
 from tests.notifier_events import breached, customer, opened
@@ -114,6 +115,7 @@ async def test_a_breach_in_kafka_reaches_mail_and_webhook_once_and_is_reported_t
     env = worker_env(
         kafka_settings, postgres_url, config, tmp_path / "var", TOUCHPOINT_NOTIFIER_METRICS_PORT=str(metrics_port)
     )
+    install(kafka_settings.model_copy(update={"database_url": postgres_url}))  # seals and opens as the worker does
     worker = start_worker(env, log)
     publisher = KafkaPublisher(kafka_settings.bootstrap_servers, kafka_settings.topic_prefix)
     complaints_topic = topic_name(kafka_settings.topic_prefix, Topic.COMPLAINTS)
@@ -159,6 +161,7 @@ async def test_kill_9_between_sending_and_recording_sends_no_second_mail(kafka_s
     log = tmp_path / "notifier.log"
     paused = tmp_path / "paused-after-send"
     env = worker_env(kafka_settings, postgres_url, config, tmp_path / "var")
+    install(kafka_settings.model_copy(update={"database_url": postgres_url}))  # seals and opens as the worker does
     publisher = KafkaPublisher(kafka_settings.bootstrap_servers, kafka_settings.topic_prefix)
     worker = start_worker({**env, "TOUCHPOINT_NOTIFIER_PAUSE_AFTER_SEND": str(paused)}, log)
     try:

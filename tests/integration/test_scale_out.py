@@ -33,6 +33,7 @@ from events.topics import Topic, topic_name
 from services.projector.complaints.tables import complaints as complaints_table
 from services.projector.timeline.projection import PROJECTION
 from services.projector.timeline.tables import TIMELINE
+from shared.config import Settings
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
 from shared.db.tracking import applied_events
@@ -40,6 +41,7 @@ from shared.kafka.lag import consumer_groups, consumer_lag
 from tests.infra.ports import free_port, free_port_run
 from shared.kafka.local_cluster import LocalCluster, default_shape
 from shared.kafka.topics import ensure_topics, all_topic_names
+from shared.privacy.runtime import install
 from tests.integration.notifier_peers import SmtpPeer
 from tests.integration.test_kafka_cluster import read_all
 
@@ -270,6 +272,7 @@ async def test_the_scaled_out_hub_loses_and_doubles_nothing_when_a_broker_and_a_
         single = [ids[0] for kind, ids in accepted.values() if kind in ("complaint", "parcel")]
         assert [event_id for event_id in single if shown[event_id] != 1] == []  # each form and parcel once
 
+        install(Settings(data_dir=tmp_path / "var", database_url=postgres_url))  # opens what the hub sealed
         records = await read_all(bootstrap, topic_name(prefix, Topic.COMPLAINTS))
         opened = Counter(event.payload.complaint_id for event in map(decode, records) if event.type == "complaint.opened")
         assert len(opened) == complaints_sent and set(opened.values()) == {1}, "a complaint was opened twice"

@@ -26,6 +26,7 @@ from shared.kafka.local_broker import LocalBroker
 from tests.infra.ports import free_port
 from shared.kafka.publisher import KafkaPublisher
 from shared.kafka.topics import ensure_for
+from shared.privacy.runtime import install
 from tests.fixtures import raw
 
 pytestmark = pytest.mark.integration
@@ -192,5 +193,6 @@ async def test_touchpoint_ingest_creates_topics_serves_and_stops_on_sigint(kafka
         process.send_signal(signal.SIGINT)
         exit_code = await asyncio.to_thread(process.wait, 30)
     assert exit_code == 0
+    install(Settings(data_dir=tmp_path))  # opens what `touchpoint ingest` sealed (its data folder's keys)
     [event] = await consume(kafka_bootstrap, topic_name(prefix, Topic.CALLS), 1)
     assert event.payload.call_id == "cli-1"

@@ -10,6 +10,7 @@ from services.demo.mail import MailPublisher
 from services.demo.traffic import MailStep, mail_thread
 from shared.blobs import BlobStore
 from shared.config import Settings
+from shared.privacy.blobs import open_blob
 from shared.kafka.publisher import InMemoryPublisher
 
 
@@ -26,7 +27,8 @@ async def test_a_demo_mail_becomes_one_email_event_with_its_body_and_attachment_
     assert str(event.event_id) == event_id and event.type == "email.received"
     assert event.contact.email == customer.emails[0] and "signature-logo" in (event.payload.html or "")
     [attachment] = event.payload.attachments
-    assert BlobStore(tmp_path / "attachments").read(attachment.sha256).startswith(b"%PDF")
+    stored = BlobStore(tmp_path / "attachments").read(attachment.sha256)
+    assert open_blob(stored, attachment.key).startswith(b"%PDF")  # sealed when privacy is on
     await sender.stop()
 
 

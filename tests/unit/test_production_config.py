@@ -66,16 +66,15 @@ def test_a_strong_configuration_loads_in_production(production, tmp_path):
     assert settings.environment == "production"
 
 
-def test_production_encrypts_personal_data_unless_switched_off_and_development_only_when_switched_on(
-        production, tmp_path):
+def test_personal_data_is_encrypted_unless_switched_off_in_production_and_in_development(production, tmp_path):
     assert load_settings(config(tmp_path)).encrypts_personal_data
     production.setenv("TOUCHPOINT_PRIVACY_ENCRYPT", "false")
     assert not load_settings(config(tmp_path)).encrypts_personal_data
     production.delenv("TOUCHPOINT_PRIVACY_ENCRYPT")
     production.setenv("TOUCHPOINT_ENVIRONMENT", "development")
-    assert not load_settings(config(tmp_path)).encrypts_personal_data
-    production.setenv("TOUCHPOINT_PRIVACY_ENCRYPT", "true")
     assert load_settings(config(tmp_path)).encrypts_personal_data
+    production.setenv("TOUCHPOINT_PRIVACY_ENCRYPT", "false")
+    assert not load_settings(config(tmp_path)).encrypts_personal_data
 
 
 @pytest.mark.parametrize("placeholder", ["changeme", "demo-agent-token-0123456789abcdefghijkl",

@@ -28,6 +28,7 @@ from services.projector.complaints import decide as d
 from services.projector.complaints.policy import SlaRules, rules_from_settings
 from shared.config import Settings
 from shared.contacts import normalise_email, normalise_phone
+from shared.db.engine import reading
 from shared.kafka.errors import KafkaUnavailable
 from shared.kafka.publisher import Publisher
 from shared.web import ApiError
@@ -84,7 +85,8 @@ class ComplaintPorts:
     wait_seconds: float = commands.WAIT_SECONDS
 
     def engine_of(self, request: Request) -> AsyncEngine:
-        return self.engine if self.engine is not None else request.app.state.engine
+        # the routes only read: agent actions are published, and the sla service writes them
+        return reading(self.engine if self.engine is not None else request.app.state.engine)
 
     def publisher_of(self, request: Request) -> Publisher:
         return self.publisher if self.publisher is not None else request.app.state.publisher

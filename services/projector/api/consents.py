@@ -55,7 +55,7 @@ def consents_router(authorizer: Authorizer) -> APIRouter:
         except Rejected as refused:
             raise api_error(refused) from None
         return {"event_id": str(event.event_id), "type": event.type, "purpose": command.purpose,
-                "applied": await commands.applied(state.engine, event)}
+                "applied": await commands.applied(state.reads, event)}
 
     return router
 

@@ -57,7 +57,7 @@ def complaint_work_router(ui: WebUi, rules: SlaRules) -> APIRouter:
         if isinstance(command, str):
             return back(next, complaint_id, error=command)
         try:
-            recorded = await commands.execute(command, ui.engine, ui.publisher, lambda: datetime.now(UTC), rules,
+            recorded = await commands.execute(command, ui.reads, ui.publisher, lambda: datetime.now(UTC), rules,
                                               commands.decision_settings(ui.settings))
         except d.Refused as refused:
             return back(next, complaint_id, error=refused.detail)

@@ -59,7 +59,7 @@ def consent_router(ui: WebUi) -> APIRouter:
         except Rejected as refused:
             log.info("consent not recorded: %s", refused.code)
             return back(customer_id, consent_error=refused.detail)
-        await commands.applied(ui.engine, event, within=5.0)
+        await commands.applied(ui.reads, event, within=5.0)
         return back(customer_id, consent_note=f"{command.purpose}: consent {state}")
 
     return router

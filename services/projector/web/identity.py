@@ -123,7 +123,8 @@ def acting(request: Request, csrf_token: str) -> Actor:
 
 
 def engine(request: Request) -> AsyncEngine:
-    return request.app.state.web.engine
+    # identity changes read here and publish: the projector writes them, so a read snapshot serves
+    return request.app.state.web.reads
 
 
 def publisher(request: Request):  # type: ignore[no-untyped-def]
