@@ -220,7 +220,8 @@ def command_env(settings: Settings, url: str) -> dict[str, str]:
     return {**os.environ, "TOUCHPOINT_KAFKA_BOOTSTRAP": settings.bootstrap_servers,
             "TOUCHPOINT_TOPIC_PREFIX": settings.topic_prefix, "TOUCHPOINT_DATABASE_URL": url,
             "TOUCHPOINT_DATA_DIR": str(settings.data_dir), "TOUCHPOINT_LOG_LEVEL": "WARNING",
-            "TOUCHPOINT_PROJECTOR_METRICS_PORT": "0"}
+            "TOUCHPOINT_PROJECTOR_METRICS_PORT": "0",
+            "TOUCHPOINT_PRIVACY_ENCRYPT": "false"}  # the events are plaintext; `bench privacy` measures sealing
 
 
 async def rebuild_command(settings: Settings, url: str) -> tuple[float, float]:

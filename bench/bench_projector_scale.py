@@ -38,7 +38,8 @@ def start_projectors(count: int, settings: Settings, url: str, work: Path) -> li
     env = {key: value for key, value in os.environ.items() if not key.startswith("TOUCHPOINT_")}
     env.update(TOUCHPOINT_KAFKA_BOOTSTRAP=settings.bootstrap_servers, TOUCHPOINT_TOPIC_PREFIX=settings.topic_prefix,
                TOUCHPOINT_DATABASE_URL=url, TOUCHPOINT_DATA_DIR=str(work), TOUCHPOINT_PROJECTOR_METRICS_PORT="0",
-               TOUCHPOINT_LOG_LEVEL="WARNING")
+               TOUCHPOINT_LOG_LEVEL="WARNING",
+               TOUCHPOINT_PRIVACY_ENCRYPT="false")  # the events are plaintext; `bench privacy` measures sealing
     work.mkdir(parents=True, exist_ok=True)
     return [subprocess.Popen([sys.executable, "-m", "shared.cli", "projector"], cwd=ROOT, env=env,
                              stdout=open(work / f"projector-{n}.log", "wb"), stderr=subprocess.STDOUT)
