@@ -17,6 +17,7 @@ from services.projector.timeline.writer import TimelineWriter
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
 from shared.kafka.publisher import KafkaPublisher
+from shared.privacy.runtime import install
 from tests.integration.test_projector_live import ROOT
 
 pytestmark = pytest.mark.integration
@@ -45,6 +46,7 @@ async def test_import_publishes_good_rows_and_reports_bad_ones_by_line(kafka_set
     assert "line 4: phone 'not-a-phone'" in done.stderr.replace("\n", "")
     assert "imported 2 customer(s), skipped 2 row(s)" in done.stderr.replace("\n", " ")
 
+    install(kafka_settings)  # opens what the command sealed, with the keys of its data folder
     url = f"sqlite+aiosqlite:///{tmp_path / 'tp.db'}"
     await upgrade_async(url)
     engine = make_engine(url)
