@@ -218,7 +218,7 @@ async def follow_assigned(consumer: Any, listener: _StoredPositions, step: LogSt
             fetched = await consumer.getmany(timeout_ms=poll_ms, max_records=max_records)
             async with listener.writing:
                 if listener.generation != fetching_in:
-                    await listener.seek_to_stored(consumer)
+                    await listener.seek_to_stored()
                     continue
                 batch = as_batch([decode_record(tp.topic, tp.partition, record.offset, record.key, record.value)
                                   for tp, records in fetched.items() for record in records])
@@ -272,7 +272,7 @@ class _StoredPositions(ConsumerRebalanceListener):
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self.generation += 1
         try:
-            await self.seek_to_stored(self._consumer)
+            await self.seek_to_stored()
         except Exception as exc:  # the committed offsets trail the database's: rereading is harmless
             log.warning("stored positions unavailable (%s); starting from the group's committed offsets",
                         classify(exc).reason)
@@ -280,10 +280,10 @@ class _StoredPositions(ConsumerRebalanceListener):
         if assigned:
             log.info("now following %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(assigned)))
 
-    async def seek_to_stored(self, consumer: Any) -> None:
+    async def seek_to_stored(self) -> None:
         stored = await self._stored()
-        for tp in consumer.assignment():  # read after the await: only partitions assigned now can seek
-            consumer.seek(tp, stored.get((tp.topic, tp.partition), 0))
+        for tp in self._consumer.assignment():  # read after the await: only partitions assigned now can seek
+            self._consumer.seek(tp, stored.get((tp.topic, tp.partition), 0))
 
 
 async def _mirror(consumer: AIOKafkaConsumer, group_id: str, positions: Mapping[Position, int]) -> None:
