@@ -19,7 +19,7 @@ from datetime import UTC
 
 from events.envelope import Event
 from shared.privacy.master import MasterKey
-from shared.privacy.retention import Period, RetentionRules
+from shared.privacy.retention import RetentionRules
 
 NO_RULES = RetentionRules()
 
@@ -55,10 +55,9 @@ def subject_of(master: MasterKey, event: Event) -> str:
 def period_of(event: Event, rules: RetentionRules = NO_RULES) -> str:
     """Year-only periods keep the year of the event's own offset (as keys were always made); a
     retention class counts in UTC years, as the read models that redact by year do."""
-    retention_class = rules.class_of(event.type)
-    if retention_class is None:
+    if rules.class_of(event.type) is None:
         return str(event.occurred_at.year)
-    return str(Period(event.occurred_at.astimezone(UTC).year, retention_class))
+    return rules.period_of(event.type, event.occurred_at.astimezone(UTC).year)
 
 
 def record_key(master: MasterKey, event: Event) -> str:
