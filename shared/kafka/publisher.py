@@ -107,10 +107,15 @@ class KeysNeeded(TransientError):
         self.events = list(events)
 
 
+def keys_missing(events: Sequence[Event]) -> bool:
+    """True when sealing `events` would fetch or make a data key (none is cached here)."""
+    waits = getattr(protection(), "sealing_waits", None)
+    return waits is not None and bool(waits(events))
+
+
 def require_keys(events: Sequence[Event]) -> None:
     """Called inside a write transaction before it publishes `events` (see `keys_first`)."""
-    waits = getattr(protection(), "sealing_waits", None)
-    if waits is not None and waits(events):
+    if keys_missing(events):
         raise KeysNeeded(events)
 
 

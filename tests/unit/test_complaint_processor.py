@@ -220,27 +220,45 @@ class SealingPublisher(InMemoryPublisher):
         await super().publish(events)
 
 
-async def test_a_complaint_whose_key_is_new_is_published_without_waiting_for_its_own_sqlite_write(tmp_path):
-    """With a retention class of its own, the complaint a form opens is sealed under a key the form
-    was not. Made inside the write transaction, that key waited for the transaction's own SQLite
-    write lock (the busy timeout) and the complaint never opened."""
+@pytest.fixture
+async def sealing(tmp_path):
+    """Privacy on, SQLite, and a retention class for complaints: the complaint a form opens is sealed
+    under a key the form was not."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'touchpoint.db'}"
     await upgrade_async(url)
     keys = SyncKeyStore(url, MASTER)
     keys.query_timeout = 5.0
     previous = use_protection(FieldSealer(MASTER, keys, RetentionRules.from_config({"webform.*": "2y", "complaint.*": "6y"})))
     engine = make_engine(url)
+    publisher = SealingPublisher(topic_prefix=PREFIX)
     try:
-        publisher = SealingPublisher(topic_prefix=PREFIX)
-        processor = ComplaintProcessor(engine, publisher, PREFIX, RULES, DetectorConfig(sla=SLA, rules=RULES), Clock(T0))
-        submitted = form(T0)
-        encode(submitted)  # ingest sealed the form: its key exists, the complaint's does not
-        derived = await asyncio.wait_for(processor.handle(batch(submitted)), 20)
-        assert [e.type for e in derived] == ["complaint.opened"]
-        [(_, wire, _, _)] = publisher.raw
-        assert b"Parcel arrived damaged" not in wire and decode(wire) == derived[0]
-        assert await count(engine, complaints) == 1
+        yield engine, keys, publisher, ComplaintProcessor(engine, publisher, PREFIX, RULES, DetectorConfig(sla=SLA, rules=RULES),
+                                                          Clock(T0))
     finally:
         use_protection(previous)
         keys.close()
         await engine.dispose()
+
+
+async def test_a_complaint_whose_key_is_new_is_published_without_waiting_for_its_own_sqlite_write(sealing):
+    """Made inside the write transaction, the new key waited for the transaction's own SQLite write
+    lock (the busy timeout), and the complaint never opened."""
+    engine, _, publisher, processor = sealing
+    submitted = form(T0)
+    encode(submitted)  # ingest sealed the form: its key exists, the complaint's does not
+    derived = await asyncio.wait_for(processor.handle(batch(submitted)), 20)
+    assert [e.type for e in derived] == ["complaint.opened"]
+    [(_, wire, _, _)] = publisher.raw
+    assert b"Parcel arrived damaged" not in wire and decode(wire) == derived[0]
+    assert await count(engine, complaints) == 1
+
+
+async def test_the_missing_keys_of_a_whole_backlog_are_made_in_one_round(sealing, monkeypatch):
+    engine, keys, _, processor = sealing
+    rounds = []
+    prepare = keys.prepare
+    monkeypatch.setattr(keys, "prepare", lambda pairs: (rounds.append(len(pairs)), prepare(pairs)))
+    forms = [form(T0, n=str(n), email=f"c{n}@example.org") for n in range(20)]
+    derived = await asyncio.wait_for(processor.handle(batch(*forms)), 30)
+    assert len(derived) == 20 and await count(engine, complaints) == 20
+    assert rounds == [20], "one round trip for the whole batch, not one per complaint"

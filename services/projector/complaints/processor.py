@@ -31,7 +31,7 @@ from services.projector.complaints.segments import apply_customer_event, segment
 from shared.db.tracking import load_offsets, mark_applied, store_offsets, unapplied
 from shared.kafka.consumer import Batch, Consumed
 from shared.kafka.follower import Backoff, LogStep
-from shared.kafka.publisher import keys_first, require_keys
+from shared.kafka.publisher import KeysNeeded, keys_first, keys_missing
 from shared.logging import correlation_scope
 
 PROJECTION = "complaints"  # the read model fed from the complaints topic
@@ -97,6 +97,7 @@ class ComplaintProcessor:
     async def _detect(self, conn: AsyncConnection, events: list[Event]) -> list[Event]:
         fresh = await unapplied(conn, DETECTOR, (str(e.event_id) for e in events))
         derived: list[Event] = []
+        needing_keys: list[Event] = []  # derived events whose keys are made outside the transaction
         for event in events:
             event_id = str(event.event_id)
             if event_id not in fresh:
@@ -112,12 +113,18 @@ class ComplaintProcessor:
                 continue
             segment = await segment_for(conn, event)
             found = detect(event, await store.known_complaints(conn, event), self._detector, segment)
+            if found and (needing_keys or keys_missing(found)):
+                # they would be stored sealed here: collect the batch's missing keys in one pass
+                # (what follows is not projected, so it may differ; the batch runs again anyway)
+                needing_keys += found
+                continue
             if found:
-                require_keys(found)  # they are stored sealed here, and published below
                 # a copy may have come back through Kafka already (crash after publishing)
                 await project(conn, found, self._rules, self._now())
                 derived += found
             await mark_applied(conn, DETECTOR, [event_id])
+        if needing_keys:
+            raise KeysNeeded(needing_keys)
         return derived
 
     async def _project(self, conn: AsyncConnection, events: list[Event]) -> None:
