@@ -17,12 +17,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from events.codec import encode
 from events.envelope import Event
 from services.notifier import tables as t
 from services.notifier.outcomes import failed_event, notified_event
 from services.notifier.records import notification_from_json, notification_to_json
 from services.notifier.routing import Notification
+from shared.kafka.publisher import encoded
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,9 @@ async def record_sent(
 ) -> Event:
     attempts = claimed.attempts + 1
     event = notified_event(claimed.notification, attempts, message_id, now, in_doubt=in_doubt)
+    # sealed before the transaction, off the event loop when a data key must be made: on SQLite
+    # making it waits for any open write transaction, this process's own included
+    [body] = await encoded([event])
     async with engine.begin() as conn:
         await conn.execute(
             update(t.notifications)
@@ -133,7 +136,7 @@ async def record_sent(
                 lease_until=None,
             )
         )
-        await _outbox(conn, f"event:{event.event_id}", "event", encode(event), None, now)
+        await _outbox(conn, f"event:{event.event_id}", "event", body, None, now)
     return event
 
 
@@ -157,6 +160,7 @@ async def record_failed(engine: AsyncEngine, claimed: Claimed, error: str, now: 
     attempts = claimed.attempts + 1
     notification = claimed.notification
     event = failed_event(notification, attempts, error, now)
+    [sealed] = await encoded([event])  # as in record_sent
     async with engine.begin() as conn:
         await conn.execute(
             update(t.notifications)
@@ -165,7 +169,7 @@ async def record_failed(engine: AsyncEngine, claimed: Claimed, error: str, now: 
                 status="failed", attempts=attempts, last_error=error[:2000], finished_at=t.utc(now), lease_until=None
             )
         )
-        await _outbox(conn, f"event:{event.event_id}", "event", encode(event), None, now)
+        await _outbox(conn, f"event:{event.event_id}", "event", sealed, None, now)
         body = notification_to_json(notification).encode()
         await _outbox(conn, f"deadletter:{notification.notification_id}", "deadletter", body, error[:2000], now)
     return event

@@ -2,13 +2,14 @@
 intents recorded once, delivered once, retried, given up, held, cancelled, or left in doubt;
 mail to a customer who withdrew consent to contact is not sent."""
 
+import asyncio
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 
-from events.codec import decode, encode
+from events.codec import decode, encode, use_protection
 from events.consent import ConsentGiven, ConsentWithdrawn
 from events.ids import event_id_for
 from services.notifier import sent_log
@@ -20,6 +21,10 @@ from shared.config import Calendar, Notifier, RoutingRule
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
 from shared.kafka.publisher import InMemoryPublisher
+from shared.privacy.master import MasterKey
+from shared.privacy.retention import RetentionRules
+from shared.privacy.sealing import FieldSealer
+from shared.privacy.store import SyncKeyStore
 from tests.notifier_events import T0, breached, customer, hard_bounce, mail_in, opened, resolved
 
 RULES = [
@@ -35,6 +40,7 @@ RULES = [
     ),
 ]
 BREACH_AT = T0 + timedelta(hours=4)
+MASTER = MasterKey.from_bytes(bytes(range(32)))
 
 
 @dataclass
@@ -382,3 +388,20 @@ async def test_withdrawing_marketing_does_not_stop_service_mail(notifier):
         await handler.handle(event)
     await notifier.dispatcher.run_once()
     assert sorted(m["To"] for m in notifier.mailer.sent) == ["erika@example.org", "lead@shop.example"]
+
+
+async def test_with_privacy_on_sqlite_an_escalation_under_a_new_key_is_recorded_without_waiting_for_itself(
+        notifier, tmp_path):
+    """The report of a delivery is sealed before its transaction: under a class of its own it needs a
+    new data key, and making that key waited for the transaction's own SQLite write lock."""
+    keys = SyncKeyStore(str(notifier.dispatcher.engine.url), MASTER)
+    keys.query_timeout = 5.0
+    previous = use_protection(FieldSealer(MASTER, keys, RetentionRules.from_config({"escalation.*": "6y"})))
+    try:
+        await feed(notifier, customer(), opened(), breached(at=BREACH_AT))
+        assert await asyncio.wait_for(notifier.dispatcher.run_once(), 30) == 2
+        reported = notifier.escalation_events("escalation.notified")
+        assert sorted(e.payload.target_kind for e in reported) == ["email", "webhook"]
+    finally:
+        use_protection(previous)
+        keys.close()
