@@ -85,6 +85,8 @@ def run_hub(settings: Settings, demo: bool = False) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        # a second Ctrl-C while stopping would end this process before it stops the broker
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         console.print("stopping ...")
         for child in children.values():
             if child.poll() is None:

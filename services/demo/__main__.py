@@ -91,6 +91,7 @@ async def main(settings: Settings) -> None:
     customers = demo_customers()
     rng = random.Random()
     mail_sender = MailPublisher(settings)
+    tasks: set[asyncio.Task] = set()
     async with httpx.AsyncClient(base_url=ingest, timeout=30) as client:
         try:
             await wait_ready(client, f"{ingest}/readyz")
@@ -110,7 +111,6 @@ async def main(settings: Settings) -> None:
             await play(zero_delays(waiting_callback(rng, caller, seq + 1)), client, settings, secrets, mail_sender)
             seq += 2
             waiting = frozenset(caller.phones)
-            tasks: set[asyncio.Task] = set()
             while True:
                 seq += 1
                 scenario = next_scenario(rng, customers, datetime.now(UTC), seq, secrets.shipping_secret, waiting)
@@ -119,6 +119,10 @@ async def main(settings: Settings) -> None:
                 task.add_done_callback(tasks.discard)
                 await asyncio.sleep(rng.uniform(3, 8))
         finally:
+            # the scenarios still playing stop first: the services are going away with the demo
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await mail_sender.stop()
             sink.stop()
 

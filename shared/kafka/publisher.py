@@ -186,9 +186,9 @@ class KafkaPublisher:
         self._started = True
 
     async def stop(self) -> None:
-        if self._started:
-            self._started = False
-            await self._producer.stop()
+        # a producer never started is closed too: left to the collector, aiokafka logs it as unclosed
+        self._started = False
+        await self._producer.stop()
 
     async def publish(self, events: Sequence[Event]) -> None:
         if not self._started:

@@ -5,6 +5,7 @@ returns only once its own records are acknowledged."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from datetime import UTC, datetime
 
 import pytest
@@ -108,3 +109,13 @@ def test_keys_go_to_the_same_partitions_as_with_kafkas_default_partitioner():
     for key in keys:
         assert ours(key, partitions, partitions) == kafkas(key, partitions, partitions)
         assert ours(key, partitions, partitions) == kafkas(key, partitions, partitions)  # remembered
+
+
+async def test_a_publisher_that_never_published_closes_its_producer_when_stopped(caplog):
+    """A dead-letter publisher of a quiet follower is never started; stopping it closes the
+    producer, so that shutting a service down logs no "Unclosed AIOKafkaProducer" error."""
+    publisher = KafkaPublisher("127.0.0.1:9", "t.")
+    await publisher.stop()
+    del publisher
+    gc.collect()
+    assert not [r for r in caplog.records if "Unclosed AIOKafkaProducer" in r.getMessage()]
