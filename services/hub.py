@@ -21,6 +21,7 @@ from shared.redaction import safe_url
 from shared.kafka.topics import ensure_for
 
 console = Console(stderr=True)
+CTRL_C_GRACE_S = 5.0
 
 
 def available_services(settings: Settings) -> list[str]:
@@ -75,6 +76,7 @@ def run_hub(settings: Settings, demo: bool = False) -> None:
         stop = True
 
     signal.signal(signal.SIGTERM, request_stop)
+    interrupted = False
     try:
         while not stop:
             for name, child in list(children.items()):
@@ -83,11 +85,15 @@ def run_hub(settings: Settings, demo: bool = False) -> None:
                     stop = True
             time.sleep(0.5)
     except KeyboardInterrupt:
-        pass
+        interrupted = True
     finally:
         # a second Ctrl-C while stopping would end this process before it stops the broker
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         console.print("stopping ...")
+        if interrupted:
+            # Ctrl-C in a terminal reaches the services too; a second signal of ours would cut
+            # their graceful stop short, so they get a moment to stop on their own first
+            wait_for_exit(children.values(), CTRL_C_GRACE_S)
         for child in children.values():
             if child.poll() is None:
                 child.send_signal(signal.SIGINT)
@@ -100,3 +106,9 @@ def run_hub(settings: Settings, demo: bool = False) -> None:
         if started_broker and broker is not None:
             broker.stop()
         console.print("stopped")
+
+
+def wait_for_exit(children, seconds: float) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while any(child.poll() is None for child in children) and time.monotonic() < deadline:
+        time.sleep(0.1)

@@ -118,7 +118,7 @@ def test_up_demo_serves_a_populated_timeline_a_breached_complaint_and_a_waiting_
         login = httpx.get(f"{api}/login")
         assert login.status_code == 200 and "Content-Security-Policy" in login.headers
 
-        hub.send_signal(signal.SIGINT)
+        os.killpg(hub.pid, signal.SIGINT)  # as Ctrl-C in a terminal: to the hub and every process it started
         assert hub.wait(90) == 0
         stopped = True
     finally:
@@ -128,4 +128,6 @@ def test_up_demo_serves_a_populated_timeline_a_breached_complaint_and_a_waiting_
     output = (tmp_path / "up.log").read_text()
     assert "demo: 13 customers imported" in output and "demo-agent-token" in output
     assert output.rstrip().endswith("stopped")
+    stopping = output[output.index("stopping ..."):]
+    assert "Traceback" not in stopping and "Unclosed" not in stopping, stopping[-4000:]
     assert not [name for name, port in ports.items() if listening(port)]
