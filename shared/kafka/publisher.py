@@ -81,20 +81,6 @@ def _published_counter(channel: str, event_type: str):  # type: ignore[no-untype
     return EVENTS_PUBLISHED.labels(channel, event_type)
 
 
-async def encoded(events: Sequence[Event]) -> list[bytes]:
-    """The events' bytes. When sealing them needs a key not cached yet (a database round
-    trip), they are encoded in a thread, so that other requests go on meanwhile."""
-    sealing = protection()
-    waits = getattr(sealing, "sealing_waits", None)
-    if waits is not None and waits(events):
-        def prepared_and_encoded() -> list[bytes]:
-            sealing.prepare(events)  # type: ignore[union-attr]
-            return [encode(event) for event in events]
-
-        return await asyncio.to_thread(prepared_and_encoded)
-    return [encode(event) for event in events]
-
-
 T = TypeVar("T")
 
 
@@ -124,6 +110,14 @@ async def prepare_keys(events: Sequence[Event]) -> None:
     prepare = getattr(protection(), "prepare", None)
     if prepare is not None and events:
         await asyncio.to_thread(prepare, events)
+
+
+async def encoded(events: Sequence[Event]) -> list[bytes]:
+    """The events' bytes. When sealing them needs a key not cached yet (a database round
+    trip), the keys are fetched in a thread first, so that other requests go on meanwhile."""
+    if keys_missing(events):
+        await prepare_keys(events)
+    return [encode(event) for event in events]
 
 
 async def keys_first(write: Callable[[], Awaitable[T]], rounds: int = 3) -> T:
