@@ -21,7 +21,7 @@ from services.projector.callbacks.rules import rules_from_settings
 from services.projector.callbacks.service import CallbackService
 from services.projector.callbacks.tables import callback_pending, callbacks
 from services.projector.ops.deadletters import read_dead_letters
-from shared.db.engine import make_engine, reading
+from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
 from shared.db.tracking import load_offsets
 from shared.kafka.consumer import BatchReader
@@ -166,7 +166,7 @@ async def test_an_agent_closes_a_callback_through_the_api_with_an_outcome_note(h
     await hub.publisher.publish([missed("a1", datetime.now(UTC), CALLER)])
     row = await eventually(lambda: hub.row(CALLER), "the callback")
     app = FastAPI()
-    app.state.engine, app.state.reads, app.state.publisher = hub.engine, reading(hub.engine), hub.publisher
+    app.state.engine, app.state.publisher = hub.engine, hub.publisher
     install_error_handlers(app)
     app.include_router(callbacks_router(Authorizer(hub.settings), hub.rules, "DE"))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client:

@@ -33,7 +33,6 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None, publisher:
         own_engine = engine is None
         if own_engine:
             app.state.engine = make_engine(settings.db_url)
-            app.state.reads = reading(app.state.engine)
         if publisher is None:
             app.state.publisher = KafkaPublisher.for_settings(settings, client_id="touchpoint-api")
         try:
@@ -52,14 +51,13 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None, publisher:
     app.add_middleware(RequestIdMiddleware, trusted_proxies=settings.proxy_networks)
     app.state.settings = settings
     app.state.engine, app.state.publisher = engine, publisher
-    app.state.reads = None if engine is None else reading(engine)  # pages and lookups: never wait for a writer
     authorizer = Authorizer(settings)
     app.state.authorizer = authorizer
     install_error_handlers(app)
 
     async def readiness() -> dict[str, str]:
         try:
-            async with app.state.reads.connect() as conn:
+            async with reading(app.state.engine).connect() as conn:
                 await conn.execute(text("SELECT 1"))
             return {"database": "ok"}
         except Exception as exc:  # readiness reports any failure instead of raising

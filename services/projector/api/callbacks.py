@@ -18,6 +18,7 @@ from services.projector.callbacks import queue
 from services.projector.callbacks.decide import CallbackNotOpen
 from services.projector.callbacks.rules import CallbackRules
 from shared.contacts import normalise_phone
+from shared.db.engine import reading
 from shared.kafka.errors import KafkaUnavailable
 from shared.web import ApiError
 
@@ -47,7 +48,7 @@ def callbacks_router(authorizer: Authorizer, rules: CallbackRules, default_regio
                 raise ApiError(422, "invalid_phone", f"phone {phone!r} is not a phone number; write it like +4930123456")
             phones = (number,)
         now = datetime.now(UTC)
-        async with request.app.state.reads.connect() as conn:
+        async with reading(request.app.state.engine).connect() as conn:
             entries = await queue.queue(conn, rules, now, STATUSES[status], phones, limit)
         return {"now": now.isoformat(), "callbacks": entries}
 
@@ -57,7 +58,7 @@ def callbacks_router(authorizer: Authorizer, rules: CallbackRules, default_regio
         if not body.note.strip():
             raise ApiError(422, "invalid_note", "note: say what came of the callback (it must not be blank)")
         try:
-            async with request.app.state.reads.connect() as conn:
+            async with reading(request.app.state.engine).connect() as conn:
                 event = await queue.close(conn, request.app.state.publisher, callback_id, principal.user,
                                           body.note.strip(), datetime.now(UTC))
         except queue.CallbackNotFound:

@@ -20,6 +20,7 @@ from services.projector.consent import commands
 from services.projector.consent.decide import RecordConsent
 from services.projector.consent.queries import consents_of
 from services.projector.customers.commands import Rejected
+from shared.db.engine import reading
 from shared.web import ApiError
 
 
@@ -36,7 +37,7 @@ def consents_router(authorizer: Authorizer) -> APIRouter:
 
     @router.get("/{customer_id}/consents")
     async def consents(request: Request, customer_id: CleanLine, _: Principal = anyone) -> dict[str, Any]:
-        async with request.app.state.reads.connect() as conn:
+        async with reading(request.app.state.engine).connect() as conn:
             owner = await rows.customer(conn, customer_id)
             if owner is None:
                 raise ApiError(404, "not_found", f"no customer or contact with id {customer_id}")
@@ -49,13 +50,13 @@ def consents_router(authorizer: Authorizer) -> APIRouter:
                                 (body.note or "").strip() or None)
         state = request.app.state
         try:
-            async with state.reads.connect() as conn:
+            async with reading(state.engine).connect() as conn:
                 event = await commands.record(conn, state.publisher, lambda: datetime.now(UTC), command,
                                               purposes(request))
         except Rejected as refused:
             raise api_error(refused) from None
         return {"event_id": str(event.event_id), "type": event.type, "purpose": command.purpose,
-                "applied": await commands.applied(state.reads, event)}
+                "applied": await commands.applied(reading(state.engine), event)}
 
     return router
 

@@ -19,6 +19,7 @@ from services.projector.audit.access import Read
 from services.projector.audit.requests import audit_read, reader_of
 from services.projector.customers import commands, queries
 from services.projector.customers.commands import Actor, Rejected
+from shared.db.engine import reading
 from shared.web import ApiError
 
 router = APIRouter(prefix="/api")
@@ -58,7 +59,7 @@ class UnmergeIn(ApiBody):
 @router.get("/customers")
 async def search(request: Request, q: Annotated[CleanLine, Query(min_length=1, max_length=200)],
                  limit: Annotated[int, Query(ge=1, le=100)] = 20, _: Principal = READER) -> dict[str, Any]:
-    async with request.app.state.reads.connect() as conn:
+    async with reading(request.app.state.engine).connect() as conn:
         found = await queries.search(conn, q, request.app.state.settings.default_region, limit)
     return {"customers": [rows.customer_json(c) for c in found]}
 
@@ -70,7 +71,7 @@ async def lookup(request: Request, phone: CleanLine | None = None, email: CleanL
         raise ApiError(422, "invalid_request", "give exactly one of ?phone= or ?email=")
     kind = "phone" if phone is not None else "email"
     value = answered(commands.normalised, kind, phone or email or "", request.app.state.settings.default_region)
-    async with request.app.state.reads.connect() as conn:
+    async with reading(request.app.state.engine).connect() as conn:
         found = await queries.lookup(conn, kind, value)
     if found.match == "none":
         raise ApiError(404, "not_found", f"no customer or contact has the {kind} {value}")
@@ -81,7 +82,7 @@ async def lookup(request: Request, phone: CleanLine | None = None, email: CleanL
 
 @router.get("/customers/{customer_id}")
 async def show(request: Request, customer_id: CleanLine, principal: Principal = READER) -> dict[str, Any]:
-    async with request.app.state.reads.connect() as conn:
+    async with reading(request.app.state.engine).connect() as conn:
         found = await rows.customer(conn, customer_id)
         if found is None:
             raise ApiError(404, "not_found", f"no customer or contact with id {customer_id}")
@@ -101,7 +102,7 @@ async def unlink(request: Request, customer_id: CleanLine, body: IdentifierIn, p
 
 @router.post("/customers/{customer_id}/merge", status_code=202)
 async def merge(request: Request, customer_id: CleanLine, body: MergeIn, principal: Principal = ACTOR) -> dict[str, Any]:
-    async with request.app.state.reads.connect() as conn:
+    async with reading(request.app.state.engine).connect() as conn:
         event = await carried_out(commands.merge(conn, request.app.state.publisher, commands.system_clock,
                                                  Actor(principal.user, "api"), customer_id, body.customer_id, body.reason))
     return accepted(event)
@@ -110,7 +111,7 @@ async def merge(request: Request, customer_id: CleanLine, body: MergeIn, princip
 @router.post("/customers/{customer_id}/unmerge", status_code=202)
 async def unmerge(request: Request, customer_id: CleanLine, body: UnmergeIn | None = None,
                   principal: Principal = ACTOR) -> dict[str, Any]:
-    async with request.app.state.reads.connect() as conn:
+    async with reading(request.app.state.engine).connect() as conn:
         event = await carried_out(commands.unmerge(conn, request.app.state.publisher, commands.system_clock,
                                                    Actor(principal.user, "api"), customer_id, body.reason if body else None))
     return accepted(event)
@@ -119,7 +120,7 @@ async def unmerge(request: Request, customer_id: CleanLine, body: UnmergeIn | No
 async def identity_action(request: Request, customer_id: str, body: IdentifierIn, principal: Principal,
                           unlink: bool) -> dict[str, Any]:
     value = answered(commands.normalised, body.kind, body.value, request.app.state.settings.default_region)
-    async with request.app.state.reads.connect() as conn:
+    async with reading(request.app.state.engine).connect() as conn:
         event = await carried_out(commands.link(conn, request.app.state.publisher, commands.system_clock,
                                                 Actor(principal.user, "api"), customer_id, body.kind, value, body.reason, unlink))
     return accepted(event)

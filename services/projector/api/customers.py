@@ -16,6 +16,7 @@ from services.projector.api.cursor import BadCursor, decode_cursor, encode_curso
 from services.projector.audit.access import Read
 from services.projector.audit.requests import audit_read, reader_of
 from services.projector.complaints.policy import SlaRules, rules_from_settings
+from shared.db.engine import reading
 from shared.web import ApiError
 
 CHANNELS = get_args(Channel)
@@ -52,7 +53,7 @@ def customers_router(authorizer: Authorizer) -> APIRouter:
         except BadCursor:
             raise ApiError(422, "invalid_request", "before: not a cursor; pass next_cursor of the previous page") from None
         instant = parse_as_of(as_of)
-        async with request.app.state.reads.connect() as conn:
+        async with reading(request.app.state.engine).connect() as conn:
             owner = await queries.customer(conn, customer_id)
             if owner is None:
                 raise ApiError(404, "not_found", f"no customer or contact with id {customer_id}")

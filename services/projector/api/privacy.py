@@ -14,6 +14,7 @@ from events.text import CleanLine
 from services.projector.api import queries
 from services.projector.api.auth import Authorizer, Principal
 from services.projector.privacy.erasure import NothingToErase, Target, erase
+from shared.db.engine import reading
 from shared.kafka.errors import KafkaUnavailable
 from shared.privacy.runtime import active_sealer, master_key
 from shared.web import ApiError
@@ -35,7 +36,7 @@ def privacy_router(authorizer: Authorizer) -> APIRouter:
     @router.post("/customers/{customer_id}/erase", status_code=202)
     async def erase_customer(request: Request, customer_id: CleanLine, principal: Principal = admin) -> JSONResponse:
         state = request.app.state
-        async with state.reads.connect() as conn:
+        async with reading(state.engine).connect() as conn:
             found = await queries.customer(conn, customer_id)
         if found is None:
             raise ApiError(404, "not_found", f"no customer or contact with id {customer_id}")
