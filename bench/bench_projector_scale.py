@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -82,8 +83,8 @@ async def run(ctx: BenchContext) -> list[Measurement]:
 
     cluster = start_cluster(ctx.work_dir / "pg-scale")
     ctx.add_cleanup(cluster.stop)
-    settings = Settings(kafka_bootstrap=ctx.kafka_bootstrap(), topic_prefix="bench.scale.", topic_partitions=4,
-                        data_dir=ctx.work_dir / "scale")
+    settings = Settings(kafka_bootstrap=ctx.kafka_bootstrap(), topic_prefix=f"bench.scale.{uuid.uuid4().hex[:8]}.",
+                        topic_partitions=4, data_dir=ctx.work_dir / "scale")  # topics of this run only
     await ensure_for(settings)
     events = generate(EVENTS, min(1000, EVENTS // 20))
     await publish(settings, events)

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, any_, bindparam, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -69,24 +72,27 @@ async def mark_applied(conn: AsyncConnection, projection: str, event_ids: Iterab
 
 
 async def store_offsets(conn: AsyncConnection, projection: str, next_offsets: Mapping[Position, int]) -> None:
-    """Upserts the next offset to read per partition (portable: delete then insert)."""
+    """Upserts the next offset to read per partition: one statement whatever the partitions
+    (a live batch spans several, and each round trip holds the batch back)."""
     if not next_offsets:
         return
     now = datetime.now(UTC)
-    for (topic, partition), offset in next_offsets.items():
-        await conn.execute(
-            delete(projection_offsets).where(
-                projection_offsets.c.projection == projection,
-                projection_offsets.c.topic == topic,
-                projection_offsets.c.partition == partition,
-            )
-        )
     await conn.execute(
-        projection_offsets.insert(),
+        _offsets_upsert(conn.dialect.name),
         [
             {"projection": projection, "topic": topic, "partition": partition, "next_offset": offset, "updated_at": now}
             for (topic, partition), offset in next_offsets.items()
         ],
+    )
+
+
+@lru_cache(maxsize=4)
+def _offsets_upsert(dialect_name: str) -> Any:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    statement = dialect.insert(projection_offsets)
+    return statement.on_conflict_do_update(
+        index_elements=["projection", "topic", "partition"],
+        set_={"next_offset": statement.excluded.next_offset, "updated_at": statement.excluded.updated_at},
     )
 
 
