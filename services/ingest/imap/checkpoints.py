@@ -95,6 +95,9 @@ class SqlCheckpointStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        # one statement run for many rows: a multi-row VALUES is compiled anew for every batch,
+        # a bound parameter per value (18,000 for 3,000 mails), which cost more than the parse
+        self._record_published = self._insert(published).on_conflict_do_nothing(index_elements=["event_id"])
 
     async def load(self, mailbox: str, folder: str) -> Checkpoint | None:
         query = sa.select(checkpoints).where(checkpoints.c.mailbox == mailbox, checkpoints.c.folder == folder)
@@ -124,7 +127,7 @@ class SqlCheckpointStore:
                      "uidvalidity": checkpoint.uidvalidity, "uid": m.uid, "published_at": at}
                     for m in mails
                 ]
-                await conn.execute(self._insert(published).values(rows).on_conflict_do_nothing(index_elements=["event_id"]))
+                await conn.execute(self._record_published, rows)
             values = {"uidvalidity": checkpoint.uidvalidity, "highest_uid": checkpoint.highest_uid,
                       "first_synced_at": checkpoint.first_synced_at, "last_synced_at": at}
             upsert = self._insert(checkpoints).values(mailbox=mailbox, folder=folder, **values)
