@@ -3,8 +3,11 @@ PostgreSQL (`postgresql+asyncpg://...`), both through SQLAlchemy 2's async API."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -32,12 +35,32 @@ def make_engine(url: str, echo: bool = False, lock_up_front: bool = True) -> Asy
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, json_serializer=json_text,
+                                     json_deserializer=json_value)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         if lock_up_front:
             event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10,
+                               json_serializer=json_text, json_deserializer=json_value)
+
+
+def json_text(value: Any) -> str:
+    """JSON columns as text: orjson, several times faster than the standard library on the
+    rows a projector writes (entry details, candidates), with the standard library for what
+    only it writes (integers beyond 64 bits, lone surrogates, which the database then refuses
+    as before)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+def json_value(text: str | bytes) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # e.g. NaN, which SQLite may hold and orjson does not read
+        return json.loads(text)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
