@@ -33,6 +33,7 @@ class IndexedMessage(EmailMessage):
                 self._by_name.setdefault(key.lower(), []).append((key, raw))
             self._fetched: dict[str, Any] = {}
             self._raw: dict[str, list[str]] = {}
+            self._content_types: dict[str, str] = {}  # by default type (it differs in a digest)
             self._indexed_count = len(self._headers)
         return self._by_name
 
@@ -44,6 +45,15 @@ class IndexedMessage(EmailMessage):
             found = by_name.get(wanted)
             value = self._fetched[wanted] = None if found is None else self.policy.header_fetch_parse(*found[0])
         return failobj if value is None else value
+
+    def get_content_type(self) -> str:
+        # asked a dozen times per part while the parser and our readers walk the message
+        self._index()
+        key = self._default_type
+        found = self._content_types.get(key)
+        if found is None:
+            found = self._content_types[key] = super().get_content_type()
+        return found
 
     def raw_values(self, name: str) -> list[str]:
         by_name = self._index()
