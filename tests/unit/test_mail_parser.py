@@ -259,3 +259,24 @@ def test_header_text_with_control_characters_and_bidi_overrides_is_cleaned():
     event, _ = parse(raw)
     assert (event.payload.subject, event.payload.sender.name) == ("Hallo Welt", "Eve")
     assert event.bidi_removed == ("payload.sender.name",)
+
+
+def test_parts_of_a_digest_without_a_content_type_are_forwarded_messages() -> None:
+    # RFC 2046 5.1.5: in a digest the default type is message/rfc822, elsewhere text/plain;
+    # the answer is cached per message, so it must follow the default the parser set
+    from email.parser import BytesParser
+
+    from services.ingest.imap.parse import MAIL_POLICY
+
+    raw = (b"From: list@example.org\r\nSubject: Digest\r\nMIME-Version: 1.0\r\n"
+           b'Content-Type: multipart/mixed; boundary="outer"\r\n\r\n'
+           b"--outer\r\n\r\nplain part without a type\r\n"
+           b'--outer\r\nContent-Type: multipart/digest; boundary="inner"\r\n\r\n'
+           b"--inner\r\n\r\nFrom: a@example.org\r\nSubject: one\r\n\r\nfirst\r\n"
+           b"--inner--\r\n--outer--\r\n")
+    message = BytesParser(policy=MAIL_POLICY).parsebytes(raw)
+    plain, digest = message.get_payload()
+    forwarded = digest.get_payload()[0]
+    assert [part.get_content_type() for part in (message, plain, digest, forwarded)] == [
+        "multipart/mixed", "text/plain", "multipart/digest", "message/rfc822"]
+    assert forwarded.get_content_type() == "message/rfc822"  # asked again: the cached answer
