@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import hashlib
+import itertools
 import os
 import re
 import tempfile
@@ -22,6 +23,7 @@ from typing import BinaryIO, Protocol
 from events.envelope import StoredBlob
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_INCOMING = itertools.count()  # temporary file names of this process
 
 
 class BlobNotFound(LookupError):
@@ -49,19 +51,39 @@ class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self._pending: list[Path] | None = None
+        # A backlog import puts thousands of blobs a second: `put` works on strings, knows the
+        # fan-out folders it made, and names its temporary files itself (pathlib, repeated
+        # mkdir and tempfile's random names were a fifth of a mail's parse).
+        self._root = os.fspath(self.root)
+        self._folders: set[str] = set()
 
     def path_of(self, sha256: str) -> Path:
+        return Path(self._path_of(sha256))
+
+    def _path_of(self, sha256: str) -> str:
         if not _SHA256.match(sha256):
             raise BlobNotFound(f"{sha256!r} is not a sha256 hex digest")
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        return os.path.join(self._root, sha256[:2], sha256[2:4], sha256)
 
     def put(self, data: bytes, content_type: str = "application/octet-stream", filename: str | None = None) -> StoredBlob:
         blob = describe(data, content_type, filename)
-        target = self.path_of(blob.sha256)
-        if target.exists() and target.stat().st_size == blob.size:
-            return blob
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        target = self._path_of(blob.sha256)
+        try:
+            if os.stat(target).st_size == blob.size:
+                return blob
+        except FileNotFoundError:
+            pass
+        folder = os.path.dirname(target)
+        if folder not in self._folders:
+            os.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
+        # unique among processes (pid) and among the puts of this one (counter); O_EXCL refuses
+        # a leftover of an earlier process that had the same pid
+        tmp = os.path.join(folder, f".incoming-{os.getpid()}-{next(_INCOMING)}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".incoming-")
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
@@ -70,10 +92,11 @@ class BlobStore:
                     os.fsync(out.fileno())
             os.replace(tmp, target)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
             raise
         if self._pending is not None:
-            self._pending.append(target)
+            self._pending.append(Path(target))
         return blob
 
     @contextlib.contextmanager

@@ -51,3 +51,23 @@ def test_no_temporary_file_is_left_behind(tmp_path):
     leftovers = [p for p in tmp_path.rglob(".incoming-*")]
     assert leftovers == []
     assert sum(1 for p in tmp_path.rglob("*") if p.is_file()) == 20
+
+
+
+def test_a_leftover_temporary_file_of_an_earlier_process_does_not_stop_a_put(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # a process killed mid-put leaves `.incoming-<pid>-<n>`; a later process may get that pid
+    import itertools
+    import os
+
+    from shared import blobs as blob_module
+
+    store = BlobStore(tmp_path)
+    data = b"the same bytes"
+    folder = store.path_of(hashlib.sha256(data).hexdigest()).parent
+    folder.mkdir(parents=True)
+    leftover = folder / f".incoming-{os.getpid()}-7"
+    leftover.write_bytes(b"half a blob")
+    monkeypatch.setattr(blob_module, "_INCOMING", itertools.count(7))
+    stored = store.put(data)
+    assert store.read(stored.sha256) == data
+    assert leftover.read_bytes() == b"half a blob"  # not this put's to remove
