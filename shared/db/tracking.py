@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from functools import lru_cache
-from typing import Any
 
 from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, any_, bindparam, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.db.upsert import upsert_statement
 
 tracking_metadata = MetaData()
 
@@ -78,21 +77,11 @@ async def store_offsets(conn: AsyncConnection, projection: str, next_offsets: Ma
         return
     now = datetime.now(UTC)
     await conn.execute(
-        _offsets_upsert(conn.dialect.name),
+        upsert_statement(projection_offsets, conn.dialect.name),
         [
             {"projection": projection, "topic": topic, "partition": partition, "next_offset": offset, "updated_at": now}
             for (topic, partition), offset in next_offsets.items()
         ],
-    )
-
-
-@lru_cache(maxsize=4)
-def _offsets_upsert(dialect_name: str) -> Any:
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    statement = dialect.insert(projection_offsets)
-    return statement.on_conflict_do_update(
-        index_elements=["projection", "topic", "partition"],
-        set_={"next_offset": statement.excluded.next_offset, "updated_at": statement.excluded.updated_at},
     )
 
 

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import String, Table, any_, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.call import CallAnswered, CallEnded, CallStarted
@@ -34,6 +32,7 @@ from services.projector.timeline.rows import (
 )
 from services.projector.timeline.tables import TimelineTables
 from services.projector.timeline.view import MAIL_TYPES, Change, MemoryView, change_key
+from shared.db.upsert import upsert_statement
 
 CHUNK = 500
 
@@ -294,17 +293,3 @@ async def upsert(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]
     statement = upsert_statement(table, conn.dialect.name)
     for chunk in chunks(rows):
         await conn.execute(statement, chunk)
-
-
-@lru_cache(maxsize=64)
-def upsert_statement(table: Table, dialect_name: str) -> Any:
-    """Built once per table: building `excluded` copies every column, which cost more than
-    the rows themselves when done for each batch."""
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    keys = [c.name for c in table.primary_key.columns]
-    statement = dialect.insert(table)
-    return statement.on_conflict_do_update(
-        index_elements=keys, set_={c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
-    )
-
-
