@@ -5,7 +5,6 @@ partitions), so live projection and rebuild give the same row."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +13,7 @@ from events.email import EmailPayload, EmailReceived, EmailSent
 from events.envelope import Event, StoredBlob
 from events.shipment import ShipmentStatusChanged
 from events.webform import WebformSubmitted
-from services.projector.timeline.rows import IDENTIFIER_KINDS, EntryRow, entry_id_for, utc
+from services.projector.timeline.rows import IDENTIFIER_KINDS, EntryRow, changed, entry_id_for, utc
 
 MISSED = {"missed", "busy", "rejected", "failed", "voicemail"}
 CALL_RANK = {"call.started": 0, "call.answered": 1, "call.ended": 2}
@@ -119,7 +118,7 @@ def thread_ref(p: EmailPayload) -> str | None:
 
 def link_bounce(bounce: EntryRow, original: EntryRow) -> EntryRow:
     """The bounce entry pointing at the entry of the mail that bounced."""
-    return replace(bounce, details={**bounce.details, "bounced_entry_id": original.id, "bounced_event_id": original.event_id})
+    return changed(bounce, details={**bounce.details, "bounced_entry_id": original.id, "bounced_event_id": original.event_id})
 
 
 def blob_json(blob: StoredBlob) -> dict[str, Any]:
@@ -185,7 +184,7 @@ def fold_call(entry: EntryRow | None, event: CallStarted | CallAnswered | CallEn
     d["state"] = "ended" if d["ended_at"] else "answered" if d["answered_at"] else "ringing"
     d["missed"] = d["disposition"] in MISSED or (d["state"] == "ended" and not d["answered_at"] and d["disposition"] != "answered")
     types = sorted(seen, key=CALL_RANK.__getitem__)
-    return replace(
+    return changed(
         new_entry(event, call_key(event), call_summary(d), d, d["direction"]),
         type=types[-1],
         event_id=seen[types[0]],
@@ -244,7 +243,7 @@ def fold_shipment(entry: EntryRow | None, event: ShipmentStatusChanged) -> Entry
     summary = f"Parcel {p.tracking_number}{f' ({carrier})' if carrier else ''}: {label}"
     if latest["message"]:
         summary += f" – {latest['message']}"
-    return replace(
+    return changed(
         new_entry(event, shipment_key(event), summary, details, None),
         event_id=latest["event_id"],
         occurred_at=datetime.fromisoformat(latest["occurred_at"]),

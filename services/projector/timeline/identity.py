@@ -11,10 +11,10 @@ the order events arrived in, so a live projection and a rebuild agree."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
-from services.projector.timeline.rows import EntryRow, Identifier, IdentityRow, contact_id_for
+from services.projector.timeline.rows import EntryRow, Identifier, IdentityRow, changed, contact_id_for
 from services.projector.timeline.view import View
 
 
@@ -69,7 +69,10 @@ def placed(entry: EntryRow, view: View) -> EntryRow:
     resolution = resolve(entry.identifiers(), view)
     if resolution is None:
         return entry
-    return replace(
+    if (entry.owner_id, entry.contact_id, entry.ambiguous, entry.candidates) == (
+            resolution.owner_id, resolution.contact_id, resolution.ambiguous, resolution.candidates):
+        return entry  # placed where it was: most entries, when an identifier they carry moves
+    return changed(
         entry,
         owner_id=resolution.owner_id,
         contact_id=resolution.contact_id,
@@ -82,7 +85,7 @@ def hard_bounced(identity: IdentityRow | None, identifier: Identifier, at: datet
     """The address marked as failing for good; the latest bounce counts, whatever the order."""
     row = identity or IdentityRow(identifier[0], identifier[1])
     latest = max(at, row.hard_bounced_at) if row.hard_bounced_at else at
-    return replace(row, hard_bounced_at=latest)
+    return changed(row, hard_bounced_at=latest)
 
 
 def with_claim(identity: IdentityRow | None, identifier: Identifier, customer_id: str) -> IdentityRow:

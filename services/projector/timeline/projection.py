@@ -6,7 +6,7 @@ changes (in memory for tests, in the database through the writer); nothing here 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from events.call import CallAnswered, CallEnded, CallStarted
 from events.complaint import (
@@ -36,6 +36,7 @@ from services.projector.timeline.rows import (
     EntryRow,
     Identifier,
     IdentityRow,
+    changed,
     customer_id_for,
     entry_id_for,
     utc,
@@ -130,13 +131,13 @@ def place_case(entry: EntryRow, view: View) -> list[Change]:
     if not entry.identifiers():
         known = [e for e in siblings if e.identifiers()]
         if known:
-            entry = replace(entry, **shared_identifiers(known))
+            entry = changed(entry, **shared_identifiers(known))
         else:
-            return [replace(entry, owner_id="", contact_id=None)]
+            return [changed(entry, owner_id="", contact_id=None)]
     changes = place(entry, view)
     for orphan in siblings:
         if not orphan.identifiers():
-            changes += place(replace(orphan, **shared_identifiers([entry])), view)
+            changes += place(changed(orphan, **shared_identifiers([entry])), view)
     return changes
 
 
@@ -182,7 +183,7 @@ def register(event: CustomerRegistered, view: View) -> list[Change]:
         attributes=dict(sorted(p.attributes.items())), updated_at=utc(event.occurred_at),
     )
     if before is not None:  # new master data does not undo a merge
-        row = replace(row, merged_into=before.merged_into, merged_at=before.merged_at, merged_by=before.merged_by)
+        row = changed(row, merged_into=before.merged_into, merged_at=before.merged_at, merged_by=before.merged_by)
     if before is not None and before.updated_at is not None and before.updated_at > row.updated_at:
         return []  # an older version of the master data arrived late
     old = before.identifiers() if before else set()
@@ -206,9 +207,9 @@ def merge(event: CustomerMerged | CustomerUnmerged, view: View) -> list[Change]:
         if into == customer_id:
             return []
         actor = p.actor.name if p.actor else None
-        row = replace(before, merged_into=into, merged_at=utc(event.occurred_at), merged_by=actor)
+        row = changed(before, merged_into=into, merged_at=utc(event.occurred_at), merged_by=actor)
     elif before.merged_into == into:
-        row = replace(before, merged_into=None, merged_at=None, merged_by=None)
+        row = changed(before, merged_into=None, merged_at=None, merged_by=None)
     else:
         return []  # not merged into that record (any more)
     overlay = Overlay(view, customers={customer_id: row})

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import uuid
 from functools import lru_cache
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 # Fixed forever: changing it would give every customer, contact and entry a new id.
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:touchpoint:timeline")
@@ -123,3 +123,20 @@ class EntryRow:
     def identifiers(self) -> list[Identifier]:
         """Present identifiers, highest priority first."""
         return [(kind, getattr(self, kind)) for kind in IDENTIFIER_KINDS if getattr(self, kind)]
+
+
+Row = TypeVar("Row", CustomerRow, IdentityRow, EntryRow)
+_FIELD_NAMES = {cls: frozenset(f.name for f in fields(cls)) for cls in (CustomerRow, IdentityRow, EntryRow)}
+
+
+def changed(row: Row, **values: Any) -> Row:
+    """The row with some fields set anew: what `dataclasses.replace` returns, built by copying
+    the instance's dict. The rows have no `__post_init__` and only init fields, so the copy is
+    the same object; `replace` walks every field on each call, and the projection makes a copy
+    for every entry it places."""
+    if not values.keys() <= _FIELD_NAMES[type(row)]:
+        raise TypeError(f"{type(row).__name__} has no field(s) {sorted(values.keys() - _FIELD_NAMES[type(row)])}")
+    new = object.__new__(type(row))
+    new.__dict__.update(row.__dict__)
+    new.__dict__.update(values)
+    return new
