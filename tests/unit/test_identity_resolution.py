@@ -113,3 +113,23 @@ def test_where_history_lands_does_not_depend_on_the_order_events_arrive_in():
     assert expected[f"Call from {PHONE} (ringing)"] == MAX
     for order in itertools.permutations(events):
         assert owners(project(order)) == expected
+
+
+def test_master_data_taking_over_a_long_history_resolves_its_identifier_once():
+    history = [f.mail(n, "erika@example.org", n, order_ref="O-77") for n in range(30)]
+    view = project(history)
+    looked_up: list = []
+
+    class Counting:  # the view, counting the identity lookups resolution makes
+        def __getattr__(self, name):
+            return getattr(view, name)
+
+        def identity(self, identifier):
+            looked_up.append(identifier)
+            return view.identity(identifier)
+
+    changes = apply(f.registered("K-1", "Erika", emails=("erika@example.org",), minute=60), Counting())
+    moved = [c for c in changes if getattr(c, "owner_id", None) == ERIKA]
+    assert len(moved) == 30
+    assert looked_up.count(("email", "erika@example.org")) == 1  # the claim
+    assert looked_up.count(("order_ref", "O-77")) == 1  # resolving the mails' identifiers, once for all

@@ -26,6 +26,9 @@ class Resolution:
     candidates: tuple[str, ...] = ()
 
 
+Resolutions = dict[tuple[Identifier, ...], "Resolution | None"]
+
+
 def resolve(identifiers: list[Identifier], view: View) -> Resolution | None:
     """None when the interaction names no identifier at all."""
     if not identifiers:
@@ -64,9 +67,18 @@ def merged_group(view: View, customer_id: str) -> list[str]:
     return group
 
 
-def placed(entry: EntryRow, view: View) -> EntryRow:
-    """The entry on the timeline its identifiers resolve to now."""
-    resolution = resolve(entry.identifiers(), view)
+def placed(entry: EntryRow, view: View, resolutions: Resolutions | None = None) -> EntryRow:
+    """The entry on the timeline its identifiers resolve to now; the entry itself when that is
+    where it already is. `resolutions` remembers what each set of identifiers resolves to, for
+    placing many entries against a view that does not change meanwhile."""
+    identifiers = entry.identifiers()
+    if resolutions is None:
+        resolution = resolve(identifiers, view)
+    else:
+        key = tuple(identifiers)
+        if key not in resolutions:
+            resolutions[key] = resolve(identifiers, view)
+        resolution = resolutions[key]
     if resolution is None:
         return entry
     if (entry.owner_id, entry.contact_id, entry.ambiguous, entry.candidates) == (

@@ -29,7 +29,9 @@ from services.projector.timeline.case_entries import case_entry
 from services.projector.timeline.entries import (
     call_key, fold_call, fold_shipment, form_entry, link_bounce, mail_entry, shipment_key,
 )
-from services.projector.timeline.identity import hard_bounced, merged_group, placed, with_claim, without_claim
+from services.projector.timeline.identity import (
+    Resolutions, hard_bounced, merged_group, placed, with_claim, without_claim,
+)
 from services.projector.timeline.rows import (
     IDENTIFIER_KINDS,
     CustomerRow,
@@ -76,9 +78,9 @@ def apply(event: Event, view: View) -> list[Change]:
 # ---- interactions ----------------------------------------------------------------------------
 
 
-def place(entry: EntryRow, view: View) -> list[Change]:
+def place(entry: EntryRow, view: View, resolutions: Resolutions | None = None) -> list[Change]:
     """The entry on the timeline its identifiers resolve to, plus its unmatched contact."""
-    entry = placed(entry, view)
+    entry = placed(entry, view, resolutions)
     if entry.contact_id is None:
         return [entry]  # no identifier at all: kept, but on no timeline
     if view.customer(entry.contact_id) is not None:
@@ -229,11 +231,13 @@ def replaced(overlay: Overlay, identifiers: Iterable[Identifier] | None = None) 
     """Every entry carrying a changed identifier (by default those of the overlay), placed again."""
     changes: list[Change] = []
     seen: set[str] = set()
+    # a customer's entries mostly carry the same identifiers: each set is resolved once
+    resolutions: Resolutions = {}
     for identifier in sorted(overlay.identities if identifiers is None else identifiers):
         for entry in overlay.base.entries_with(identifier):
             if entry.id not in seen:
                 seen.add(entry.id)
-                moved = place(entry, overlay)  # type: ignore[arg-type]
-                if moved[-1] != entry:
+                moved = place(entry, overlay, resolutions)  # type: ignore[arg-type]
+                if moved[-1] is not entry:
                     changes += moved
     return changes
