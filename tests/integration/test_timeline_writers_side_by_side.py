@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from services.projector.timeline.rows import customer_id_for
 from services.projector.timeline.store import entry_from_row
@@ -75,3 +76,22 @@ async def test_mail_written_while_its_sender_is_merged_ends_on_the_merged_record
     await asyncio.gather(writers[0].write([f.merged("K-3", "K-1", minute=5)]),
                          *(writers[1].write([mail]) for mail in mails))
     assert {await owner_of(engine, mail.event_id) for mail in mails} == {customer_id_for("K-1")}
+
+
+async def test_locked_keys_old_and_new_are_held_until_commit_and_old_ones_are_not_rewritten(engine):
+    old = identifier_key(("email", "erika@example.org"))  # locked, hence stored, by the fixture's registration
+    new = identifier_key(("email", "nobody-yet@example.org"))
+    async with engine.connect() as conn:
+        version_before = (await conn.execute(text("SELECT xmin::text FROM timeline_write_keys WHERE key = :k"), {"k": old})).scalar_one()
+    async with engine.begin() as holder:
+        await lock_keys(holder, {old, new}, set())
+        for key in (old, new):
+            async with engine.begin() as other:  # another writer wanting the key waits for the holder
+                await other.execute(text("SET LOCAL lock_timeout = '300ms'"))
+                with pytest.raises(DBAPIError, match="lock timeout"):
+                    await lock_keys(other, {key}, set())
+    async with engine.connect() as conn:
+        rows = dict((await conn.execute(text("SELECT key, xmin::text FROM timeline_write_keys WHERE key IN (:a, :b)"),
+                                        {"a": old, "b": new})).all())
+    assert rows.keys() == {old, new}
+    assert rows[old] == version_before  # the lock wrote no new version of a key row that existed

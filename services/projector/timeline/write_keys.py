@@ -35,10 +35,11 @@ from services.projector.timeline.view import MemoryView
 from shared.privacy.runtime import active_sealer
 
 # `timeline_write_keys` (Alembic revision 0014_timeline_write_keys): rows that exist only to be
-# locked, one per key ever locked
-_INSERT = text("INSERT INTO timeline_write_keys (key) SELECT k FROM unnest(CAST(:keys AS bigint[])) AS k "
-               "ORDER BY k ON CONFLICT DO NOTHING")
-_LOCK = text("SELECT key FROM timeline_write_keys WHERE key = ANY(CAST(:keys AS bigint[])) ORDER BY key FOR UPDATE")
+# locked, one per key ever locked. One statement creates the missing keys and locks them all, in
+# key order: a new row is locked by its insertion, and ON CONFLICT DO UPDATE locks every
+# conflicting row even where its condition updates none (so no dead row versions pile up).
+_LOCK = text("INSERT INTO timeline_write_keys (key) SELECT k FROM unnest(CAST(:keys AS bigint[])) AS k "
+             "ORDER BY k ON CONFLICT (key) DO UPDATE SET key = excluded.key WHERE false")
 
 
 def hashing_secret() -> bytes:
@@ -125,7 +126,6 @@ async def lock_keys(conn: AsyncConnection, keys: Iterable[int], held: set[int]) 
     wanted = sorted(set(keys) - held)
     if not wanted:
         return False
-    await conn.execute(_INSERT, {"keys": wanted})
     await conn.execute(_LOCK, {"keys": wanted})
     held.update(wanted)
     return True
