@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, any_, bindparam, delete, select
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, any_, bindparam, delete, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -62,6 +62,27 @@ async def unapplied(conn: AsyncConnection, projection: str, event_ids: Iterable[
         )
         seen.update(row[0] for row in rows)
     return wanted - seen
+
+
+_CLAIM = text("INSERT INTO applied_events (projection, event_id) "
+              "SELECT :projection, id FROM unnest(CAST(:ids AS varchar[])) AS id ORDER BY id "
+              "ON CONFLICT DO NOTHING RETURNING event_id")
+
+
+async def claim_unapplied(conn: AsyncConnection, projection: str, event_ids: Iterable[str]) -> set[str]:
+    """Marks applied, in the caller's transaction, the ids among `event_ids` this projection has
+    not applied yet, and returns them: on PostgreSQL one statement instead of a look-up now and
+    an insert at the end. A writer applying the same event meanwhile is waited for, and then
+    its event counts as applied."""
+    wanted = sorted(set(event_ids))
+    if not wanted:
+        return set()
+    if conn.dialect.name != "postgresql":
+        fresh = await unapplied(conn, projection, wanted)
+        await mark_applied(conn, projection, sorted(fresh))
+        return fresh
+    rows = await conn.execute(_CLAIM, {"projection": projection, "ids": wanted})
+    return {row[0] for row in rows}
 
 
 async def mark_applied(conn: AsyncConnection, projection: str, event_ids: Iterable[str]) -> None:

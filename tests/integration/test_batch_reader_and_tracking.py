@@ -7,7 +7,7 @@ import pytest
 from events.topics import Topic, topic_name
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
-from shared.db.tracking import forget, load_offsets, mark_applied, store_offsets, unapplied
+from shared.db.tracking import claim_unapplied, forget, load_offsets, mark_applied, store_offsets, unapplied
 from shared.kafka.consumer import BatchReader
 from shared.kafka.publisher import KafkaPublisher
 from tests.integration.test_kafka_publisher import started
@@ -59,6 +59,27 @@ async def test_tracking_skips_applied_events_and_keeps_positions(db_url):
             await forget(conn, "timeline")
             assert await load_offsets(conn, "timeline") == {}
             assert await unapplied(conn, "timeline", ["a"]) == {"a"}
+    finally:
+        await engine.dispose()
+
+
+async def test_claiming_events_returns_those_not_applied_yet_and_marks_them_with_the_transaction(db_url):
+    await upgrade_async(db_url)
+    engine = make_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await mark_applied(conn, "timeline", ["a"])
+        async with engine.begin() as conn:
+            assert await claim_unapplied(conn, "timeline", ["a", "b", "c", "b"]) == {"b", "c"}
+            assert await claim_unapplied(conn, "timeline", ["b", "d"]) == {"d"}  # claimed in this transaction
+            await conn.rollback()  # a batch that failed: its claims go with it
+        async with engine.begin() as conn:
+            assert await unapplied(conn, "timeline", ["a", "b", "c", "d"]) == {"b", "c", "d"}
+            assert await claim_unapplied(conn, "timeline", ["c"]) == {"c"}
+            assert await claim_unapplied(conn, "other", ["a"]) == {"a"}
+            assert await claim_unapplied(conn, "timeline", []) == set()
+        async with engine.begin() as conn:
+            assert await unapplied(conn, "timeline", ["a", "b", "c"]) == {"b"}
     finally:
         await engine.dispose()
 

@@ -26,7 +26,7 @@ from services.projector.timeline.store import load_view, write_changes, write_ve
 from services.projector.timeline.tables import TIMELINE, TimelineTables
 from services.projector.timeline.view import Change
 from services.projector.timeline.write_keys import event_keys, lock_keys, view_keys
-from shared.db.tracking import applied_events, mark_applied, store_offsets, unapplied
+from shared.db.tracking import applied_events, claim_unapplied, store_offsets
 
 Position = tuple[str, int]
 # Writers hold it shared, so they never wait for each other; swapping in a rebuilt timeline
@@ -79,7 +79,7 @@ class TimelineWriter:
         return WriteResult(applied=len(todo), skipped=len(events) - len(todo))
 
     async def _apply(self, conn: AsyncConnection, events: Sequence[Event], next_offsets: Mapping[Position, int]) -> list[Event]:
-        fresh = await unapplied(conn, self.projection, (str(e.event_id) for e in events))
+        fresh = await claim_unapplied(conn, self.projection, (str(e.event_id) for e in events))
         todo: list[Event] = []
         for event in events:
             if str(event.event_id) in fresh:
@@ -95,7 +95,6 @@ class TimelineWriter:
             if erasure is not None:
                 await redact(conn, self.tables, erasure)
         await expire_late_arrivals(conn, self.tables, todo)
-        await mark_applied(conn, self.projection, (str(e.event_id) for e in todo))
         await store_offsets(conn, self.projection, next_offsets)
         await self.analyze_when_grown(conn, len(changes), len(events))
         return todo
