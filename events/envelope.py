@@ -104,6 +104,12 @@ class Event(Frozen):
             return {**data, "correlation_id": str(data["event_id"])}
         return data
 
+    def payload_value(self, name: str) -> Any:
+        """The payload's field `name`, None when this type's payload has no such field. A missed
+        attribute on a pydantic model raises and catches an error inside `getattr`, a cost
+        projections would pay on every event they ask for a complaint id."""
+        return self.payload.__dict__.get(name)
+
     def partition_key(self) -> str:
         contact_key = self.contact.key()
         if contact_key is not None:

@@ -215,3 +215,10 @@ def test_schema_files_are_rendered_stably():
     cls = EVENT_CLASSES[0]
     assert render(generate(cls)) == render(generate(cls))
     assert SCHEMA_DIR.is_dir()
+
+
+@pytest.mark.parametrize("path", example_files(), ids=lambda p: f"{p.parent.parent.name}/v{p.parent.name}/{p.name}")
+def test_a_payload_value_is_the_field_or_none_where_the_type_has_no_such_field(path: Path):
+    event = decode(path.read_bytes())
+    for name in (*type(event.payload).model_fields, "complaint_id", "thread_key", "no_such_field"):
+        assert event.payload_value(name) == getattr(event.payload, name, None)

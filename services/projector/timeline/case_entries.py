@@ -58,7 +58,7 @@ def case_summary(event: Event) -> str:
 
 def case_entry(event: CaseEvent) -> EntryRow | None:
     """None for an escalation that names no complaint and no contact (nowhere to show it)."""
-    complaint_id = getattr(event.payload, "complaint_id", None)
+    complaint_id = event.payload_value("complaint_id")
     details = event.payload.model_dump(mode="json")
     if complaint_id is None and event.contact.key() is None:
         return None

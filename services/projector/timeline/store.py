@@ -74,7 +74,7 @@ async def load_view(conn: AsyncConnection, tables: TimelineTables, events: Seque
         view.record(group)
         moving |= await fetch_claimed(conn, tables, {c.id for c in group} | merging)
     entry_ids = {i for i in (folded_entry_id(e) for e in events) if i}
-    complaints = {c for c in (getattr(e.payload, "complaint_id", None) for e in events) if c}
+    complaints = {c for c in (e.payload_value("complaint_id") for e in events) if c}
     entries = await fetch_entries(conn, tables, entry_ids, moving, complaints)
     entries += await fetch_mail_links(conn, tables, events)
     view.record(entries)

@@ -91,7 +91,7 @@ def event_keys(events: Sequence[Event]) -> set[int]:
         folded = folded_entry_id(event)
         if folded:
             keys.add(entry_key(folded, secret))
-        complaint = getattr(event.payload, "complaint_id", None)
+        complaint = event.payload_value("complaint_id")
         if complaint:
             keys.add(complaint_key(complaint, secret))
         match event:
