@@ -3,11 +3,15 @@ transaction; what lands equals the pure fold; redelivery changes nothing."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import func, select
 
+from services.projector.privacy.redaction import RESTRICTED_SUMMARY, restricted_entries
+from services.projector.timeline.entries import call_key
 from services.projector.timeline.projection import apply
-from services.projector.timeline.rows import contact_id_for, customer_id_for
+from services.projector.timeline.rows import contact_id_for, customer_id_for, entry_id_for
 from services.projector.timeline.store import entry_from_row
 from services.projector.timeline.tables import TIMELINE
 from services.projector.timeline.view import MemoryView
@@ -105,3 +109,19 @@ async def test_a_bounce_stored_in_another_batch_links_to_the_mail_it_bounced(eng
     stored = {entry.event_id: entry for entry in await stored_entries(engine)}
     linked = stored[str(bounce.event_id)].details
     assert (linked["bounced_event_id"], linked["bounced_entry_id"]) == (str(sent.event_id), stored[str(sent.event_id)].id)
+
+
+async def test_an_entry_written_again_after_a_restriction_hid_it_is_hidden_again(engine):
+    writer = TimelineWriter(engine)
+    started = f.call("started", "c9", PHONE, 1)
+    await writer.write([history()[0], started, *[f.mail(100 + n, "erika@example.org", 2 + n) for n in range(3)]])
+    call_id = entry_id_for(call_key(started))
+    async with engine.begin() as conn:  # what a restriction left for entries written later
+        await conn.execute(restricted_entries.insert().values(entry_id=call_id, owner_id=ERIKA,
+                                                              until=datetime(2030, 1, 1, tzinfo=UTC)))
+    await writer.write([f.call("ended", "c9", PHONE, 5, disposition="missed"), f.mail(200, "erika@example.org", 6)])
+    entries = {entry.id: entry for entry in await stored_entries(engine)}
+    assert entries[call_id].summary == RESTRICTED_SUMMARY and entries[call_id].phone is None
+    assert entries[call_id].owner_id == ERIKA
+    others = [entry for entry in entries.values() if entry.id != call_id]
+    assert len(others) == 4 and all(entry.summary != RESTRICTED_SUMMARY for entry in others)

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from events.envelope import Event
 from events.privacy import CustomerErased, PrivacyExpired, Restriction
 from services.projector.timeline.rows import contact_id_for, utc
-from services.projector.timeline.store import chunks
+from services.projector.timeline.store import one_of
 from services.projector.timeline.tables import Json, TimelineTables
 
 ERASED_SUMMARY = "erased"
@@ -152,9 +152,8 @@ async def remember_restricted(conn: AsyncConnection, tables: TimelineTables, whi
     entries = tables.entries
     rows = (await conn.execute(sa.select(entries.c.id, entries.c.owner_id).where(which(entries)))).all()
     known = set()
-    for chunk in chunks([row.id for row in rows]):
-        known |= {r.entry_id for r in await conn.execute(sa.select(restricted_entries.c.entry_id).where(
-            restricted_entries.c.entry_id.in_(chunk)))}
+    for condition in one_of(conn, restricted_entries.c.entry_id, [row.id for row in rows]):
+        known |= {r.entry_id for r in await conn.execute(sa.select(restricted_entries.c.entry_id).where(condition))}
     fresh = [dict(entry_id=row.id, owner_id=row.owner_id, until=until) for row in rows if row.id not in known]
     if fresh:
         await conn.execute(restricted_entries.insert(), fresh)
@@ -163,9 +162,10 @@ async def remember_restricted(conn: AsyncConnection, tables: TimelineTables, whi
 async def restrict_late_arrivals(conn: AsyncConnection, tables: TimelineTables, entry_ids: Iterable[str]) -> None:
     """Entries just (re)written that a restriction hides are hidden again, on the timeline they were on."""
     found = []
-    for chunk in chunks(list(entry_ids)):
-        found += (await conn.execute(sa.select(restricted_entries).where(
-            restricted_entries.c.entry_id.in_(chunk)))).all()
+    # one array parameter on PostgreSQL: a bulk batch names thousands of entries, and chunks of
+    # bound parameters meant a statement, and its rendering, per 500 of them
+    for condition in one_of(conn, restricted_entries.c.entry_id, entry_ids):
+        found += (await conn.execute(sa.select(restricted_entries).where(condition))).all()
     for row in found:
         for table in (tables.entries, tables.versions):
             await conn.execute(table.update().where(table.c.id == row.entry_id).values(owner_id=row.owner_id))

@@ -175,9 +175,10 @@ async def fetch_mail_links(conn: AsyncConnection, tables: TimelineTables, events
     t = tables.entries
     wanted = []
     if bounced:
-        wanted.append((t.c.type.in_(MAIL_TYPES), t.c.details["message_id"].as_string().in_(sorted(bounced))))
+        wanted += [(t.c.type.in_(MAIL_TYPES), ids) for ids in one_of(conn, t.c.details["message_id"].as_string(), bounced)]
     if sent:
-        wanted.append((t.c.type == "email.received", t.c.details["bounced_message_id"].as_string().in_(sorted(sent))))
+        wanted += [(t.c.type == "email.received", ids)
+                   for ids in one_of(conn, t.c.details["bounced_message_id"].as_string(), sent)]
     found = []
     for by_address in one_of(conn, t.c.email, {e.contact.email for e in mails if e.contact.email}):
         for kind, message_ids in wanted:
