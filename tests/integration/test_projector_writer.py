@@ -6,14 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event as db_events
 from sqlalchemy import func, select
 
 from services.projector.privacy.redaction import RESTRICTED_SUMMARY, restricted_entries
 from services.projector.timeline.entries import call_key
 from services.projector.timeline.projection import apply
 from services.projector.timeline.rows import contact_id_for, customer_id_for, entry_id_for
-from services.projector.timeline.store import entry_from_row, load_view
+from services.projector.timeline.store import entry_from_row
 from services.projector.timeline.tables import TIMELINE
 from services.projector.timeline.view import MemoryView
 from services.projector.timeline.writer import TimelineWriter
@@ -126,26 +125,3 @@ async def test_an_entry_written_again_after_a_restriction_hid_it_is_hidden_again
     assert entries[call_id].owner_id == ERIKA
     others = [entry for entry in entries.values() if entry.id != call_id]
     assert len(others) == 4 and all(entry.summary != RESTRICTED_SUMMARY for entry in others)
-
-
-async def test_a_mixed_batch_reads_identities_and_entries_in_one_statement_each_on_postgresql(engine):
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite reads per identifier kind, in chunks of bound parameters")
-    await TimelineWriter(engine).write(history())
-    batch = [f.mail(300, "erika@example.org", 20), f.call("ended", "c2", "+4930999888", 21, disposition="answered"),
-             f.parcel("TN1", "returned", 22, email="erika@example.org"), f.registered("K-2", "Max", phones=(PHONE,))]
-    reads: list[str] = []
-
-    def count(conn, cursor, statement, params, context, executemany):  # noqa: ARG001
-        if statement.startswith("SELECT"):
-            reads.append(statement)
-
-    db_events.listen(engine.sync_engine, "before_cursor_execute", count)
-    try:
-        async with engine.begin() as conn:
-            view = await load_view(conn, TIMELINE, batch)
-    finally:
-        db_events.remove(engine.sync_engine, "before_cursor_execute", count)
-    assert len([s for s in reads if "FROM identities" in s and "ambiguous" not in s.split("WHERE")[-1]]) == 1
-    assert len([s for s in reads if "FROM timeline_entries" in s and "details" not in s.split("WHERE")[-1]]) == 1
-    assert {("phone", PHONE), ("email", "erika@example.org"), ("phone", "+4930999888")} <= view.identities.keys()

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, Table, and_, any_, func, literal, or_, select
+from sqlalchemy import String, Table, any_, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -138,13 +138,14 @@ async def fetch_customers(conn: AsyncConnection, tables: TimelineTables, ids: It
 
 async def fetch_identities(conn: AsyncConnection, tables: TimelineTables, identifiers: Iterable[Identifier]) -> list[IdentityRow]:
     t = tables.identities
-    conditions = [and_(t.c.kind == kind, condition)
-                  for kind, values in by_kind(identifiers).items() for condition in one_of(conn, t.c.value, values)]
     found: list[IdentityRow] = []
-    for where in any_condition(conn, conditions):
-        rows = await conn.execute(select(t.c.kind, t.c.value, t.c.claimants, t.c.hard_bounced_at).where(where))
-        found += [IdentityRow(kind, value, tuple(claimants), utc(bounced) if bounced else None)
-                  for kind, value, claimants, bounced in rows]
+    for kind, values in by_kind(identifiers).items():
+        for condition in one_of(conn, t.c.value, values):
+            rows = await conn.execute(
+                select(t.c.kind, t.c.value, t.c.claimants, t.c.hard_bounced_at).where(t.c.kind == kind, condition)
+            )
+            found += [IdentityRow(kind, value, tuple(claimants), utc(bounced) if bounced else None)
+                      for kind, value, claimants, bounced in rows]
     return found
 
 
@@ -156,7 +157,7 @@ async def fetch_entries(conn: AsyncConnection, tables: TimelineTables, ids: set[
         conditions += one_of(conn, t.c[kind], values)
     conditions += one_of(conn, t.c.complaint_id, complaints)
     found: dict[str, EntryRow] = {}
-    for condition in any_condition(conn, conditions):
+    for condition in conditions:
         for row in await conn.execute(select(t).where(condition)):
             entry = entry_from_row(row._mapping)
             found[entry.id] = entry
@@ -201,16 +202,6 @@ def one_of(conn: AsyncConnection, column: Any, values: Iterable[str]) -> list[An
     if conn.dialect.name == "postgresql":
         return [column == any_(literal(ordered, ARRAY(String)))]
     return [column.in_(chunk) for chunk in chunks(ordered)]
-
-
-def any_condition(conn: AsyncConnection, conditions: list[Any]) -> list[Any]:
-    """The conditions to run one statement each for: on PostgreSQL all of them OR-ed into one
-    (each is an array comparison on an indexed column, which the planner combines in a bitmap
-    scan), so a batch of calls, mails and parcels reads its rows in one round trip, not one per
-    identifier kind; elsewhere each on its own, as `one_of` chunked them."""
-    if conn.dialect.name == "postgresql" and len(conditions) > 1:
-        return [or_(*conditions)]
-    return conditions
 
 
 def chunks(values: list[Any]) -> list[list[Any]]:
