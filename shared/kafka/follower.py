@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -211,7 +212,7 @@ async def follow_assigned(consumer: Any, listener: _StoredPositions, step: LogSt
     write it twice and dead-letter its undecodable records twice; or the fetch already moved
     past records fetched for the new assignment. Either way the member seeks its partitions to
     the stored positions again and reads from there."""
-    mirroring: asyncio.Task[None] | None = None
+    mirror = PositionMirror(consumer, group_id)
     try:
         while True:
             fetching_in = listener.generation
@@ -224,15 +225,13 @@ async def follow_assigned(consumer: Any, listener: _StoredPositions, step: LogSt
                                   for tp, records in fetched.items() for record in records])
                 if len(batch):
                     await step.handle(batch)
+            # outside the lock (a commit can wait for a rebalance that waits for the lock), and
+            # beside the next fetch and batch: the positions that count are in the database
             if len(batch):
-                # outside the lock (a commit can wait for a rebalance that waits for the lock), and
-                # beside the next fetch and batch: the positions that count are in the database
-                if mirroring is not None:
-                    await mirroring
-                mirroring = asyncio.create_task(_mirror(consumer, group_id, batch.next_offsets()))
+                mirror.add(batch.next_offsets())
+            await mirror.tick(new_batch=bool(len(batch)))
     finally:
-        if mirroring is not None:
-            await asyncio.gather(mirroring, return_exceptions=True)
+        await mirror.close()
 
 
 async def follow_as_member_for_ever(
@@ -286,12 +285,53 @@ class _StoredPositions(ConsumerRebalanceListener):
             self._consumer.seek(tp, stored.get((tp.topic, tp.partition), 0))
 
 
-async def _mirror(consumer: AIOKafkaConsumer, group_id: str, positions: Mapping[Position, int]) -> None:
-    """Mirrors the database's positions into the group's offsets for lag reporting (best effort)."""
-    try:
-        await consumer.commit({TopicPartition(t, p): o for (t, p), o in positions.items()})
-    except KafkaError as exc:  # e.g. a rebalance in progress: the next batch mirrors again
-        log.info("could not mirror positions of %s to Kafka: %r", group_id, exc)
+class PositionMirror:
+    """Mirrors the database's positions into the group's committed offsets, so lag reporting
+    sees the member (best effort: the database stays the source of truth). One commit runs at
+    a time, beside the next batch. Positions whose commit failed (a rebalance in progress,
+    say) are tried again with the next batch or, when none comes, after `retry_after`
+    seconds: an idle group still shows where it stopped."""
+
+    def __init__(self, consumer: Any, group_id: str, retry_after: float = 2.0) -> None:
+        self._consumer, self._group_id, self._retry_after = consumer, group_id, retry_after
+        self.pending: dict[Position, int] = {}
+        self._running: asyncio.Task[dict[Position, int]] | None = None
+        self._failed_at: float | None = None
+
+    def add(self, positions: Mapping[Position, int]) -> None:
+        self.pending.update(positions)
+
+    async def tick(self, new_batch: bool) -> None:
+        if self._running is not None:
+            if not new_batch and not self._running.done():
+                return
+            failed = await self._running
+            self._running = None
+            for position, offset in failed.items():  # a later position of the same partition wins
+                self.pending.setdefault(position, offset)
+            self._failed_at = time.monotonic() if failed else None
+        if not self.pending:
+            return
+        if not new_batch and self._failed_at is not None and time.monotonic() - self._failed_at < self._retry_after:
+            return
+        # only partitions assigned now can be committed; a partition taken away is the new owner's to report
+        assigned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+        positions = {position: offset for position, offset in self.pending.items() if position in assigned}
+        self.pending = {}
+        if positions:
+            self._running = asyncio.create_task(self._commit(positions))
+
+    async def _commit(self, positions: dict[Position, int]) -> dict[Position, int]:
+        try:
+            await self._consumer.commit({TopicPartition(t, p): o for (t, p), o in positions.items()})
+        except KafkaError as exc:
+            log.info("could not mirror positions of %s to Kafka (%r); trying again", self._group_id, exc)
+            return positions
+        return {}
+
+    async def close(self) -> None:
+        if self._running is not None:
+            await asyncio.gather(self._running, return_exceptions=True)
 
 
 async def read_ahead(batches: AsyncIterator[Batch], depth: int = 2) -> AsyncIterator[Batch]:
