@@ -2,11 +2,12 @@
 them in atomically.
 
 The replay fills `<table>__rebuild` tables through the same pure `apply` and writer as the live
-path (tracking under its own name), reading partitions in bulk with aiokafka. The swap is one
-transaction: it takes the writer's lock, makes sure the replay is not behind what the live
-projector already applied (else it catches up once more and retries), drops the live tables,
-renames the fresh ones into place and hands the tracking records over. Readers see either the
-old or the new read model, never a mix."""
+path (its positions under a name of their own), reading partitions in bulk with aiokafka. The
+swap is one transaction: it takes the writer's lock, makes sure the replay is not behind what
+the live projector already applied (else it catches up once more and retries), drops the live
+tables, renames the fresh ones into place (the table of applied events among them, so no
+tracking row is rewritten while live writers wait) and hands the positions over. Readers see
+either the old or the new read model, never a mix."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import asyncio
 from collections.abc import Mapping
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from sqlalchemy import delete, text, update
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.schema import CreateIndex
 
@@ -27,7 +28,7 @@ from shared.collector import tune_for_batches
 from shared.config import ConfigError, Settings
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
-from shared.db.tracking import applied_events, forget, load_offsets, projection_offsets
+from shared.db.tracking import forget, load_offsets, projection_offsets
 from shared.kafka.publisher import KafkaPublisher
 from shared.kafka.topics import ensure_for
 
@@ -129,11 +130,9 @@ async def swap(engine: AsyncEngine, fresh: TimelineTables, shadow: str, reached:
             await conn.execute(text(f"DROP TABLE {live.name}"))
             await conn.execute(text(f"ALTER TABLE {new.name} RENAME TO {live.name}"))
         await rename_indexes(conn, fresh)
-        await forget(conn, PROJECTION)
-        await conn.execute(update(applied_events).where(applied_events.c.projection == shadow).values(projection=PROJECTION))
+        await forget(conn, PROJECTION)  # the applied events went with the tables; the positions go now
         await conn.execute(update(projection_offsets).where(projection_offsets.c.projection == shadow)
                            .values(projection=PROJECTION))
-        await conn.execute(delete(applied_events).where(applied_events.c.projection == shadow))
     return True
 
 

@@ -5,8 +5,9 @@ either keeps both or neither; an event already tracked is skipped ("already appl
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, any_, bindparam, delete, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -83,6 +84,39 @@ async def claim_unapplied(conn: AsyncConnection, projection: str, event_ids: Ite
         return fresh
     rows = await conn.execute(_CLAIM, {"projection": projection, "ids": wanted})
     return {row[0] for row in rows}
+
+
+async def claim_unapplied_in(conn: AsyncConnection, table: Table, event_ids: Iterable[str]) -> set[str]:
+    """`claim_unapplied` for a view that keeps its applied events in a table of its own (one
+    `event_id` column), so that a rebuild swaps them in with the view's other tables."""
+    wanted = sorted(set(event_ids))
+    if not wanted:
+        return set()
+    if conn.dialect.name == "postgresql":
+        claim = text(f'INSERT INTO "{table.name}" (event_id) SELECT id FROM unnest(CAST(:ids AS varchar[])) AS id '
+                     "ORDER BY id ON CONFLICT DO NOTHING RETURNING event_id")
+        return {row[0] for row in await conn.execute(claim, {"ids": wanted})}
+    seen: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        seen.update(row[0] for row in await conn.execute(select(table.c.event_id).where(table.c.event_id.in_(chunk))))
+    fresh = [event_id for event_id in wanted if event_id not in seen]
+    if fresh:
+        await conn.execute(table.insert(), [{"event_id": event_id} for event_id in fresh])
+    return set(fresh)
+
+
+def first_of_each(events: Sequence[Any], fresh: set[str]) -> list[Any]:
+    """The events whose id `claim_unapplied` returned, in order, each id once (the log may hold
+    an event twice, and a batch may carry both copies)."""
+    left = set(fresh)
+    todo = []
+    for event in events:
+        event_id = str(event.event_id)
+        if event_id in left:
+            left.discard(event_id)
+            todo.append(event)
+    return todo
 
 
 async def mark_applied(conn: AsyncConnection, projection: str, event_ids: Iterable[str]) -> None:

@@ -7,7 +7,7 @@ import pytest
 from events.topics import Topic, topic_name
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
-from shared.db.tracking import claim_unapplied, forget, load_offsets, mark_applied, store_offsets, unapplied
+from shared.db.tracking import claim_unapplied, claim_unapplied_in, forget, load_offsets, mark_applied, store_offsets, unapplied
 from shared.kafka.consumer import BatchReader
 from shared.kafka.publisher import KafkaPublisher
 from tests.integration.test_kafka_publisher import started
@@ -80,6 +80,27 @@ async def test_claiming_events_returns_those_not_applied_yet_and_marks_them_with
             assert await claim_unapplied(conn, "timeline", []) == set()
         async with engine.begin() as conn:
             assert await unapplied(conn, "timeline", ["a", "b", "c"]) == {"b"}
+    finally:
+        await engine.dispose()
+
+
+async def test_a_view_with_its_own_applied_table_claims_each_event_once_and_only_with_its_transaction(db_url):
+    from services.projector.timeline.tables import TIMELINE
+
+    await upgrade_async(db_url)
+    engine = make_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            assert await claim_unapplied_in(conn, TIMELINE.applied, ["a", "b", "a"]) == {"a", "b"}
+            assert await claim_unapplied_in(conn, TIMELINE.applied, ["b", "c"]) == {"c"}
+            await conn.rollback()
+        async with engine.begin() as conn:
+            assert await claim_unapplied_in(conn, TIMELINE.applied, ["a", "c"]) == {"a", "c"}
+            assert await claim_unapplied_in(conn, TIMELINE.applied, []) == set()
+        async with engine.begin() as conn:
+            assert await claim_unapplied_in(conn, TIMELINE.applied, ["a", "b", "c"]) == {"b"}
+            # the shared table of the other views knows nothing of them
+            assert await unapplied(conn, "timeline", ["a", "b", "c"]) == {"a", "b", "c"}
     finally:
         await engine.dispose()
 

@@ -16,7 +16,6 @@ from services.projector.timeline.rows import customer_id_for
 from services.projector.timeline.writer import TimelineWriter
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
-from shared.db.tracking import applied_events
 from shared.kafka.publisher import KafkaPublisher
 from tests import timeline_factories as f
 from tests.infra.postgres import create_database
@@ -66,7 +65,7 @@ async def test_merge_then_unmerge_through_kafka_and_rebuilds_agree(kafka_setting
         await wait_for(lambda: applied(published), "the live projection", process, kafka_settings)
 
     async def applied(n: int) -> bool:
-        return await count(engine, applied_events) >= n
+        return await count(engine, TIMELINE.applied) >= n
 
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api",

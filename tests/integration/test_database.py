@@ -48,3 +48,20 @@ def test_a_sqlite_migration_refused_as_locked_is_run_again(tmp_path, monkeypatch
     monkeypatch.setattr(migrate.command, "upgrade", flaky)
     migrate.upgrade(f"sqlite+aiosqlite:///{tmp_path / 'tp.db'}")
     assert calls == ["heads", "heads"]
+
+
+async def test_upgrading_moves_the_timelines_applied_events_beside_its_rows_and_leaves_the_others(db_url):
+    await upgrade_async(db_url, "0014_timeline_write_keys")
+    engine = make_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO applied_events (projection, event_id) VALUES "
+                                    "('timeline', 'e-1'), ('timeline', 'e-2'), ('complaint-detector', 'e-1')"))
+        await upgrade_async(db_url)
+        async with engine.connect() as conn:
+            moved = (await conn.execute(text("SELECT event_id FROM timeline_applied_events ORDER BY 1"))).scalars().all()
+            kept = (await conn.execute(text("SELECT projection, event_id FROM applied_events"))).all()
+        assert moved == ["e-1", "e-2"]
+        assert [tuple(row) for row in kept] == [("complaint-detector", "e-1")]
+    finally:
+        await engine.dispose()

@@ -14,7 +14,6 @@ from services.projector.ops.deadletters import ReplayRefused, read_dead_letters,
 from services.projector.timeline.tables import TIMELINE
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
-from shared.db.tracking import applied_events
 from shared.kafka.deadletter import DeadLetter, send_to_deadletter
 from shared.kafka.publisher import KafkaPublisher
 from tests import timeline_factories as f
@@ -32,7 +31,7 @@ async def entries_of(engine, event_id: str) -> int:
 
 async def applied(engine, event_id: str) -> bool:
     async with engine.connect() as conn:
-        query = select(func.count()).select_from(applied_events).where(applied_events.c.event_id == event_id)
+        query = select(func.count()).select_from(TIMELINE.applied).where(TIMELINE.applied.c.event_id == event_id)
         return (await conn.execute(query)).scalar_one() > 0
 
 

@@ -15,6 +15,8 @@ from events.codec import encode
 from events.topics import Topic, topic_name
 from services.projector.complaints.tables import complaints
 from services.projector.ops.deadletters import read_dead_letters, replay
+from services.projector.timeline.projection import PROJECTION
+from services.projector.timeline.tables import TIMELINE
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
 from shared.db.tracking import applied_events
@@ -33,8 +35,11 @@ SLA_FILE = {"sla": {"complaint_mail_rules": [{"to": ["complaints@shop.example"]}
 
 async def is_applied(engine, tracking: str, event_id: str) -> bool:
     async with engine.connect() as conn:
-        query = select(func.count()).select_from(applied_events).where(
-            applied_events.c.projection == tracking, applied_events.c.event_id == event_id)
+        if tracking == PROJECTION:  # the timeline keeps its applied events beside its rows
+            query = select(func.count()).select_from(TIMELINE.applied).where(TIMELINE.applied.c.event_id == event_id)
+        else:
+            query = select(func.count()).select_from(applied_events).where(
+                applied_events.c.projection == tracking, applied_events.c.event_id == event_id)
         return (await conn.execute(query)).scalar_one() > 0
 
 

@@ -24,7 +24,6 @@ from services.projector.timeline.tables import TIMELINE
 from services.projector.timeline.view import MemoryView
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
-from shared.db.tracking import applied_events
 from shared.kafka.consumer import BatchReader, stop_consumer
 from shared.kafka.deadletter import DeadLetter
 from tests.infra.ports import free_port
@@ -158,7 +157,7 @@ async def test_a_cross_channel_history_lands_in_order_and_redelivery_changes_not
 
 
 async def applied_all(engine, n: int) -> bool:
-    return await count(engine, applied_events) >= n
+    return await count(engine, TIMELINE.applied) >= n
 
 
 async def test_kill_9_mid_stream_then_restart_leaves_exactly_one_entry_per_event(
@@ -180,13 +179,13 @@ async def test_kill_9_mid_stream_then_restart_leaves_exactly_one_entry_per_event
         process.wait()
         await feed
         await publisher.publish(events[1200:])
-        done_before_restart = await count(engine, applied_events)
+        done_before_restart = await count(engine, TIMELINE.applied)
         assert 0 < done_before_restart < len(events)
 
         process = start_projector(kafka_settings, postgres_url)
         await wait_for(lambda: applied_all(engine, len(events)), "catching up after the restart", process,
                        kafka_settings)
-        assert await count(engine, applied_events) == len(events)
+        assert await count(engine, TIMELINE.applied) == len(events)
         assert await stored_entries(engine) == fold(events)
         assert await count(engine, TIMELINE.entries) == 600 + 600  # a mail and a folded call per round
     finally:
@@ -201,7 +200,7 @@ async def publish_steadily(publisher, events, chunk: int = 20) -> None:
 
 
 async def between(engine, low: int, high: int) -> bool:
-    return low <= await count(engine, applied_events) <= high
+    return low <= await count(engine, TIMELINE.applied) <= high
 
 
 async def test_undecodable_records_go_to_the_dead_letter_topic_and_the_projection_moves_on(

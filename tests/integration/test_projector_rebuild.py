@@ -17,7 +17,7 @@ from services.projector.timeline.tables import TIMELINE
 from services.projector.timeline.writer import TimelineWriter
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
-from shared.db.tracking import applied_events, load_offsets
+from shared.db.tracking import load_offsets
 from shared.kafka.publisher import KafkaPublisher
 from tests import timeline_factories as f
 from tests.integration.test_projector_live import ROOT, applied_all, count, start_projector, stop, wait_for
@@ -55,7 +55,7 @@ async def snapshot(engine) -> dict[str, list[tuple]]:
     partitions in another order than the live projector met them."""
     found = {}
     async with engine.connect() as conn:
-        for table in TIMELINE.all():
+        for table in TIMELINE.read_model():
             rows = await conn.execute(select(table).order_by(*table.primary_key.columns))
             found[table.name] = [tuple(row) for row in rows]
     newest = {row[0]: row[:-1] for row in found.pop(TIMELINE.versions.name)}  # ordered by (id, version_at)
@@ -94,14 +94,14 @@ async def test_rebuild_equals_the_live_projection_row_by_row(kafka_settings, db_
         async with engine.connect() as conn:
             offsets = await load_offsets(conn, PROJECTION)
             assert await load_offsets(conn, f"{PROJECTION}__rebuild") == {}
-        assert await count(engine, applied_events) == len(events)
+        assert await count(engine, TIMELINE.applied) == len(events)
 
         # tracking was handed over: the next catch-up applies only what is new
         extra = f.mail(500, "erika@example.org", 500)
         await publisher.publish([extra])
         projector = BatchProjector(TimelineWriter(engine), publisher, kafka_settings.topic_prefix)
         await catch_up(kafka_settings, projector, offsets)
-        assert await count(engine, applied_events) == len(events) + 1
+        assert await count(engine, TIMELINE.applied) == len(events) + 1
     finally:
         stop(process)
         await publisher.stop()

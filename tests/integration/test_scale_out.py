@@ -31,12 +31,10 @@ from sqlalchemy import func, select
 from events import decode
 from events.topics import Topic, topic_name
 from services.projector.complaints.tables import complaints as complaints_table
-from services.projector.timeline.projection import PROJECTION
 from services.projector.timeline.tables import TIMELINE
 from shared.config import Settings
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
-from shared.db.tracking import applied_events
 from shared.kafka.lag import consumer_groups, consumer_lag
 from tests.infra.ports import free_port, free_port_run
 from shared.kafka.local_cluster import LocalCluster, default_shape
@@ -234,8 +232,7 @@ async def test_the_scaled_out_hub_loses_and_doubles_nothing_when_a_broker_and_a_
 
         async def projected() -> bool | str:
             async with engine.connect() as conn:
-                applied = set((await conn.scalars(select(applied_events.c.event_id).where(
-                    applied_events.c.projection == PROJECTION))).all())
+                applied = set((await conn.scalars(select(TIMELINE.applied.c.event_id))).all())
             missing = expected_events - applied
             return True if not missing else f"{len(missing)} accepted events not in the timeline"
 

@@ -28,7 +28,7 @@ from services.projector.complaints.detector import DetectorConfig, detect
 from services.projector.complaints.policy import SlaRules
 from services.projector.privacy.complaint_redaction import REDACTING, redact_complaints
 from services.projector.complaints.segments import apply_customer_event, segment_for
-from shared.db.tracking import load_offsets, mark_applied, store_offsets, unapplied
+from shared.db.tracking import claim_unapplied, first_of_each, load_offsets, mark_applied, store_offsets, unapplied
 from shared.kafka.consumer import Batch, Consumed
 from shared.kafka.follower import Backoff, LogStep
 from shared.kafka.publisher import KeysNeeded, keys_first, keys_missing
@@ -142,13 +142,7 @@ async def project(conn: AsyncConnection, events: Sequence[Event], rules: SlaRule
                   trust_recorded_breaches: bool = True) -> list[Event]:
     """Applies the complaint and SLA events not applied yet (each once, also when the log holds
     it twice) and tracks them, inside the caller's transaction; returns those it applied."""
-    fresh = await unapplied(conn, PROJECTION, (str(e.event_id) for e in events))
-    todo = []
-    for event in events:
-        if str(event.event_id) in fresh:
-            fresh.discard(str(event.event_id))
-            todo.append(event)
+    todo = first_of_each(events, await claim_unapplied(conn, PROJECTION, (str(e.event_id) for e in events)))
     if todo:
         await store.apply_events(conn, todo, rules, now, trust_recorded_breaches)
-        await mark_applied(conn, PROJECTION, [str(e.event_id) for e in todo])
     return todo

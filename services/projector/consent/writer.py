@@ -19,7 +19,7 @@ from events.topics import Topic, topic_name
 from services.projector.consent.fold import AddHistory, ConsentRow, Redact, SetCurrent, apply, subject_id_of
 from services.projector.consent.tables import consent_erased_subjects, consent_history, consent_states
 from services.projector.timeline.rows import utc
-from shared.db.tracking import mark_applied, store_offsets, unapplied
+from shared.db.tracking import claim_unapplied, first_of_each, store_offsets
 from shared.kafka.consumer import Consumed
 from shared.kafka.deadletter import RawProducer
 from shared.kafka.follower import Backoff, LogStep
@@ -57,15 +57,9 @@ class ConsentWriter:
 
     async def _apply(self, conn: AsyncConnection, events: Sequence[Event], next_offsets: Mapping[Position, int]) -> int:
         wanted = [e for e in events if relevant(e)]  # master data would only fill the tracking table
-        fresh = await unapplied(conn, PROJECTION, (str(e.event_id) for e in wanted))
-        todo = []
-        for event in wanted:
-            if str(event.event_id) in fresh:
-                fresh.discard(str(event.event_id))
-                todo.append(event)
+        todo = first_of_each(wanted, await claim_unapplied(conn, PROJECTION, (str(e.event_id) for e in wanted)))
         for event in todo:
             await apply_one(conn, event)
-        await mark_applied(conn, PROJECTION, (str(e.event_id) for e in todo))
         await store_offsets(conn, PROJECTION, next_offsets)
         return len(todo)
 

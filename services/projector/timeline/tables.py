@@ -21,9 +21,16 @@ class TimelineTables:
     entries: Table
     suffix: str
     versions: Table  # every state each entry had, by recorded time (revision 0010_asof_entry_versions)
+    # the events these tables hold (revision 0015_timeline_applied_events): kept beside them, so a
+    # rebuild swaps them in with the rest instead of rewriting a tracking row per event
+    applied: Table
+
+    def read_model(self) -> tuple[Table, ...]:
+        """The rows readers see (without the tracking of applied events)."""
+        return (self.customers, self.identities, self.entries, self.versions)
 
     def all(self) -> tuple[Table, ...]:
-        return (self.customers, self.identities, self.entries, self.versions)
+        return (*self.read_model(), self.applied)
 
     def indexes(self) -> list[Index]:
         return [index for table in self.all() for index in table.indexes]
@@ -65,10 +72,11 @@ def timeline_tables(suffix: str = "", with_indexes: bool = True) -> TimelineTabl
     # of the event that produced it (`version_at`) until that of the next one
     versions = Table(f"timeline_entry_versions{suffix}", metadata, *entry_columns(),
                      Column("complaint_id", String(255)), Column("version_at", DateTime(timezone=True), primary_key=True))
+    applied = Table(f"timeline_applied_events{suffix}", metadata, Column("event_id", String(36), primary_key=True))
     if with_indexes:
         add_indexes(customers, identities, entries, suffix)
         add_version_indexes(versions, suffix)
-    return TimelineTables(metadata, customers, identities, entries, suffix, versions)
+    return TimelineTables(metadata, customers, identities, entries, suffix, versions, applied)
 
 
 def entry_columns() -> list[Column]:  # type: ignore[type-arg]

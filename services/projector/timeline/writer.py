@@ -1,7 +1,7 @@
 """The one writer of the timeline read model.
 
 `write(batch)` commits, in ONE transaction, the rows the events change and the tracking
-records (applied event ids and next offsets per partition), plus each entry's new state as a
+records (applied event ids, in the timeline's own table, and next offsets per partition), plus each entry's new state as a
 version under its event's recorded time (what the timeline "as of" an instant reads). An event
 already tracked is skipped, so redelivery, a crash between two batches and a restart change
 nothing. Writers of several projector instances run side by side and wait for each other only
@@ -26,7 +26,7 @@ from services.projector.timeline.store import load_view, write_changes, write_ve
 from services.projector.timeline.tables import TIMELINE, TimelineTables
 from services.projector.timeline.view import Change
 from services.projector.timeline.write_keys import event_keys, lock_keys, view_keys
-from shared.db.tracking import applied_events, claim_unapplied, store_offsets
+from shared.db.tracking import claim_unapplied_in, first_of_each, store_offsets
 
 Position = tuple[str, int]
 # Writers hold it shared, so they never wait for each other; swapping in a rebuilt timeline
@@ -79,12 +79,8 @@ class TimelineWriter:
         return WriteResult(applied=len(todo), skipped=len(events) - len(todo))
 
     async def _apply(self, conn: AsyncConnection, events: Sequence[Event], next_offsets: Mapping[Position, int]) -> list[Event]:
-        fresh = await claim_unapplied(conn, self.projection, (str(e.event_id) for e in events))
-        todo: list[Event] = []
-        for event in events:
-            if str(event.event_id) in fresh:
-                fresh.discard(str(event.event_id))
-                todo.append(event)
+        todo: list[Event] = first_of_each(events, await claim_unapplied_in(
+            conn, self.tables.applied, (str(e.event_id) for e in events)))
         changes: list[Change] = []
         held: set[int] = set()  # row keys locked in this transaction
         for segment, erasure in split_at_erasures(todo):
@@ -138,7 +134,7 @@ class TimelineWriter:
         if conn.dialect.name != "postgresql" or events < BULK_BATCH or self._written < 2 * self._analyzed_at + 5000:
             return
         self._analyzed_at = self._written
-        for table in (*self.tables.all(), applied_events):
+        for table in self.tables.all():
             await conn.execute(text(f"ANALYZE {table.name}"))
 
     def observe(self, applied: list[Event], skipped: int) -> None:
