@@ -5,13 +5,17 @@ values, statement parameters). With the default thresholds the collector runs ev
 allocations and, every so often, walks the whole heap, including everything imported and built
 at start, which never becomes garbage. Freezing what start-up built keeps it out of every
 collection, and a higher first threshold collects young objects in larger, rarer rounds.
-Reference counting still frees almost everything at once: the collector only finds cycles."""
+Reference counting still frees almost everything at once: the collector only finds cycles.
+
+Measured with `gc.callbacks` over a rebuild of 200,000 events: 4.5-5.1 s in the collector with
+a first threshold of 50,000, 1.3-2.0 s with 200,000, at the same peak RSS (360-470 MB in all
+runs). The garbage cycles waiting for a round stay bounded by the threshold."""
 
 from __future__ import annotations
 
 import gc
 
-YOUNG_THRESHOLD = 50_000
+YOUNG_THRESHOLD = 200_000
 
 
 def tune_for_batches() -> None:
