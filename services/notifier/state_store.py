@@ -38,7 +38,7 @@ async def load_view(conn: AsyncConnection, event: Event) -> View:
     if customer is not None:
         keys.append(f"customer_ref:{customer.customer_ref}")
     keys = list(dict.fromkeys(keys))
-    complaint_id = getattr(event.payload, "complaint_id", None)
+    complaint_id = event.payload_value("complaint_id")
     complaint = await load_complaint(conn, complaint_id) if complaint_id else None
     if complaint is not None and customer is None and complaint.keys:
         # the customer may have become known after the complaint was opened

@@ -44,7 +44,7 @@ def subject_of(master: MasterKey, event: Event) -> str:
         return contact_subject(master, "email", contact.email)
     if contact.phone:
         return contact_subject(master, "phone", contact.phone)
-    customer_ref = contact.customer_ref or getattr(event.payload, "customer_ref", None)
+    customer_ref = contact.customer_ref or event.payload_value("customer_ref")
     if isinstance(customer_ref, str) and customer_ref:
         return customer_subject(master, customer_ref)
     if event.customer_id:

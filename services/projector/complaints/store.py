@@ -186,7 +186,7 @@ async def _record_outcome(conn: AsyncConnection, state: ClockState, reading: Clo
 async def known_complaints(conn: AsyncConnection, event: Event) -> list[KnownComplaint]:
     """Complaints `event` may concern: of its mail thread, or of its customer."""
     conditions = []
-    thread = getattr(event.payload, "thread_key", None)
+    thread = event.payload_value("thread_key")
     if thread:
         conditions.append(complaints.c.complaint_id.in_(
             select(complaint_threads.c.complaint_id).where(complaint_threads.c.thread_key == thread)))

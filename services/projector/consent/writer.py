@@ -94,7 +94,7 @@ async def apply_one(conn: AsyncConnection, event: Event) -> None:
 
 async def _current(conn: AsyncConnection, event: Event) -> tuple[ConsentRow | None, bool]:
     """The subject's current row for the event's purpose, and whether the subject was erased."""
-    purpose = getattr(event.payload, "purpose", None)
+    purpose = event.payload_value("purpose")
     subject_id = subject_id_of(event) if purpose else None
     if subject_id is None:
         return None, False

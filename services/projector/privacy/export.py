@@ -64,7 +64,7 @@ async def identifiers_of(engine: AsyncEngine, customer_ref: str) -> tuple[dict[s
 
 def is_about(event: Event, customer_ref: str, identifiers: set[tuple[str, str]]) -> bool:
     contact = event.contact
-    if contact.customer_ref == customer_ref or getattr(event.payload, "customer_ref", None) == customer_ref:
+    if contact.customer_ref == customer_ref or event.payload_value("customer_ref") == customer_ref:
         return True
     if event.customer_id == customer_id_for(customer_ref):
         return True
