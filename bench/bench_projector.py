@@ -47,6 +47,7 @@ from services.projector.audit.requests import drain
 from services.projector.catchup import catch_up
 from services.projector.consume import BatchProjector
 from services.projector.timeline.rows import customer_id_for
+from services.projector.timeline.tables import TIMELINE
 from services.projector.timeline.writer import TimelineWriter
 from shared.config import Auth, AuthToken, FileConfig, Settings
 from shared.db.engine import make_engine
@@ -370,9 +371,9 @@ async def visible_latency(settings: Settings, url: str) -> tuple[list[float], li
     return to_ms(visible), to_ms(received)
 
 
-# the full primary key (projection, event_id), so that polling is an index lookup
-APPLIED_ONE = "SELECT 1 FROM applied_events WHERE projection = 'timeline' AND event_id = $1"
-APPLIED_ANY = "SELECT event_id FROM applied_events WHERE projection = 'timeline' AND event_id = ANY($1::varchar[])"
+# the timeline's own applied events (primary key event_id), so that polling is an index lookup
+APPLIED_ONE = f"SELECT 1 FROM {TIMELINE.applied.name} WHERE event_id = $1"
+APPLIED_ANY = f"SELECT event_id FROM {TIMELINE.applied.name} WHERE event_id = ANY($1::varchar[])"
 
 
 def mail(n: int, email: str) -> EmailReceived:

@@ -22,11 +22,10 @@ from sqlalchemy import func, select
 
 from bench.bench_projector import ROOT, generate, publish
 from bench.harness import BenchContext, Measurement
-from services.projector.timeline.projection import PROJECTION
+from services.projector.timeline.tables import TIMELINE
 from shared.config import Settings
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade_async
-from shared.db.tracking import applied_events
 from shared.kafka.topics import ensure_for
 
 EVENTS = int(os.environ.get("TOUCHPOINT_BENCH_SCALE_EVENTS", "40000"))
@@ -56,8 +55,7 @@ async def applied_rate(url: str, total: int, processes: list[subprocess.Popen], 
             if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
                 raise RuntimeError(f"projectors stopped or timed out; their logs are in {work}")
             async with engine.connect() as conn:
-                done = await conn.scalar(select(func.count()).select_from(applied_events)
-                                         .where(applied_events.c.projection == PROJECTION))
+                done = await conn.scalar(select(func.count()).select_from(TIMELINE.applied))
             now = time.monotonic()
             for share in (0.05, 0.95):
                 if share not in marks and done >= share * total:
