@@ -24,11 +24,11 @@ from services.projector.consume import BatchProjector
 from services.projector.timeline.projection import PROJECTION as TIMELINE
 from services.projector.timeline.writer import TimelineWriter
 from shared.config import Notifier, Settings
-from shared.db.tracking import load_offsets, unapplied
+from shared.db.tracking import load_offsets
 from shared.kafka.consumer import BatchReader, Consumed
 from shared.kafka.follower import Backoff, LogStep, follow_in_bulk
 from shared.kafka.publisher import InMemoryPublisher
-from tests.integration.test_hostile_events import RULES, SLA
+from tests.integration.test_hostile_events import RULES, SLA, not_applied
 
 Place = tuple[str, int, int]  # topic, partition, offset
 Position = tuple[str, int]
@@ -98,7 +98,7 @@ class Consumers:
                 if topic not in consumer.topics or name is None or not consumer.records(event):
                     continue
                 async with self.engine.connect() as conn:
-                    applied = not await unapplied(conn, name, [event_id])
+                    applied = not await not_applied(conn, name, [event_id])
                 if event_id in later:
                     assert applied, f"{service}: {event.type} {event_id}, sent after the hostile ones, was not applied"
                 else:
