@@ -27,7 +27,7 @@ from events.topics import Topic, topic_name
 from services.projector.callbacks import decide, store
 from services.projector.callbacks.erasure import redact_callbacks
 from services.projector.callbacks.rules import CallbackRules
-from shared.db.tracking import load_offsets, mark_applied, store_offsets, unapplied
+from shared.db.tracking import claim_unapplied, first_of_each, load_offsets, store_offsets
 from shared.kafka.consumer import Consumed
 from shared.kafka.follower import Backoff, LogStep
 from shared.kafka.publisher import keys_first, require_keys
@@ -83,14 +83,9 @@ class CallbackProcessor:
     async def _decide(self, conn: AsyncConnection, events: list[Event]) -> list[Event]:
         # of the customers topic only erasures matter: master data would only fill the tracking table
         events = [e for e in events if e.type.startswith("call.") or isinstance(e, CustomerErased)]
-        fresh = await unapplied(conn, DECIDER, (str(e.event_id) for e in events))
         derived: list[Event] = []
-        for event in events:
-            if str(event.event_id) not in fresh:
-                continue
-            fresh.discard(str(event.event_id))
+        for event in first_of_each(events, await claim_unapplied(conn, DECIDER, (str(e.event_id) for e in events))):
             derived += await self._decide_one(conn, event)
-            await mark_applied(conn, DECIDER, [str(event.event_id)])
         return derived
 
     async def _decide_one(self, conn: AsyncConnection, event: Event) -> list[Event]:
@@ -137,14 +132,8 @@ class CallbackProcessor:
 
 async def project(conn: AsyncConnection, events: Sequence[Event]) -> None:
     """Applies the callback events not applied before (each once), with their tracking rows."""
-    fresh = await unapplied(conn, PROJECTION, (str(e.event_id) for e in events))
-    todo = []
-    for event in events:
-        if str(event.event_id) in fresh:
-            fresh.discard(str(event.event_id))
-            todo.append(event)
-    await store.apply_events(conn, todo)
-    await mark_applied(conn, PROJECTION, [str(e.event_id) for e in todo])
+    await store.apply_events(conn, first_of_each(events, await claim_unapplied(
+        conn, PROJECTION, (str(e.event_id) for e in events))))
 
 
 def _log(events: Sequence[Event]) -> None:

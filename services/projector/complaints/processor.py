@@ -28,7 +28,7 @@ from services.projector.complaints.detector import DetectorConfig, detect
 from services.projector.complaints.policy import SlaRules
 from services.projector.privacy.complaint_redaction import REDACTING, redact_complaints
 from services.projector.complaints.segments import apply_customer_event, segment_for
-from shared.db.tracking import claim_unapplied, first_of_each, load_offsets, mark_applied, store_offsets, unapplied
+from shared.db.tracking import claim_unapplied, first_of_each, load_offsets, store_offsets
 from shared.kafka.consumer import Batch, Consumed
 from shared.kafka.follower import Backoff, LogStep
 from shared.kafka.publisher import KeysNeeded, keys_first, keys_missing
@@ -95,21 +95,15 @@ class ComplaintProcessor:
         return derived
 
     async def _detect(self, conn: AsyncConnection, events: list[Event]) -> list[Event]:
-        fresh = await unapplied(conn, DETECTOR, (str(e.event_id) for e in events))
         derived: list[Event] = []
         needing_keys: list[Event] = []  # derived events whose keys are made outside the transaction
-        for event in events:
-            event_id = str(event.event_id)
-            if event_id not in fresh:
-                continue
-            fresh.discard(event_id)
+        # claimed up front: a batch that ends in KeysNeeded or an error rolls its claims back
+        for event in first_of_each(events, await claim_unapplied(conn, DETECTOR, (str(e.event_id) for e in events))):
             if event.type in REDACTING:  # an erasure or an expiry
                 await redact_complaints(conn, event)
-                await mark_applied(conn, DETECTOR, [event_id])
                 continue
             if event.type in CUSTOMER_TYPES:
                 await apply_customer_event(conn, event)
-                await mark_applied(conn, DETECTOR, [event_id])
                 continue
             segment = await segment_for(conn, event)
             found = detect(event, await store.known_complaints(conn, event), self._detector, segment)
@@ -122,7 +116,6 @@ class ComplaintProcessor:
                 # a copy may have come back through Kafka already (crash after publishing)
                 await project(conn, found, self._rules, self._now())
                 derived += found
-            await mark_applied(conn, DETECTOR, [event_id])
         if needing_keys:
             raise KeysNeeded(needing_keys)
         return derived
