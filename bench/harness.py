@@ -46,6 +46,7 @@ class BenchContext:
     work_dir: Path
     _cleanups: list[Callable[[], None]] = field(default_factory=list)
     _kafka: str | None = None
+    _broker: object | None = None
 
     def kafka_bootstrap(self) -> str:
         if self._kafka is None:
@@ -54,8 +55,12 @@ class BenchContext:
             bootstrap, broker = start_test_broker(self.work_dir)
             if broker is not None:
                 self._cleanups.append(broker.stop)
-            self._kafka = bootstrap
+            self._kafka, self._broker = bootstrap, broker
         return self._kafka
+
+    def kafka_pid(self) -> int | None:
+        """The local broker's process, None for an external cluster (or before kafka_bootstrap())."""
+        return self._broker.running_pid() if self._broker is not None else None  # type: ignore[attr-defined]
 
     def add_cleanup(self, fn: Callable[[], None]) -> None:
         self._cleanups.append(fn)
