@@ -42,7 +42,6 @@ async def unapplied(conn: AsyncConnection, projection: str, event_ids: Iterable[
     wanted = set(event_ids)
     if not wanted:
         return set()
-    seen: set[str] = set()
     ids = sorted(wanted)
     if conn.dialect.name == "postgresql":
         # one array parameter: a single stable statement, fast even before the table is analysed
@@ -54,15 +53,17 @@ async def unapplied(conn: AsyncConnection, projection: str, event_ids: Iterable[
             {"ids": ids},
         )
         return wanted - {row[0] for row in rows}
+    return wanted - await _present(conn, applied_events.c.event_id, ids, applied_events.c.projection == projection)
+
+
+async def _present(conn: AsyncConnection, column: Column, ids: list[str], *conditions: Any) -> set[str]:
+    """The ids among `ids` that `column` holds (where `conditions` hold), asked 500 at a time:
+    SQLite takes a limited number of parameters per statement."""
+    seen: set[str] = set()
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        rows = await conn.execute(
-            select(applied_events.c.event_id).where(
-                applied_events.c.projection == projection, applied_events.c.event_id.in_(chunk)
-            )
-        )
-        seen.update(row[0] for row in rows)
-    return wanted - seen
+        seen.update(row[0] for row in await conn.execute(select(column).where(*conditions, column.in_(chunk))))
+    return seen
 
 
 _CLAIM = text("INSERT INTO applied_events (projection, event_id) "
@@ -96,10 +97,7 @@ async def claim_unapplied_in(conn: AsyncConnection, table: Table, event_ids: Ite
         claim = text(f'INSERT INTO "{table.name}" (event_id) SELECT id FROM unnest(CAST(:ids AS varchar[])) AS id '
                      "ORDER BY id ON CONFLICT DO NOTHING RETURNING event_id")
         return {row[0] for row in await conn.execute(claim, {"ids": wanted})}
-    seen: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        seen.update(row[0] for row in await conn.execute(select(table.c.event_id).where(table.c.event_id.in_(chunk))))
+    seen = await _present(conn, table.c.event_id, wanted)
     fresh = [event_id for event_id in wanted if event_id not in seen]
     if fresh:
         await conn.execute(table.insert(), [{"event_id": event_id} for event_id in fresh])
