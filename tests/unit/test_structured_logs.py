@@ -108,3 +108,25 @@ async def test_the_projector_logs_each_projected_event_in_its_chain_at_debug(jso
     assert writer.written == [([first, second], {("webforms", 0): 6})]
     projected = entries(json_lines, "projected")
     assert [line["correlation_id"] for line in projected] == [str(first.event_id), "chain-2"]
+
+
+def test_a_forked_worker_makes_request_ids_of_its_own():
+    import os
+
+    from shared.web import RequestIds
+
+    ids = RequestIds()
+    before_fork = ids.new()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: one id, then out without pytest's teardown
+        os.write(write, ids.new().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    in_child = os.read(read, 64).decode()
+    os.close(read)
+    in_parent = ids.new()
+    assert len(in_child) == len(in_parent) == 32
+    assert in_child[:20] != in_parent[:20]  # another prefix: the counters may meet, the ids never
+    assert in_parent != before_fork

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 
 from events.envelope import Event
-from services.ingest.http.metrics import LAST_WEBHOOK, PRODUCE_LATENCY, WEBHOOKS_ACCEPTED
+from services.ingest.http.metrics import metrics_of
 from services.ingest.webforms.guards import RateLimiter
 from shared.config import Settings
 from shared.kafka.errors import KafkaUnavailable
@@ -57,7 +57,7 @@ class IngestContext:
                 f"{RETRY_AFTER_SECONDS} s",
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             ) from None
-        PRODUCE_LATENCY.labels(source).observe(time.perf_counter() - started)
+        metrics_of(source).produce_seconds.observe(time.perf_counter() - started)
         request_id = correlation_id.get()
         for event in events:
             with correlation_scope(event.correlation_id):
@@ -65,8 +65,9 @@ class IngestContext:
                     "event_id": str(event.event_id), "webhook": source, "request_id": request_id}})
 
     def accepted(self, source: str, events: Sequence[Event]) -> dict[str, object]:
-        WEBHOOKS_ACCEPTED.labels(source).inc()
-        LAST_WEBHOOK.labels(source).set_to_current_time()
+        metrics = metrics_of(source)
+        metrics.accepted.inc()
+        metrics.last_accepted.set_to_current_time()
         return {"status": "accepted" if events else "ignored", "event_ids": [str(e.event_id) for e in events]}
 
 

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from services.ingest.http.body import fields_of, read_body
 from services.ingest.http.context import IngestContext, context_of, refuse
-from services.ingest.http.metrics import WEBHOOK_ERRORS, WEBHOOKS_RECEIVED
+from services.ingest.http.metrics import WEBHOOK_ERRORS, metrics_of
 from services.ingest.http.openapi import WEBFORM_BODY, WEBHOOK_RESPONSES
 from services.ingest.problems import InvalidPayload
 from services.ingest.webforms.guards import origin_allowed, request_origin
@@ -33,7 +33,7 @@ PREFLIGHT_MAX_AGE = "600"
     429: {"description": "too many submissions from this address; retry after Retry-After seconds"},
 }, openapi_extra=WEBFORM_BODY)
 async def form_webhook(form_id: str, request: Request) -> Response:
-    WEBHOOKS_RECEIVED.labels(SOURCE).inc()
+    metrics_of(SOURCE).received.inc()
     ctx = context_of(request)
     config = _form_config(ctx, form_id)
     origin = request_origin(request.headers.get("origin"), request.headers.get("referer"))

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 
 from services.ingest.http.body import JSON, json_object, read_body, require_media_type
 from services.ingest.http.context import context_of, refuse
-from services.ingest.http.metrics import WEBHOOKS_RECEIVED
+from services.ingest.http.metrics import metrics_of
 from services.ingest.http.openapi import SHIPPING_BODY, WEBHOOK_RESPONSES
 from services.ingest.problems import InvalidPayload
 from services.ingest.shipping import aftership, easypost, generic
@@ -43,7 +43,7 @@ PROVIDERS: dict[str, ShippingProvider] = {
 async def shipping_webhook(provider: str, request: Request) -> JSONResponse:
     handler = PROVIDERS.get(provider)
     source = provider if handler else "shipping"
-    WEBHOOKS_RECEIVED.labels(source).inc()
+    metrics_of(source).received.inc()
     if handler is None:
         raise refuse(source, 404, "unknown_provider",
                      f"no shipping provider {provider!r}; use one of {', '.join(PROVIDERS)}")

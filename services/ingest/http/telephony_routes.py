@@ -10,7 +10,7 @@ from services.ingest.http.body import (
     FORM, JSON, fields_of, form_fields, form_pairs, json_object, read_body, require_media_type,
 )
 from services.ingest.http.context import context_of, refuse
-from services.ingest.http.metrics import WEBHOOKS_RECEIVED
+from services.ingest.http.metrics import metrics_of
 from services.ingest.http.openapi import FORM_OR_JSON_BODY, TWILIO_BODY, WEBHOOK_RESPONSES
 from services.ingest.problems import InvalidPayload
 from services.ingest.telephony.cti import parse_cti
@@ -30,7 +30,7 @@ TWILIO_HEADER = "X-Twilio-Signature"
              openapi_extra=FORM_OR_JSON_BODY)
 async def cti_webhook(request: Request) -> JSONResponse:
     source = "cti"
-    WEBHOOKS_RECEIVED.labels(source).inc()
+    metrics_of(source).received.inc()
     ctx = context_of(request)
     config = ctx.settings.file.webhooks.cti
     if config is None or (config.token is None and not config.sipgate_public_key):
@@ -67,7 +67,7 @@ def _authenticate_cti(request: Request, config: CtiWebhook, body: bytes) -> None
 @router.post("/twilio", summary="Twilio voice status callback", responses=WEBHOOK_RESPONSES, openapi_extra=TWILIO_BODY)
 async def twilio_webhook(request: Request) -> JSONResponse:
     source = "twilio"
-    WEBHOOKS_RECEIVED.labels(source).inc()
+    metrics_of(source).received.inc()
     ctx = context_of(request)
     config = ctx.settings.file.webhooks.twilio
     if config is None:
