@@ -40,7 +40,13 @@ class FieldReader:
     def text(self, *names: str, required: bool = False) -> str | None:
         for name in names:
             if name in self.data:
-                found = self._texts(name, self.data[name])
+                value = self.data[name]
+                if value.__class__ is str:  # most fields: one plain string, no list to build
+                    stripped = value.strip()
+                    if stripped:
+                        return stripped
+                    continue
+                found = self._texts(name, value)
                 if found:
                     return found[0]
         if required:
