@@ -13,7 +13,7 @@ import orjson
 from pydantic import ValidationError
 
 from events.envelope import FROM_LOG, Event
-from events.registry import EVENT_ADAPTER, EVENT_TYPES, current_version
+from events.registry import CURRENT_VERSIONS, EVENT_ADAPTER, EVENT_TYPES
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -124,7 +124,7 @@ def upcast(
     version = data.get("schema_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise InvalidEvent(f"schema_version: must be a positive integer, got {version!r}")
-    target = versions[event_type] if versions else current_version(EVENT_TYPES[event_type])
+    target = versions[event_type] if versions else CURRENT_VERSIONS[event_type]
     if version > target:
         raise InvalidEvent(
             f"schema_version: {event_type} v{version} is newer than this build reads (v{target}); upgrade Touchpoint"

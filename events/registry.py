@@ -49,6 +49,8 @@ def current_version(cls: type[Event]) -> int:
 
 
 EVENT_TYPES: dict[str, type[Event]] = {type_name(cls): cls for cls in EVENT_CLASSES}
+# asked for every event read: pydantic's `model_fields` is a descriptor call each time
+CURRENT_VERSIONS: dict[str, int] = {name: current_version(cls) for name, cls in EVENT_TYPES.items()}
 
 AnyEvent = Annotated[Union[EVENT_CLASSES], Field(discriminator="type")]  # type: ignore[valid-type]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(AnyEvent)

@@ -134,7 +134,7 @@ def clean_event_input(data: Any, model: type[BaseModel]) -> Any:
 def _clean_fields(fields: dict[str, Any], model: type[BaseModel] | None, prefix: str, report: _Report,
                   skip: tuple[str, ...] = ()) -> dict[str, Any]:
     """The changed fields of one model's values (given as a dict)."""
-    declared = model.model_fields if model is not None else {}
+    declared = _declared(model) if model is not None else {}
     changes = {}
     for name, value in fields.items():
         if value is None or value.__class__ in _PLAIN or name in skip:
@@ -165,7 +165,7 @@ def _clean_value(value: Any, path: str, kind: TextKind, report: _Report, model: 
     if value is None or kind_of in _PLAIN:
         return _SAME
     if isinstance(value, BaseModel):
-        fields = {name: getattr(value, name) for name in type(value).model_fields}
+        fields = {name: getattr(value, name) for name in _declared(type(value))}
         changes = _clean_fields(fields, type(value), f"{path}.", report)
         return {**fields, **changes} if changes else _SAME
     if isinstance(value, (tuple, list)):
@@ -180,6 +180,11 @@ def _clean_value(value: Any, path: str, kind: TextKind, report: _Report, model: 
 
 _PLAIN = frozenset({int, bool, float, UUID, datetime})
 _KEY_LIMIT, _KEY_DIRT = _RULES[KEY_KIND]
+
+
+@functools.cache  # pydantic's `model_fields` is a descriptor call on every access
+def _declared(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_fields
 
 
 @functools.cache  # a few dozen (model, field) pairs; the annotation walk is slow per event
