@@ -165,8 +165,8 @@ def _clean_value(value: Any, path: str, kind: TextKind, report: _Report, model: 
     if value is None or kind_of in _PLAIN:
         return _SAME
     if isinstance(value, BaseModel):
-        fields = {name: getattr(value, name) for name in _declared(type(value))}
-        changes = _clean_fields(fields, type(value), f"{path}.", report)
+        fields = value.__dict__  # a model's field values (its extras and private attributes live apart)
+        changes = _clean_fields(fields, kind_of, f"{path}.", report)
         return {**fields, **changes} if changes else _SAME
     if isinstance(value, (tuple, list)):
         return _clean_sequence(value, path, kind, report, model) if value else _SAME
@@ -204,10 +204,17 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 
 
 def _clean_sequence(items: tuple | list, path: str, kind: TextKind, report: _Report, model: type[BaseModel] | None) -> Any:
-    cleaned = [_clean_value(item, f"{path}.{index}", kind, report, model) for index, item in enumerate(items)]
-    if all(item is _SAME for item in cleaned):
-        return _SAME
-    return [item if new is _SAME else new for item, new in zip(items, cleaned)]
+    limit, dirt = _RULES[kind]
+    cleaned: list | None = None  # made on the first change only
+    for index, item in enumerate(items):
+        if item.__class__ is str and len(item) <= limit and not dirt.search(item):
+            continue  # the common case, without naming its path
+        new = _clean_value(item, f"{path}.{index}", kind, report, model)
+        if new is not _SAME:
+            if cleaned is None:
+                cleaned = list(items)
+            cleaned[index] = new
+    return _SAME if cleaned is None else cleaned
 
 
 def _clean_mapping(mapping: dict, path: str, kind: TextKind, report: _Report) -> Any:

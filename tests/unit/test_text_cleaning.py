@@ -113,3 +113,21 @@ def test_a_webform_adapter_event_carries_clean_text():
     assert event.payload.name == "Kunde Admin"
     assert event.payload.message == "Hallo\nWelt"
     assert event.payload.fields == {"colour": "blue"}
+
+
+def test_text_inside_lists_of_names_and_lists_of_models_is_cleaned_where_it_sits():
+    from events.email import EmailPayload, EmailReceived, MailboxPosition
+    from events.envelope import Address
+
+    event = EmailReceived(
+        event_id=event_id_for("email.received", "lists"), occurred_at=T0, recorded_at=T0, source="imap:test",
+        payload=EmailPayload(
+            position=MailboxPosition(mailbox="m", folder="INBOX", uidvalidity=1, uid=1),
+            thread_key="t", content_hash="0" * 64,
+            to=(Address(email="a@example.org", name="Anna"), Address(email="b@example.org", name="B\u202eob\x00")),
+            references=("<1@example.org>", "<2@exa\x00mple.org>", "<3@example.org>"),
+        ),
+    )
+    assert [a.name for a in event.payload.to] == ["Anna", "Bob"]
+    assert event.payload.references == ("<1@example.org>", "<2@example.org>", "<3@example.org>")
+    assert event.bidi_removed == ("payload.to.1.name",)
