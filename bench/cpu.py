@@ -5,7 +5,7 @@ elsewhere the readings are empty and a bench leaves them out of its notes."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -78,7 +78,7 @@ class CpuMeter:
     given as callables returning pids, asked at both ends; a process that ended in between
     is not counted, so stop the clock before stopping what it measures."""
 
-    def __init__(self, groups: Mapping[str, object]) -> None:
+    def __init__(self, groups: Mapping[str, Callable[[], Iterable[int]]]) -> None:
         self.groups = groups
         self._first: dict[str, dict[int, float]] = {}
         self._machine_first = 0.0
@@ -86,7 +86,7 @@ class CpuMeter:
     def _read(self) -> dict[str, dict[int, float]]:
         readings = {}
         for name, pids in self.groups.items():
-            readings[name] = {pid: process_seconds(pid) for pid in pids()}  # type: ignore[operator]
+            readings[name] = {pid: process_seconds(pid) for pid in pids()}
         return readings
 
     def start(self) -> None:

@@ -26,7 +26,6 @@ WEBHOOK_ERRORS = Counter(
 )
 
 
-
 @dataclass(frozen=True)
 class SourceMetrics:
     """The children of one source's metrics, looked up once: `labels()` takes a lock and a
